@@ -1,0 +1,139 @@
+//! Schema and migrations, versioned by `PRAGMA user_version`.
+
+use crate::{Database, Error, Result};
+
+/// Each migration takes the schema from version `index` to `index + 1`.
+const MIGRATIONS: &[&str] = &[r"
+CREATE TABLE packages (
+    id            INTEGER PRIMARY KEY,
+    pkgname       TEXT NOT NULL UNIQUE,
+    name          TEXT NOT NULL,
+    version       TEXT NOT NULL,
+    comment       TEXT NOT NULL,
+    description   TEXT NOT NULL,
+    prefix        TEXT NOT NULL,
+    depot_dir     TEXT NOT NULL,
+    build_info    TEXT NOT NULL DEFAULT '',
+    size_pkg      INTEGER NOT NULL DEFAULT 0,
+    size_all      INTEGER NOT NULL DEFAULT 0,
+    automatic     INTEGER NOT NULL DEFAULT 0,
+    keep          INTEGER NOT NULL DEFAULT 0,
+    install_time  INTEGER NOT NULL
+);
+CREATE INDEX packages_name ON packages(name);
+
+-- The metadata files (+CONTENTS, +COMMENT, +DESC, +INSTALL, ...) verbatim.
+CREATE TABLE metadata (
+    package_id INTEGER NOT NULL REFERENCES packages(id) ON DELETE CASCADE,
+    name       TEXT NOT NULL,
+    content    BLOB NOT NULL,
+    PRIMARY KEY (package_id, name)
+) WITHOUT ROWID;
+
+-- One row per +CONTENTS file entry; path is relative to the package prefix.
+CREATE TABLE files (
+    package_id INTEGER NOT NULL REFERENCES packages(id) ON DELETE CASCADE,
+    seq        INTEGER NOT NULL,
+    path       TEXT NOT NULL,
+    kind       TEXT NOT NULL CHECK (kind IN ('file', 'symlink', 'dir')),
+    sha256     TEXT,
+    md5        TEXT,
+    mode       INTEGER NOT NULL DEFAULT 0,
+    size       INTEGER NOT NULL DEFAULT 0,
+    target     TEXT,
+    PRIMARY KEY (package_id, seq)
+) WITHOUT ROWID;
+CREATE INDEX files_path ON files(path);
+
+CREATE TABLE dependencies (
+    package_id  INTEGER NOT NULL REFERENCES packages(id) ON DELETE CASCADE,
+    pattern     TEXT NOT NULL,
+    kind        TEXT NOT NULL CHECK (kind IN ('run', 'build')),
+    built_with  TEXT,
+    resolved_id INTEGER REFERENCES packages(id) ON DELETE SET NULL
+);
+CREATE INDEX dependencies_package ON dependencies(package_id);
+CREATE INDEX dependencies_resolved ON dependencies(resolved_id);
+
+CREATE TABLE conflicts (
+    package_id INTEGER NOT NULL REFERENCES packages(id) ON DELETE CASCADE,
+    pattern    TEXT NOT NULL
+);
+CREATE INDEX conflicts_package ON conflicts(package_id);
+
+CREATE TABLE views (
+    id         INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL UNIQUE,
+    current    INTEGER,
+    created    INTEGER NOT NULL
+);
+
+CREATE TABLE generations (
+    view_id    INTEGER NOT NULL REFERENCES views(id) ON DELETE CASCADE,
+    number     INTEGER NOT NULL,
+    parent     INTEGER,
+    created    INTEGER NOT NULL,
+    reason     TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (view_id, number)
+) WITHOUT ROWID;
+
+CREATE TABLE members (
+    view_id    INTEGER NOT NULL,
+    generation INTEGER NOT NULL,
+    package_id INTEGER NOT NULL REFERENCES packages(id),
+    priority   INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (view_id, generation, package_id),
+    FOREIGN KEY (view_id, generation) REFERENCES generations(view_id, number) ON DELETE CASCADE
+) WITHOUT ROWID;
+CREATE INDEX members_package ON members(package_id);
+
+CREATE TABLE view_settings (
+    view_id    INTEGER NOT NULL REFERENCES views(id) ON DELETE CASCADE,
+    key        TEXT NOT NULL,
+    value      TEXT NOT NULL
+);
+"];
+
+/// The schema version this build writes.
+pub const VERSION: i64 = MIGRATIONS.len() as i64;
+
+pub(crate) fn migrate(db: &mut Database) -> Result<()> {
+    let current: i64 = db
+        .conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(|e| db.err(e))?;
+    if current > VERSION {
+        return Err(Error::TooNew {
+            path: db.path.clone(),
+            found: current,
+            supported: VERSION,
+        });
+    }
+    if current == VERSION {
+        return Ok(());
+    }
+    let path = db.path.clone();
+    let tx = db
+        .conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(|source| Error::Sqlite {
+            path: path.clone(),
+            source,
+        })?;
+    // Re-read under the write transaction: another process may have migrated meanwhile.
+    let current: i64 = tx
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(|source| Error::Sqlite {
+            path: path.clone(),
+            source,
+        })?;
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        tx.execute_batch(sql)
+            .and_then(|()| tx.execute_batch(&format!("PRAGMA user_version = {}", index + 1)))
+            .map_err(|source| Error::Sqlite {
+                path: path.clone(),
+                source,
+            })?;
+    }
+    tx.commit().map_err(|source| Error::Sqlite { path, source })
+}

@@ -1,0 +1,531 @@
+//! Command-line types (clap). pkg_install's short flags are kept so the
+//! multi-call names (`pkg_add`, `pkg_delete`, `pkg_info`, `pkg_create`,
+//! `pkg_admin`) are drop-in; long options are added on top.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// depot: pkgsrc binary packages with package views.
+#[derive(Debug, Parser)]
+#[command(name = "depot", version, about, propagate_version = true)]
+pub struct Cli {
+    /// The root depot manages (LOCALBASE).
+    #[arg(long, global = true, env = "DEPOT_ROOT", value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// The package database directory (default: <root>/pkgdb).
+    #[arg(
+        short = 'K',
+        long = "pkg-dbdir",
+        global = true,
+        env = "PKG_DBDIR",
+        value_name = "DIR"
+    )]
+    pub pkg_dbdir: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Install binary packages (pkg_add).
+    Add(AddArgs),
+    /// Delete installed packages (pkg_delete).
+    Delete(DeleteArgs),
+    /// Show information about packages (pkg_info).
+    Info(InfoArgs),
+    /// Create a binary package (pkg_create).
+    Create(CreateArgs),
+    /// Administer the package database (pkg_admin).
+    Admin(AdminArgs),
+    /// Manage views: named symlink trees of chosen package versions.
+    #[command(subcommand)]
+    View(ViewCommand),
+    /// Print shell settings (PATH, MANPATH, ...) for a view, for `eval`.
+    Env(EnvArgs),
+    /// Run one command with a view's bin first in PATH.
+    Run(RunArgs),
+    /// Start a subshell in a view.
+    Shell(ShellArgs),
+    /// Remove old view generations and unreferenced depot dirs.
+    Gc(GcArgs),
+    /// Build two versions of a sample package into a temporary root and show them side by side.
+    Demo(DemoArgs),
+}
+
+/// `depot add` / `pkg_add`.
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// Mark the packages as installed automatically (as dependencies).
+    #[arg(short = 'A', long)]
+    pub automatic: bool,
+    /// Force: install even if dependencies are missing or conflicts are recorded.
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// Do not run +INSTALL scripts.
+    #[arg(short = 'I', long = "no-scripts")]
+    pub no_scripts: bool,
+    /// Dry run: show what would be installed.
+    #[arg(short = 'n', long = "dry-run")]
+    pub dry_run: bool,
+    /// Accepted for compatibility; the prefix of an installed package is its depot dir.
+    #[arg(short = 'p', long, value_name = "PREFIX")]
+    pub prefix: Option<String>,
+    /// Replace: the view switches to the new version of an installed package.
+    #[arg(short = 'U', long)]
+    pub replace: bool,
+    /// Update: switch the view only if the new version is newer.
+    #[arg(short = 'u', long)]
+    pub update: bool,
+    /// Verbose.
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
+    /// Link into this named view instead of the default view.
+    #[arg(long, value_name = "NAME", conflicts_with = "no_view")]
+    pub view: Option<String>,
+    /// Install into the depot only; link into no view.
+    #[arg(long)]
+    pub no_view: bool,
+    /// Package files, file:// URLs, or names/patterns looked up in PKG_PATH.
+    #[arg(required = true, value_name = "PACKAGE")]
+    pub packages: Vec<String>,
+}
+
+/// `depot delete` / `pkg_delete`.
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    /// Also delete automatically installed packages no longer required.
+    #[arg(short = 'A', long = "autoremove")]
+    pub autoremove: bool,
+    /// Do not run +DEINSTALL scripts.
+    #[arg(short = 'D', long = "no-scripts")]
+    pub no_scripts: bool,
+    /// Force (-f: despite modified files and failing scripts; -ff: also despite dependents).
+    #[arg(short = 'f', long, action = clap::ArgAction::Count)]
+    pub force: u8,
+    /// Arguments are installed file paths; delete the packages owning them.
+    #[arg(short = 'F', long = "by-file")]
+    pub by_file: bool,
+    /// Keep going after a package fails.
+    #[arg(short = 'k', long = "keep-going")]
+    pub keep_going: bool,
+    /// Unregister only: keep the package's files.
+    #[arg(short = 'N', long = "unregister-only")]
+    pub unregister_only: bool,
+    /// Dry run.
+    #[arg(short = 'n', long = "dry-run")]
+    pub dry_run: bool,
+    /// Only remove the database entries (same as -N in depot).
+    #[arg(short = 'O', long = "database-only")]
+    pub database_only: bool,
+    /// Also delete the packages these depended on, if nothing else needs them.
+    #[arg(short = 'R', long = "recursive-depends")]
+    pub recursive_depends: bool,
+    /// Also delete the packages that require these.
+    #[arg(short = 'r', long = "recursive")]
+    pub recursive: bool,
+    /// Verbose.
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
+    /// Also take the packages out of the named views that hold them.
+    #[arg(long)]
+    pub remove_from_views: bool,
+    /// Packages (names, patterns) or, with -F, files.
+    #[arg(required = true, value_name = "PACKAGE")]
+    pub packages: Vec<String>,
+}
+
+/// `depot info` / `pkg_info`.
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    /// All installed packages.
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Show +BUILD_INFO.
+    #[arg(short = 'B', long)]
+    pub build_info: bool,
+    /// Show +BUILD_VERSION.
+    #[arg(short = 'b', long)]
+    pub build_version: bool,
+    /// Show the comment.
+    #[arg(short = 'c', long)]
+    pub comment: bool,
+    /// Show the install notice (+DISPLAY).
+    #[arg(short = 'D', long)]
+    pub display: bool,
+    /// Show the description.
+    #[arg(short = 'd', long)]
+    pub description: bool,
+    /// Test whether a package is installed (exit 0) and print the matches.
+    #[arg(short = 'e', long = "exists", value_name = "PKG")]
+    pub exists: Option<String>,
+    /// Like -e, but print only the best match.
+    #[arg(short = 'E', long = "exists-best", value_name = "PKG")]
+    pub exists_best: Option<String>,
+    /// Arguments are file paths: show the packages that own them.
+    #[arg(short = 'F', long = "by-file")]
+    pub by_file: bool,
+    /// Show the packing list.
+    #[arg(short = 'f', long = "packing-list")]
+    pub packing_list: bool,
+    /// One line per package: name and comment.
+    #[arg(short = 'I', long)]
+    pub index: bool,
+    /// Show the install script.
+    #[arg(short = 'i', long = "install-script")]
+    pub install_script: bool,
+    /// Show the deinstall script.
+    #[arg(short = 'k', long = "deinstall-script")]
+    pub deinstall_script: bool,
+    /// Show the files.
+    #[arg(short = 'L', long)]
+    pub files: bool,
+    /// Show the mtree file.
+    #[arg(short = 'm', long)]
+    pub mtree: bool,
+    /// Show the exact packages each was built with (@blddep).
+    #[arg(short = 'N', long = "built-with")]
+    pub built_with: bool,
+    /// Show the dependencies.
+    #[arg(short = 'n', long = "depends")]
+    pub depends: bool,
+    /// Print one +BUILD_INFO variable.
+    #[arg(short = 'Q', long = "query", value_name = "VAR")]
+    pub query: Option<String>,
+    /// Quiet: no headers.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Show the packages requiring each package.
+    #[arg(short = 'R', long = "required-by")]
+    pub required_by: bool,
+    /// Show the dependencies, recursively.
+    #[arg(short = 'r', long = "recursive")]
+    pub recursive: bool,
+    /// Show the size including dependencies.
+    #[arg(short = 'S', long = "size-all")]
+    pub size_all: bool,
+    /// Show the size.
+    #[arg(short = 's', long = "size")]
+    pub size: bool,
+    /// Only packages installed by the user (not automatically).
+    #[arg(short = 'u', long = "user")]
+    pub user: bool,
+    /// Verbose: show everything.
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
+    /// pkg_summary(5) format.
+    #[arg(short = 'X', long)]
+    pub summary: bool,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
+    /// Packages: names, patterns, package files, or (with -F) file paths.
+    #[arg(value_name = "PACKAGE")]
+    pub packages: Vec<String>,
+}
+
+/// `depot create` / `pkg_create`.
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// +BUILD_INFO file.
+    #[arg(short = 'B', value_name = "FILE")]
+    pub build_info: Option<PathBuf>,
+    /// +BUILD_VERSION file.
+    #[arg(short = 'b', value_name = "FILE")]
+    pub build_version: Option<PathBuf>,
+    /// Conflicting packages (patterns, space separated).
+    #[arg(short = 'C', value_name = "PATTERNS", allow_hyphen_values = true)]
+    pub conflicts: Option<String>,
+    /// Comment: a file, or with a leading `-` the text itself.
+    #[arg(
+        short = 'c',
+        long,
+        value_name = "[-]COMMENT",
+        allow_hyphen_values = true
+    )]
+    pub comment: Option<String>,
+    /// +DISPLAY file.
+    #[arg(short = 'D', value_name = "FILE")]
+    pub display: Option<PathBuf>,
+    /// Description: a file, or with a leading `-` the text itself.
+    #[arg(
+        short = 'd',
+        long = "desc",
+        value_name = "[-]DESC",
+        allow_hyphen_values = true
+    )]
+    pub desc: Option<String>,
+    /// Compression: none, gzip, bzip2, xz, zstd (default: from the suffix).
+    #[arg(short = 'F', value_name = "TYPE")]
+    pub compression: Option<String>,
+    /// The packing list file (`-` for stdin).
+    #[arg(short = 'f', value_name = "FILE")]
+    pub contents: Option<String>,
+    /// Default group for files.
+    #[arg(short = 'g', value_name = "GROUP")]
+    pub group: Option<String>,
+    /// The prefix recorded in +CONTENTS (files are read from -p).
+    #[arg(short = 'I', value_name = "REALPREFIX")]
+    pub real_prefix: Option<String>,
+    /// +INSTALL script.
+    #[arg(short = 'i', value_name = "FILE")]
+    pub install: Option<PathBuf>,
+    /// +DEINSTALL script.
+    #[arg(short = 'k', value_name = "FILE")]
+    pub deinstall: Option<PathBuf>,
+    /// Check that symlinks are relative and stay inside the prefix.
+    #[arg(short = 'l')]
+    pub relative_links: bool,
+    /// +PRESERVE file.
+    #[arg(short = 'n', value_name = "FILE")]
+    pub preserve: Option<PathBuf>,
+    /// Run-time dependencies (patterns, space separated).
+    #[arg(short = 'P', value_name = "PATTERNS", allow_hyphen_values = true)]
+    pub depends: Option<String>,
+    /// The prefix to read files from (overrides @cwd).
+    #[arg(short = 'p', value_name = "PREFIX")]
+    pub prefix: Option<String>,
+    /// +SIZE_ALL file.
+    #[arg(short = 'S', value_name = "FILE")]
+    pub size_all: Option<PathBuf>,
+    /// +SIZE_PKG file.
+    #[arg(short = 's', value_name = "FILE")]
+    pub size_pkg: Option<PathBuf>,
+    /// Build dependencies (patterns, space separated).
+    #[arg(short = 'T', value_name = "PATTERNS", allow_hyphen_values = true)]
+    pub build_depends: Option<String>,
+    /// Default owner for files.
+    #[arg(short = 'u', value_name = "OWNER")]
+    pub owner: Option<String>,
+    /// Verbose.
+    #[arg(short = 'v')]
+    pub verbose: bool,
+    /// Friendly form: pack this staged directory with a generated packing list.
+    #[arg(long, value_name = "DIR", conflicts_with = "contents")]
+    pub from_dir: Option<PathBuf>,
+    /// With --from-dir: the @cwd recorded (default /usr/pkg).
+    #[arg(long, value_name = "PREFIX", requires = "from_dir")]
+    pub install_prefix: Option<String>,
+    /// The package file to write (`name-version.tgz`; the suffix picks the compression).
+    #[arg(value_name = "PACKAGE")]
+    pub package: PathBuf,
+}
+
+/// `depot admin` / `pkg_admin`.
+#[derive(Debug, Args)]
+pub struct AdminArgs {
+    /// The action.
+    #[command(subcommand)]
+    pub action: AdminAction,
+}
+
+/// pkg_admin's actions.
+#[derive(Debug, Subcommand)]
+pub enum AdminAction {
+    /// Verify every installed file's sha256 and symlink target.
+    Check {
+        /// Packages to check (default: all).
+        packages: Vec<String>,
+    },
+    /// Exit 0 if PACKAGE matches PATTERN.
+    Pmatch {
+        /// The pattern.
+        pattern: String,
+        /// The PKGNAME.
+        package: String,
+    },
+    /// Print the best package file for each pattern found in PKG_PATH.
+    Findbest {
+        /// Patterns.
+        #[arg(required = true)]
+        patterns: Vec<String>,
+    },
+    /// List all package files in DIR matching PATTERN (argument DIR/PATTERN).
+    Lsall {
+        /// DIR/PATTERN.
+        dir_pattern: String,
+    },
+    /// List the best package file in DIR matching PATTERN (argument DIR/PATTERN).
+    Lsbest {
+        /// DIR/PATTERN.
+        dir_pattern: String,
+    },
+    /// Recompute which installed package each dependency resolves to (+REQUIRED_BY).
+    RebuildTree,
+    /// Set a variable: `automatic=YES` (or `keep=YES`).
+    Set {
+        /// VAR=VALUE.
+        assignment: String,
+        /// Packages.
+        #[arg(required = true)]
+        packages: Vec<String>,
+    },
+    /// Unset a variable: `automatic` (or `keep`).
+    Unset {
+        /// VAR.
+        variable: String,
+        /// Packages.
+        #[arg(required = true)]
+        packages: Vec<String>,
+    },
+    /// Import a pkg_install PKG_DBDIR (per-package +CONTENTS directories) into the database.
+    Import {
+        /// The old PKG_DBDIR.
+        dir: PathBuf,
+    },
+    /// Export the database as a pkg_install PKG_DBDIR tree.
+    Export {
+        /// Where to write it.
+        dir: PathBuf,
+    },
+}
+
+/// `depot view ...`.
+#[derive(Debug, Subcommand)]
+pub enum ViewCommand {
+    /// List views with their current generation and packages.
+    List,
+    /// Create an empty named view.
+    Create {
+        /// The view.
+        name: String,
+    },
+    /// Delete a named view (its packages stay in the depot).
+    Delete {
+        /// The view.
+        name: String,
+    },
+    /// Add installed packages to a view (a new generation).
+    Add {
+        /// The view.
+        name: String,
+        /// Packages (PKGNAMEs or patterns).
+        #[arg(required = true)]
+        packages: Vec<String>,
+        /// Priority for the added packages (lower wins conflicts).
+        #[arg(long)]
+        priority: Option<i64>,
+    },
+    /// Remove packages from a view (a new generation).
+    Remove {
+        /// The view.
+        name: String,
+        /// Packages.
+        #[arg(required = true)]
+        packages: Vec<String>,
+    },
+    /// Replace OLD with NEW in one generation.
+    Switch {
+        /// The view.
+        name: String,
+        /// The version in the view.
+        old: String,
+        /// The version to put there.
+        new: String,
+    },
+    /// List a view's generations.
+    Generations {
+        /// The view.
+        name: String,
+    },
+    /// Return to the parent of the current generation, or to --to N.
+    Rollback {
+        /// The view.
+        name: String,
+        /// The generation to return to.
+        #[arg(long)]
+        to: Option<i64>,
+    },
+    /// Compare the live view with its plan.
+    Check {
+        /// The view.
+        name: String,
+    },
+    /// Set a package's priority in a view (lower wins conflicts).
+    Priority {
+        /// The view.
+        name: String,
+        /// The package.
+        package: String,
+        /// The priority.
+        priority: i64,
+    },
+    /// Prefer one package for one path in a view.
+    Prefer {
+        /// The view.
+        name: String,
+        /// The path in the view.
+        path: String,
+        /// The package that wins it.
+        package: String,
+    },
+    /// Add ignore globs to a view.
+    Ignore {
+        /// The view.
+        name: String,
+        /// Globs.
+        #[arg(required = true)]
+        globs: Vec<String>,
+    },
+}
+
+/// Shells `depot env` can print for.
+#[derive(Debug, Clone, Copy, clap::ValueEnum, PartialEq, Eq)]
+pub enum Shell {
+    /// POSIX sh.
+    Sh,
+    /// bash.
+    Bash,
+    /// zsh.
+    Zsh,
+    /// fish.
+    Fish,
+}
+
+/// `depot env`.
+#[derive(Debug, Args)]
+pub struct EnvArgs {
+    /// The view (default: the default view).
+    pub name: Option<String>,
+    /// The shell syntax.
+    #[arg(long, value_enum, default_value = "sh")]
+    pub shell: Shell,
+}
+
+/// `depot gc`.
+#[derive(Debug, Args)]
+pub struct GcArgs {
+    /// Dry run: show what would be removed.
+    #[arg(short = 'n', long = "dry-run")]
+    pub dry_run: bool,
+    /// Generations to keep per view besides the current one.
+    #[arg(long, default_value_t = 5)]
+    pub keep: usize,
+}
+
+/// `depot demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Use this directory instead of a temporary one (kept afterwards).
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+/// `depot run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The view.
+    pub name: String,
+    /// The command and its arguments.
+    #[arg(last = true, required = true)]
+    pub command: Vec<String>,
+}
+
+/// `depot shell`.
+#[derive(Debug, Args)]
+pub struct ShellArgs {
+    /// The view.
+    pub name: String,
+}

@@ -1,0 +1,34 @@
+//! `depot add` / `pkg_add`.
+
+use anyhow::Result;
+
+use super::ExitStatus;
+use crate::cli::AddArgs;
+use crate::install::Context;
+use crate::install::add::{AddOptions, add};
+use crate::linking::DEFAULT_VIEW;
+use crate::settings::Settings;
+
+/// Run `depot add`.
+pub fn run(settings: Settings, args: &AddArgs) -> Result<ExitStatus> {
+    if args.prefix.is_some() {
+        eprintln!("depot: note: -p is ignored; every package is installed into its own depot dir");
+    }
+    let mut ctx = Context::writer(settings)?;
+    let options = AddOptions {
+        automatic: args.automatic,
+        force: args.force,
+        no_scripts: args.no_scripts,
+        dry_run: args.dry_run,
+        replace: args.replace,
+        update: args.update,
+        verbose: args.verbose,
+        view: if args.no_view {
+            None
+        } else {
+            Some(args.view.clone().unwrap_or_else(|| DEFAULT_VIEW.to_owned()))
+        },
+    };
+    add(&mut ctx, &args.packages, &options)?;
+    Ok(0)
+}

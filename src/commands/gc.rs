@@ -1,0 +1,182 @@
+//! `depot gc` and the view check it shares with `depot view check`.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use pkgdb::{Queries, ViewQueries};
+
+use super::ExitStatus;
+use crate::cli::GcArgs;
+use crate::install::Context;
+use crate::linking;
+use crate::settings::Settings;
+
+/// Compare the live tree of `view` with the plan of its current generation.
+pub fn check_view(ctx: &Context, view: &str) -> Result<Vec<String>> {
+    let Some(v) = ctx.db.view(view)? else {
+        anyhow::bail!("no view named {view}");
+    };
+    let Some(current) = v.current else {
+        return Ok(vec![format!("view {view} has no current generation")]);
+    };
+    let members = ctx.db.members(v.id, current)?;
+    let (plan, depot_dirs) = linking::plan_members(&ctx.db, view, &members, None, None)?;
+    let dir = linking::generations_dir(&ctx.settings, view).join(current.to_string());
+    let mut problems = Vec::new();
+    let want_link = PathBuf::from(".gen").join(view).join(current.to_string());
+    if std::fs::read_link(linking::view_link(&ctx.settings, view)).ok() != Some(want_link) {
+        problems.push(format!(
+            "{} does not point at generation {current}",
+            linking::view_link(&ctx.settings, view).display()
+        ));
+    }
+    let mut planned = BTreeSet::new();
+    for (path, node) in &plan.entries {
+        planned.insert(path.clone());
+        let at = dir.join(path);
+        let meta = std::fs::symlink_metadata(&at);
+        match node {
+            views::Node::Dir => {
+                if !meta.as_ref().is_ok_and(|m| m.is_dir()) {
+                    problems.push(format!("{}: should be a directory", at.display()));
+                }
+            }
+            views::Node::Link { member, source } => {
+                let target = depot_dirs[*member].join(source);
+                let expected = views::relative_path(at.parent().unwrap_or(&dir), &target);
+                match std::fs::read_link(&at) {
+                    Ok(actual) if actual == expected => {
+                        if std::fs::metadata(&at).is_err() {
+                            problems.push(format!(
+                                "{}: dangling link to {}",
+                                at.display(),
+                                target.display()
+                            ));
+                        }
+                    }
+                    Ok(actual) => problems.push(format!(
+                        "{}: points to {}, expected {}",
+                        at.display(),
+                        actual.display(),
+                        expected.display()
+                    )),
+                    Err(_) => problems.push(format!(
+                        "{}: missing link to {}",
+                        at.display(),
+                        target.display()
+                    )),
+                }
+            }
+        }
+    }
+    for entry in walkdir::WalkDir::new(&dir)
+        .min_depth(1)
+        .into_iter()
+        .filter_map(Result::ok)
+    {
+        let rel = entry
+            .path()
+            .strip_prefix(&dir)
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let under_link = Path::new(&rel).ancestors().skip(1).any(|a| {
+            matches!(
+                plan.entries.get(a.to_string_lossy().as_ref()),
+                Some(views::Node::Link { .. })
+            )
+        });
+        if !planned.contains(&rel) && !under_link {
+            problems.push(format!("{}: not part of the view", entry.path().display()));
+        }
+    }
+    Ok(problems)
+}
+
+/// Run `depot gc`.
+pub fn run(settings: Settings, args: &GcArgs) -> Result<ExitStatus> {
+    let mut ctx = Context::writer(settings)?;
+    let verb = if args.dry_run {
+        "would remove"
+    } else {
+        "removed"
+    };
+    // Generations outside the window (the current one, its parent, and the newest `keep`).
+    let mut drop = Vec::new();
+    for v in ctx.db.views()? {
+        let gens = ctx.db.generations(v.id)?;
+        let current = v.current;
+        let parent = gens
+            .iter()
+            .find(|g| Some(g.number) == current)
+            .and_then(|g| g.parent);
+        let mut newest: Vec<i64> = gens
+            .iter()
+            .map(|g| g.number)
+            .filter(|n| Some(*n) != current)
+            .collect();
+        newest.sort_unstable();
+        let window: BTreeSet<i64> = newest.iter().rev().take(args.keep).copied().collect();
+        for g in gens {
+            if Some(g.number) != current && Some(g.number) != parent && !window.contains(&g.number)
+            {
+                drop.push((v.id, v.name.clone(), g.number));
+            }
+        }
+    }
+    for (view_id, name, number) in &drop {
+        println!("{verb} generation {number} of view {name}");
+        if !args.dry_run {
+            ctx.db
+                .transaction(|tx| tx.delete_generation(*view_id, *number))?;
+            linking::remove_tree(
+                &linking::generations_dir(&ctx.settings, name).join(number.to_string()),
+            )?;
+        }
+    }
+    // Packages no kept generation references (with their dependencies), not marked keep.
+    let mut live: BTreeSet<String> = BTreeSet::new();
+    let mut stack: Vec<String> = ctx.db.referenced_packages()?;
+    for p in ctx.db.packages()? {
+        if p.keep {
+            stack.push(p.pkgname);
+        }
+    }
+    while let Some(name) = stack.pop() {
+        if live.insert(name.clone())
+            && let Some(p) = ctx.db.package(&name)?
+        {
+            stack.extend(
+                ctx.db
+                    .dependencies(p.id)?
+                    .into_iter()
+                    .filter_map(|d| d.resolved),
+            );
+        }
+    }
+    let packages_dir = ctx.settings.packages_dir();
+    for p in ctx.db.packages()? {
+        if live.contains(&p.pkgname) || !Path::new(&p.depot_dir).starts_with(&packages_dir) {
+            continue;
+        }
+        println!("{verb} {} (in no view)", p.pkgname);
+        if !args.dry_run {
+            ctx.db.transaction(|tx| tx.delete_package(p.id))?;
+            linking::remove_tree(Path::new(&p.depot_dir))?;
+        }
+    }
+    // Depot dirs with no database row (left by a crash after the directory was renamed).
+    let known: BTreeSet<String> = ctx.db.pkgnames()?.into_iter().collect();
+    if let Ok(rd) = std::fs::read_dir(&packages_dir) {
+        for e in rd.filter_map(Result::ok) {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if !name.starts_with('.') && !known.contains(&name) {
+                println!("{verb} {} (not in the database)", e.path().display());
+                if !args.dry_run {
+                    linking::remove_tree(&e.path())?;
+                }
+            }
+        }
+    }
+    Ok(0)
+}

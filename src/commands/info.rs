@@ -1,0 +1,649 @@
+//! `depot info` / `pkg_info`: pkg_info's sections and format, plus `--json`.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::{Result, bail};
+use pkgdb::{Database, PackageRow, Queries, ViewQueries};
+use serde::Serialize;
+
+use super::ExitStatus;
+use crate::cli::InfoArgs;
+use crate::package::archive;
+use crate::package::meta::build_info_var;
+use crate::package::pattern;
+use crate::package::plist::{Command, Entry, PackingList};
+use crate::settings::Settings;
+
+/// What pkg_info shows about one package, installed or in a file.
+struct Subject {
+    pkgname: String,
+    metadata: Vec<(String, Vec<u8>)>,
+    plist: PackingList,
+    installed: Option<PackageRow>,
+    required_by: Vec<String>,
+    views: Vec<String>,
+}
+
+impl Subject {
+    fn meta(&self, name: &str) -> Option<String> {
+        self.metadata
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, c)| String::from_utf8_lossy(c).into_owned())
+    }
+
+    fn comment(&self) -> String {
+        self.meta("+COMMENT")
+            .unwrap_or_default()
+            .lines()
+            .next()
+            .unwrap_or("")
+            .to_owned()
+    }
+
+    /// The file list as pkg_info -L prints it: installed files at their depot paths.
+    fn files(&self) -> Vec<String> {
+        let prefix = self.plist.prefix().unwrap_or("").to_owned();
+        self.plist
+            .files()
+            .into_iter()
+            .filter(|f| !f.ignored)
+            .map(|f| match &self.installed {
+                Some(row) => {
+                    let rel = crate::install::extract::depot_path(
+                        &self.pkgname,
+                        &prefix,
+                        &f.cwd,
+                        &f.name,
+                    )
+                    .unwrap_or(f.name.clone());
+                    format!("{}/{rel}", row.depot_dir)
+                }
+                None => {
+                    if f.cwd == "/" {
+                        format!("/{}", f.name)
+                    } else {
+                        format!("{}/{}", f.cwd, f.name)
+                    }
+                }
+            })
+            .collect()
+    }
+
+    fn size(&self) -> i64 {
+        match &self.installed {
+            Some(row) => row.size_pkg,
+            None => self
+                .meta("+SIZE_PKG")
+                .and_then(|s| s.trim().parse().ok())
+                .unwrap_or(0),
+        }
+    }
+}
+
+/// The packages owning `path`: a depot path, a view path (followed through its
+/// links), or a path relative to the root.
+pub fn owners_of_path(settings: &Settings, db: &Database, path: &str) -> Result<Vec<String>> {
+    let packages = settings.packages_dir();
+    let absolute = std::path::absolute(path)?;
+    let mut candidates = vec![absolute.clone()];
+    if let Ok(real) = absolute.canonicalize() {
+        candidates.push(real);
+    } else if let Some(parent) = absolute.parent()
+        && let Ok(real_parent) = parent.canonicalize()
+        && let Some(name) = absolute.file_name()
+    {
+        candidates.push(real_parent.join(name));
+    }
+    for candidate in &candidates {
+        if let Ok(rest) = candidate.strip_prefix(&packages) {
+            let mut parts = rest.components();
+            if let Some(pkg) = parts.next() {
+                let pkgname = pkg.as_os_str().to_string_lossy().into_owned();
+                let rel = parts.as_path().to_string_lossy().into_owned();
+                if db.owns(&pkgname, &rel)? {
+                    return Ok(vec![pkgname]);
+                }
+            }
+        }
+    }
+    if let Ok(rel) = absolute.strip_prefix(&settings.root) {
+        let owners = db.owners(&rel.to_string_lossy())?;
+        if !owners.is_empty() {
+            return Ok(owners);
+        }
+    }
+    if !Path::new(path).is_absolute() {
+        return Ok(db.owners(path)?);
+    }
+    Ok(Vec::new())
+}
+
+fn installed_subject(db: &Database, row: PackageRow) -> Result<Subject> {
+    let metadata = db.all_metadata(row.id)?;
+    let contents = metadata
+        .iter()
+        .find(|(n, _)| n == "+CONTENTS")
+        .map(|(_, c)| String::from_utf8_lossy(c).into_owned())
+        .unwrap_or_default();
+    let (plist, _) = PackingList::parse(&contents);
+    Ok(Subject {
+        pkgname: row.pkgname.clone(),
+        required_by: db.required_by(row.id)?,
+        views: db.views_holding(row.id)?,
+        metadata,
+        plist,
+        installed: Some(row),
+    })
+}
+
+fn file_subject(path: &Path) -> Result<Subject> {
+    let metadata = archive::read_metadata(path)?;
+    let (plist, _) = PackingList::parse(&metadata.text("+CONTENTS").unwrap_or_default());
+    let pkgname = plist
+        .name()
+        .map(str::to_owned)
+        .or_else(|| {
+            path.file_name()
+                .and_then(|n| crate::repo::pkgname_of_file(&n.to_string_lossy()).map(str::to_owned))
+        })
+        .unwrap_or_default();
+    Ok(Subject {
+        pkgname,
+        metadata: metadata.files,
+        plist,
+        installed: None,
+        required_by: Vec::new(),
+        views: Vec::new(),
+    })
+}
+
+/// Run `depot info`.
+pub fn run(settings: &Settings, args: &InfoArgs) -> Result<ExitStatus> {
+    let db = Database::open_read(&settings.dbdir)?;
+    if let Some(spec) = args.exists.as_deref().or(args.exists_best.as_deref()) {
+        return exists(settings, &db, spec, args);
+    }
+    let show_sections = args.build_info
+        || args.build_version
+        || args.comment
+        || args.display
+        || args.description
+        || args.packing_list
+        || args.install_script
+        || args.deinstall_script
+        || args.files
+        || args.mtree
+        || args.built_with
+        || args.depends
+        || args.required_by
+        || args.recursive
+        || args.size
+        || args.size_all
+        || args.verbose;
+    let mut index = args.index;
+    let mut all = args.all;
+    if args.packages.is_empty()
+        && !show_sections
+        && args.query.is_none()
+        && !args.summary
+        && !args.json
+    {
+        index = true;
+        all = true;
+    }
+    if args.packages.is_empty() && (args.json || args.summary) {
+        all = true;
+    }
+
+    let mut subjects = Vec::new();
+    let mut errors = 0;
+    if all {
+        for row in db.packages()? {
+            if args.user && row.automatic {
+                continue;
+            }
+            subjects.push(installed_subject(&db, row)?);
+        }
+    }
+    for spec in &args.packages {
+        if args.by_file {
+            let owners = owners_of_path(settings, &db, spec)?;
+            if owners.is_empty() {
+                bail!("No matching pkg for {spec}.");
+            }
+            for o in owners {
+                if let Some(row) = db.package(&o)? {
+                    subjects.push(installed_subject(&db, row)?);
+                }
+            }
+            continue;
+        }
+        let path = Path::new(spec);
+        if path.is_file()
+            && crate::repo::pkgname_of_file(&spec.rsplit('/').next().unwrap_or(spec)).is_some()
+        {
+            subjects.push(file_subject(path)?);
+            continue;
+        }
+        if let Some(row) = db.package(spec)? {
+            subjects.push(installed_subject(&db, row)?);
+            continue;
+        }
+        let matches: Vec<PackageRow> = db
+            .packages()?
+            .into_iter()
+            .filter(|p| pattern::pkg_match(spec, &p.pkgname))
+            .collect();
+        if matches.is_empty() {
+            eprintln!("depot: can't find package `{spec}' installed or in a file!");
+            errors += 1;
+        }
+        for row in matches {
+            subjects.push(installed_subject(&db, row)?);
+        }
+    }
+    let mut out = String::new();
+    if args.json {
+        print_json(&db, &subjects, args)?;
+        return Ok(i32::from(errors > 0));
+    }
+    for subject in &subjects {
+        if let Some(var) = &args.query {
+            if let Some(v) = subject
+                .meta("+BUILD_INFO")
+                .and_then(|b| build_info_var(&b, var))
+            {
+                let _ = writeln!(out, "{v}");
+            }
+            continue;
+        }
+        if args.summary {
+            out.push_str(&summary(subject));
+            continue;
+        }
+        if index {
+            let _ = writeln!(out, "{:<19} {}", subject.pkgname, subject.comment());
+            continue;
+        }
+        sections(&db, subject, args, show_sections, &mut out)?;
+    }
+    print!("{out}");
+    Ok(i32::from(errors > 0))
+}
+
+fn exists(settings: &Settings, db: &Database, spec: &str, args: &InfoArgs) -> Result<ExitStatus> {
+    let spec = if args.by_file {
+        match owners_of_path(settings, db, spec)?.into_iter().next() {
+            Some(p) => p,
+            None => bail!("No matching pkg for {spec}."),
+        }
+    } else {
+        spec.to_owned()
+    };
+    let names = db.pkgnames()?;
+    let matches: Vec<&String> = names
+        .iter()
+        .filter(|n| **n == spec || pattern::pkg_match(&spec, n))
+        .collect();
+    if matches.is_empty() {
+        return Ok(1);
+    }
+    if !args.quiet {
+        if args.exists_best.is_some() {
+            if let Some(best) = pattern::find_best(&spec, matches.iter().map(|s| s.as_str()))
+                .or(matches.first().map(|s| s.as_str()))
+            {
+                println!("{best}");
+            }
+        } else {
+            for m in matches {
+                println!("{m}");
+            }
+        }
+    }
+    Ok(0)
+}
+
+fn show_text(out: &mut String, title: &str, text: &str, quiet: bool) {
+    if !quiet {
+        out.push_str(title);
+    }
+    out.push_str(text);
+    if !text.is_empty() && !text.ends_with('\n') {
+        out.push('\n');
+    }
+    if !quiet {
+        out.push('\n');
+    }
+}
+
+fn sections(
+    db: &Database,
+    s: &Subject,
+    args: &InfoArgs,
+    explicit: bool,
+    out: &mut String,
+) -> Result<()> {
+    let quiet = args.quiet;
+    let v = args.verbose;
+    // pkg_info's default: comment, requires, required by, description.
+    let default = !explicit;
+    let want = |flag: bool| flag || v || default;
+    if !quiet {
+        let _ = write!(out, "Information for {}:\n\n", s.pkgname);
+    }
+    if want(args.comment) {
+        show_text(
+            out,
+            "Comment:\n",
+            &s.meta("+COMMENT").unwrap_or_default(),
+            quiet,
+        );
+    }
+    if want(args.depends) {
+        let deps: Vec<&str> = s.plist.all(Command::PkgDep).collect();
+        if !deps.is_empty() {
+            if !quiet {
+                out.push_str("Requires:\n");
+            }
+            for d in deps {
+                let _ = writeln!(out, "{d}");
+            }
+            out.push('\n');
+        }
+    }
+    if args.built_with || v {
+        let deps: Vec<&str> = s.plist.all(Command::BldDep).collect();
+        if !deps.is_empty() {
+            if !quiet {
+                out.push_str("Built using:\n");
+            }
+            for d in deps {
+                let _ = writeln!(out, "{d}");
+            }
+            out.push('\n');
+        }
+    }
+    if args.recursive {
+        if let Some(row) = &s.installed {
+            let all = recursive_depends(db, row.id)?;
+            if !all.is_empty() {
+                if !quiet {
+                    out.push_str("Requires (recursively):\n");
+                }
+                for d in all {
+                    let _ = writeln!(out, "{d}");
+                }
+                out.push('\n');
+            }
+        }
+    }
+    if want(args.required_by) && !s.required_by.is_empty() {
+        let mut text = s.required_by.join("\n");
+        text.push('\n');
+        show_text(out, "Required by:\n", &text, quiet);
+    }
+    if want(args.description) {
+        show_text(
+            out,
+            "Description:\n",
+            &s.meta("+DESC").unwrap_or_default(),
+            quiet,
+        );
+    }
+    if (args.display || v)
+        && let Some(text) = s.meta("+DISPLAY")
+    {
+        show_text(out, "Install notice:\n", &text, quiet);
+    }
+    if args.packing_list || v {
+        if !quiet {
+            out.push_str("Packing list:\n");
+        }
+        show_plist(&s.plist, quiet, out);
+    }
+    if (args.install_script || v)
+        && let Some(text) = s.meta("+INSTALL")
+    {
+        show_text(out, "Install script:\n", &text, quiet);
+    }
+    if (args.deinstall_script || v)
+        && let Some(text) = s.meta("+DEINSTALL")
+    {
+        show_text(out, "De-Install script:\n", &text, quiet);
+    }
+    if (args.mtree || v)
+        && let Some(text) = s.meta("+MTREE_DIRS")
+    {
+        show_text(out, "mtree file:\n", &text, quiet);
+    }
+    if args.files {
+        if !quiet {
+            out.push_str("Files:\n");
+        }
+        for f in s.files() {
+            let _ = writeln!(out, "{f}");
+        }
+    }
+    if args.build_version
+        && let Some(text) = s.meta("+BUILD_VERSION")
+    {
+        show_text(out, "Build version:\n", &text, quiet);
+    }
+    if args.build_info
+        && let Some(text) = s.meta("+BUILD_INFO")
+    {
+        show_text(out, "Build information:\n", &text, quiet);
+    }
+    if args.size || v {
+        show_text(
+            out,
+            "Size of this package in bytes: ",
+            &format!("{}\n", s.size()),
+            quiet,
+        );
+    }
+    if args.size_all || v {
+        let total = match &s.installed {
+            Some(row) => {
+                let mut total = row.size_pkg;
+                for name in recursive_depends(db, row.id)? {
+                    if let Some(p) = db.package(&name)? {
+                        total += p.size_pkg;
+                    }
+                }
+                total
+            }
+            None => s.size(),
+        };
+        show_text(
+            out,
+            "Size in bytes including required pkgs: ",
+            &format!("{total}\n"),
+            quiet,
+        );
+    }
+    if v && !s.views.is_empty() {
+        let mut text = s.views.join("\n");
+        text.push('\n');
+        show_text(out, "Views:\n", &text, quiet);
+    }
+    if !quiet {
+        out.push('\n');
+    }
+    Ok(())
+}
+
+fn show_plist(plist: &PackingList, quiet: bool, out: &mut String) {
+    let mut ignore = false;
+    for entry in &plist.entries {
+        match entry {
+            Entry::File(name) => {
+                if quiet {
+                    let _ = write!(out, "{name}");
+                } else {
+                    let _ = write!(out, "\tFile: {name}");
+                    if ignore {
+                        out.push_str(" (ignored)");
+                    }
+                }
+                ignore = false;
+            }
+            Entry::Command(c, arg) => {
+                if quiet {
+                    if matches!(c, Command::Ignore | Command::IgnoreInst) {
+                        let _ = write!(out, "@{}", c.word());
+                    } else {
+                        let _ = write!(out, "@{} {arg}", c.word());
+                    }
+                } else {
+                    let text = match c {
+                        Command::Cwd => format!("\tCWD to: {arg}"),
+                        Command::Src => format!("\tSRC to: {arg}"),
+                        Command::Exec => format!("\tEXEC '{arg}'"),
+                        Command::Unexec => format!("\tUNEXEC '{arg}'"),
+                        Command::Mode => format!(
+                            "\tCHMOD to {}",
+                            if arg.is_empty() {
+                                "(clear default)"
+                            } else {
+                                arg
+                            }
+                        ),
+                        Command::Owner => format!(
+                            "\tCHOWN to {}",
+                            if arg.is_empty() {
+                                "(clear default)"
+                            } else {
+                                arg
+                            }
+                        ),
+                        Command::Group => format!(
+                            "\tCHGRP to {}",
+                            if arg.is_empty() {
+                                "(clear default)"
+                            } else {
+                                arg
+                            }
+                        ),
+                        Command::Comment => format!("\tComment: {arg}"),
+                        Command::Ignore | Command::IgnoreInst => "Ignore next file:".to_owned(),
+                        Command::Name => format!("\tPackage name: {arg}"),
+                        Command::Display => format!("\tInstall message file: {arg}"),
+                        Command::PkgDep => format!("\tPackage depends on: {arg}"),
+                        Command::PkgCfl => format!("\tPackage conflicts with: {arg}"),
+                        Command::PkgDir => format!("\tDirectory owned by package: {arg}"),
+                        Command::DirRm => format!("\tDeinstall directory remove: {arg}"),
+                        Command::Option => format!("\tPackage has option: {arg}"),
+                        Command::BldDep => format!("\tPackage depends exactly on: {arg}"),
+                        Command::Mtree => format!("\tPackage mtree file: {arg}"),
+                    };
+                    out.push_str(&text);
+                }
+                if matches!(c, Command::Ignore | Command::IgnoreInst) {
+                    ignore = true;
+                }
+            }
+        }
+        out.push('\n');
+    }
+}
+
+fn recursive_depends(db: &Database, id: i64) -> Result<Vec<String>> {
+    let mut seen = BTreeSet::new();
+    let mut stack = vec![id];
+    while let Some(current) = stack.pop() {
+        for d in db.dependencies(current)? {
+            if let Some(name) = d.resolved
+                && seen.insert(name.clone())
+                && let Some(p) = db.package(&name)?
+            {
+                stack.push(p.id);
+            }
+        }
+    }
+    Ok(seen.into_iter().collect())
+}
+
+/// One pkg_summary(5) record.
+fn summary(s: &Subject) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "PKGNAME={}", s.pkgname);
+    let _ = writeln!(out, "COMMENT={}", s.comment());
+    let _ = writeln!(out, "SIZE_PKG={}", s.size());
+    let build_info = s.meta("+BUILD_INFO").unwrap_or_default();
+    for var in [
+        "BUILD_DATE",
+        "CATEGORIES",
+        "HOMEPAGE",
+        "LICENSE",
+        "MACHINE_ARCH",
+        "OPSYS",
+        "OS_VERSION",
+        "PKGPATH",
+        "PKGTOOLS_VERSION",
+    ] {
+        if let Some(v) = build_info_var(&build_info, var) {
+            let _ = writeln!(out, "{var}={v}");
+        }
+    }
+    for c in s.plist.all(Command::PkgCfl) {
+        let _ = writeln!(out, "CONFLICTS={c}");
+    }
+    for d in s.plist.all(Command::PkgDep) {
+        let _ = writeln!(out, "DEPENDS={d}");
+    }
+    for line in s.meta("+DESC").unwrap_or_default().lines() {
+        let _ = writeln!(out, "DESCRIPTION={line}");
+    }
+    out.push('\n');
+    out
+}
+
+#[derive(Serialize)]
+struct JsonPackage<'a> {
+    pkgname: &'a str,
+    name: &'a str,
+    version: &'a str,
+    comment: String,
+    description: String,
+    installed: bool,
+    automatic: bool,
+    depot_dir: Option<&'a str>,
+    size: i64,
+    depends: Vec<&'a str>,
+    conflicts: Vec<&'a str>,
+    required_by: &'a [String],
+    views: &'a [String],
+    files: Option<Vec<String>>,
+}
+
+fn print_json(_db: &Database, subjects: &[Subject], args: &InfoArgs) -> Result<()> {
+    let list: Vec<JsonPackage<'_>> = subjects
+        .iter()
+        .map(|s| {
+            let (name, version) = pattern::split_pkgname(&s.pkgname).unwrap_or((&s.pkgname, ""));
+            JsonPackage {
+                pkgname: &s.pkgname,
+                name,
+                version,
+                comment: s.comment(),
+                description: s.meta("+DESC").unwrap_or_default(),
+                installed: s.installed.is_some(),
+                automatic: s.installed.as_ref().is_some_and(|r| r.automatic),
+                depot_dir: s.installed.as_ref().map(|r| r.depot_dir.as_str()),
+                size: s.size(),
+                depends: s.plist.all(Command::PkgDep).collect(),
+                conflicts: s.plist.all(Command::PkgCfl).collect(),
+                required_by: &s.required_by,
+                views: &s.views,
+                files: args.files.then(|| s.files()),
+            }
+        })
+        .collect();
+    println!("{}", serde_json::to_string_pretty(&list)?);
+    Ok(())
+}

@@ -1,0 +1,353 @@
+//! `depot view ...`: named views with generations.
+
+use std::path::PathBuf;
+
+use anyhow::{Result, bail};
+use pkgdb::{MemberRow, Queries, ViewQueries};
+
+use super::ExitStatus;
+use crate::cli::ViewCommand;
+use crate::install::Context;
+use crate::linking::{self, DEFAULT_VIEW};
+use crate::package::pattern;
+use crate::settings::Settings;
+
+fn check_name(name: &str) -> Result<()> {
+    if name.is_empty()
+        || name.starts_with('.')
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-+".contains(c))
+    {
+        bail!(
+            "{name:?} is not a valid view name: use letters, digits and . _ - +, not starting with a dot"
+        );
+    }
+    Ok(())
+}
+
+fn existing_view(ctx: &Context, name: &str) -> Result<pkgdb::ViewRow> {
+    match ctx.db.view(name)? {
+        Some(v) => Ok(v),
+        None => bail!(
+            "no view named {name}; `depot view list` shows the views, `depot view create {name}` makes one"
+        ),
+    }
+}
+
+/// Resolve an argument to one installed PKGNAME (exact, else the best match).
+fn installed_pkgname(ctx: &Context, spec: &str) -> Result<String> {
+    if ctx.db.package(spec)?.is_some() {
+        return Ok(spec.to_owned());
+    }
+    let names = ctx.db.pkgnames()?;
+    match pattern::find_best(spec, names.iter().map(String::as_str)) {
+        Some(best) => Ok(best.to_owned()),
+        None => {
+            bail!("{spec}: no such package installed (install it with `depot add --no-view` first)")
+        }
+    }
+}
+
+fn base(pkgname: &str) -> &str {
+    pattern::split_pkgname(pkgname).map_or(pkgname, |(n, _)| n)
+}
+
+/// Make a new generation of `view` with `members` and switch to it.
+pub fn change(ctx: &mut Context, view: &str, members: Vec<MemberRow>, reason: &str) -> Result<i64> {
+    let prepared = linking::prepare(&ctx.settings, &ctx.db, view, members, None, reason)?;
+    let recorded = ctx
+        .db
+        .transaction(|tx| -> Result<()> { prepared.record(tx) });
+    if let Err(e) = recorded {
+        prepared.abandon();
+        return Err(e);
+    }
+    prepared.switch(&ctx.settings)?;
+    Ok(prepared.number())
+}
+
+/// Run `depot view ...`.
+pub fn run(settings: Settings, command: &ViewCommand) -> Result<ExitStatus> {
+    let mut ctx = Context::writer(settings)?;
+    match command {
+        ViewCommand::List => {
+            let views = ctx.db.views()?;
+            if views.is_empty() {
+                println!(
+                    "no views yet (`depot view create NAME` makes one; `depot add` fills the default view)"
+                );
+            }
+            for v in views {
+                let members = match v.current {
+                    Some(n) => ctx.db.members(v.id, n)?,
+                    None => Vec::new(),
+                };
+                let names: Vec<String> = members.iter().map(|m| m.pkgname.clone()).collect();
+                println!(
+                    "{:<12} generation {:<4} {}",
+                    v.name,
+                    v.current.map_or_else(|| "-".to_owned(), |n| n.to_string()),
+                    names.join(" ")
+                );
+            }
+        }
+        ViewCommand::Create { name } => {
+            check_name(name)?;
+            if ctx.db.view(name)?.is_some() || name == DEFAULT_VIEW {
+                bail!("view {name} already exists");
+            }
+            change(&mut ctx, name, Vec::new(), "create")?;
+            println!(
+                "created view {name} at {}",
+                linking::view_link(&ctx.settings, name).display()
+            );
+        }
+        ViewCommand::Delete { name } => {
+            if name == DEFAULT_VIEW {
+                bail!("the default view cannot be deleted; remove its packages instead");
+            }
+            let v = existing_view(&ctx, name)?;
+            ctx.db.transaction(|tx| tx.delete_view(v.id))?;
+            let link = linking::view_link(&ctx.settings, name);
+            let _ = fs_err::remove_file(&link);
+            linking::remove_tree(&linking::generations_dir(&ctx.settings, name))?;
+            println!("deleted view {name}; its packages stay in the depot");
+        }
+        ViewCommand::Add {
+            name,
+            packages,
+            priority,
+        } => {
+            if name != DEFAULT_VIEW {
+                existing_view(&ctx, name)?;
+            }
+            let mut members = linking::current_members(&ctx.db, name)?;
+            let mut added = Vec::new();
+            for spec in packages {
+                let pkgname = installed_pkgname(&ctx, spec)?;
+                if members.iter().any(|m| m.pkgname == pkgname) {
+                    println!("{pkgname} is already in view {name}");
+                    continue;
+                }
+                if let Some(other) = members.iter().find(|m| base(&m.pkgname) == base(&pkgname)) {
+                    bail!(
+                        "view {name} already holds {}; a view holds one version of each package. Swap them with:\n  depot view switch {name} {} {pkgname}",
+                        other.pkgname,
+                        other.pkgname
+                    );
+                }
+                members.push(MemberRow {
+                    pkgname: pkgname.clone(),
+                    priority: priority.unwrap_or(0),
+                });
+                added.push(pkgname);
+            }
+            if !added.is_empty() {
+                let n = change(&mut ctx, name, members, &format!("add {}", added.join(" ")))?;
+                println!("view {name}: generation {n} adds {}", added.join(" "));
+            }
+        }
+        ViewCommand::Remove { name, packages } => {
+            let v = existing_view(&ctx, name)?;
+            let mut members = linking::current_members(&ctx.db, &v.name)?;
+            let mut removed = Vec::new();
+            for spec in packages {
+                let before = members.len();
+                members.retain(|m| {
+                    let hit = m.pkgname == *spec || pattern::pkg_match(spec, &m.pkgname);
+                    if hit {
+                        removed.push(m.pkgname.clone());
+                    }
+                    !hit
+                });
+                if members.len() == before {
+                    bail!("{spec} is not in view {name}");
+                }
+            }
+            let n = change(
+                &mut ctx,
+                name,
+                members,
+                &format!("remove {}", removed.join(" ")),
+            )?;
+            println!("view {name}: generation {n} removes {}", removed.join(" "));
+        }
+        ViewCommand::Switch { name, old, new } => {
+            let v = existing_view(&ctx, name)?;
+            let mut members = linking::current_members(&ctx.db, &v.name)?;
+            let new_name = installed_pkgname(&ctx, new)?;
+            let Some(slot) = members
+                .iter_mut()
+                .find(|m| m.pkgname == *old || pattern::pkg_match(old, &m.pkgname))
+            else {
+                bail!("{old} is not in view {name}");
+            };
+            let old_name = std::mem::replace(&mut slot.pkgname, new_name.clone());
+            let n = change(
+                &mut ctx,
+                name,
+                members,
+                &format!("switch {old_name} {new_name}"),
+            )?;
+            println!("view {name}: generation {n} has {new_name} instead of {old_name}");
+        }
+        ViewCommand::Generations { name } => {
+            let v = existing_view(&ctx, name)?;
+            for g in ctx.db.generations(v.id)? {
+                let members: Vec<String> = ctx
+                    .db
+                    .members(v.id, g.number)?
+                    .into_iter()
+                    .map(|m| m.pkgname)
+                    .collect();
+                println!(
+                    "{} {:>4}  parent {:<4} {:<30} {}",
+                    if Some(g.number) == v.current {
+                        "*"
+                    } else {
+                        " "
+                    },
+                    g.number,
+                    g.parent.map_or_else(|| "-".to_owned(), |p| p.to_string()),
+                    g.reason,
+                    members.join(" ")
+                );
+            }
+        }
+        ViewCommand::Rollback { name, to } => {
+            let v = existing_view(&ctx, name)?;
+            let gens = ctx.db.generations(v.id)?;
+            let current = v.current.and_then(|c| gens.iter().find(|g| g.number == c));
+            let target = match (to, current) {
+                (Some(n), _) => *n,
+                (None, Some(g)) => match g.parent {
+                    Some(p) => p,
+                    None => bail!(
+                        "generation {} of view {name} has no parent to roll back to",
+                        g.number
+                    ),
+                },
+                (None, None) => bail!("view {name} has no current generation"),
+            };
+            if !gens.iter().any(|g| g.number == target) {
+                let kept: Vec<String> = gens.iter().map(|g| g.number.to_string()).collect();
+                bail!(
+                    "view {name} has no generation {target}; kept generations: {}",
+                    kept.join(" ")
+                );
+            }
+            let dir: PathBuf =
+                linking::generations_dir(&ctx.settings, name).join(target.to_string());
+            if !dir.is_dir() {
+                bail!(
+                    "generation {target} of view {name} is missing on disk ({}); it cannot be restored",
+                    dir.display()
+                );
+            }
+            ctx.db.transaction(|tx| tx.set_current(v.id, target))?;
+            let top = linking::top_level_of(&ctx.settings, name, target);
+            linking::switch_to(&ctx.settings, name, target, &top)?;
+            println!("view {name}: back at generation {target}");
+        }
+        ViewCommand::Check { name } => {
+            let problems = crate::commands::gc::check_view(&ctx, name)?;
+            if problems.is_empty() {
+                println!("view {name}: matches its plan");
+                return Ok(0);
+            }
+            for p in &problems {
+                println!("{p}");
+            }
+            return Ok(1);
+        }
+        ViewCommand::Priority {
+            name,
+            package,
+            priority,
+        } => {
+            let mut members = linking::current_members(&ctx.db, name)?;
+            let Some(m) = members
+                .iter_mut()
+                .find(|m| m.pkgname == *package || pattern::pkg_match(package, &m.pkgname))
+            else {
+                bail!("{package} is not in view {name}");
+            };
+            m.priority = *priority;
+            let pkgname = m.pkgname.clone();
+            let n = change(
+                &mut ctx,
+                name,
+                members,
+                &format!("priority {pkgname} {priority}"),
+            )?;
+            println!("view {name}: generation {n} gives {pkgname} priority {priority}");
+        }
+        ViewCommand::Prefer {
+            name,
+            path,
+            package,
+        } => {
+            let pkgname = installed_pkgname(&ctx, package)?;
+            let v = match ctx.db.view(name)? {
+                Some(v) => v,
+                None if name == DEFAULT_VIEW => {
+                    bail!("the default view has no packages yet");
+                }
+                None => existing_view(&ctx, name)?,
+            };
+            let mut prefs = ctx.db.view_settings(v.id, "prefer")?;
+            prefs.retain(|p| !p.starts_with(&format!("{path}\t")));
+            prefs.push(format!("{path}\t{pkgname}"));
+            let members = linking::current_members(&ctx.db, name)?;
+            let prepared = linking::prepare_with_setting(
+                &ctx.settings,
+                &ctx.db,
+                name,
+                members,
+                "prefer",
+                &prefs,
+                &format!("prefer {path} {pkgname}"),
+            )?;
+            let recorded = ctx.db.transaction(|tx| -> Result<()> {
+                tx.set_view_settings(v.id, "prefer", &prefs)?;
+                prepared.record(tx)
+            });
+            if let Err(e) = recorded {
+                prepared.abandon();
+                return Err(e);
+            }
+            prepared.switch(&ctx.settings)?;
+            println!("view {name}: {path} now comes from {pkgname}");
+        }
+        ViewCommand::Ignore { name, globs } => {
+            let v = match ctx.db.view(name)? {
+                Some(v) => v,
+                None => existing_view(&ctx, name)?,
+            };
+            let mut all = ctx.db.view_settings(v.id, "ignore")?;
+            all.extend(globs.iter().cloned());
+            let members = linking::current_members(&ctx.db, name)?;
+            let prepared = linking::prepare_with_setting(
+                &ctx.settings,
+                &ctx.db,
+                name,
+                members,
+                "ignore",
+                &all,
+                &format!("ignore {}", globs.join(" ")),
+            )?;
+            let recorded = ctx.db.transaction(|tx| -> Result<()> {
+                tx.set_view_settings(v.id, "ignore", &all)?;
+                prepared.record(tx)
+            });
+            if let Err(e) = recorded {
+                prepared.abandon();
+                return Err(e);
+            }
+            prepared.switch(&ctx.settings)?;
+            println!("view {name}: ignoring {}", all.join(" "));
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,483 @@
+//! `depot add`: resolve arguments and dependencies, then install each package
+//! through a staging directory; the database row is the commit point.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result, bail};
+use pkgdb::{DependencyKind, MemberRow, NewDependency, NewPackage, Queries};
+
+use super::{Context, STAGING_PREFIX, extract, scripts};
+use crate::linking::{self, DEFAULT_VIEW, Incoming};
+use crate::package::archive;
+use crate::package::meta::{REQUIRED_BUILD_INFO, build_info_var};
+use crate::package::pattern;
+use crate::package::plist::{Command, PackingList};
+use crate::repo;
+
+/// How `add` behaves.
+#[derive(Debug, Clone, Default)]
+pub struct AddOptions {
+    /// Mark as automatic.
+    pub automatic: bool,
+    /// Ignore missing dependencies and conflicts.
+    pub force: bool,
+    /// Skip +INSTALL.
+    pub no_scripts: bool,
+    /// Only report.
+    pub dry_run: bool,
+    /// Switch the view to the new version.
+    pub replace: bool,
+    /// Switch the view only if the new version is newer.
+    pub update: bool,
+    /// Verbose.
+    pub verbose: bool,
+    /// The view to link into; `None` for no view.
+    pub view: Option<String>,
+}
+
+/// A package to install, found and read.
+#[derive(Debug)]
+struct Planned {
+    file: PathBuf,
+    pkgname: String,
+    plist: PackingList,
+    automatic: bool,
+}
+
+/// Resolve a command-line argument to a package file.
+fn locate(ctx: &Context, spec: &str) -> Result<PathBuf> {
+    if let Some(path) = spec.strip_prefix("file://") {
+        return Ok(PathBuf::from(path));
+    }
+    if spec.contains("://") {
+        bail!(
+            "{spec}: only local files and file:// URLs are supported by depot add; download the package first"
+        );
+    }
+    let path = Path::new(spec);
+    if path.is_file() {
+        return Ok(path.to_owned());
+    }
+    if spec.contains('/') || repo::pkgname_of_file(spec).is_some() {
+        bail!("{spec}: no such package file");
+    }
+    let dirs: Vec<PathBuf> = ctx
+        .settings
+        .pkg_path
+        .iter()
+        .map(|e| repo::local_dir(e))
+        .collect();
+    if dirs.is_empty() {
+        bail!(
+            "{spec}: no such file, and PKG_PATH is not set; give a package file or set PKG_PATH to directories of packages"
+        );
+    }
+    match repo::find_best(&dirs, spec) {
+        Some((_, file)) => Ok(file),
+        None => bail!(
+            "{spec}: no package matching it in PKG_PATH ({})",
+            ctx.settings.pkg_path.join(";")
+        ),
+    }
+}
+
+fn read_planned(file: &Path, automatic: bool) -> Result<Planned> {
+    let metadata = archive::read_metadata(file)?;
+    let contents = metadata.text("+CONTENTS").unwrap_or_default();
+    let build_info = metadata.text("+BUILD_INFO").unwrap_or_default();
+    let missing: Vec<&str> = REQUIRED_BUILD_INFO
+        .iter()
+        .copied()
+        .filter(|v| build_info_var(&build_info, v).is_none())
+        .collect();
+    if !missing.is_empty() {
+        eprintln!(
+            "depot: warning: {}: +BUILD_INFO lacks {}; pkg_install's pkg_add would refuse this package",
+            file.display(),
+            missing.join(", ")
+        );
+    }
+    let (plist, warnings) = PackingList::parse(&contents);
+    for w in &warnings {
+        eprintln!(
+            "depot: warning: {}: +CONTENTS line {}: unrecognised command `{}`",
+            file.display(),
+            w.line,
+            w.text
+        );
+    }
+    let pkgname = match plist.name() {
+        Some(n) => n.to_owned(),
+        None => file
+            .file_name()
+            .and_then(|n| repo::pkgname_of_file(&n.to_string_lossy()).map(str::to_owned))
+            .with_context(|| format!("{}: +CONTENTS has no @name", file.display()))?,
+    };
+    if pattern::split_pkgname(&pkgname).is_none_or(|(n, v)| n.is_empty() || v.is_empty())
+        || pkgname.contains('/')
+    {
+        bail!(
+            "{}: @name {pkgname} is not of the form name-version",
+            file.display()
+        );
+    }
+    Ok(Planned {
+        file: file.to_owned(),
+        pkgname,
+        plist,
+        automatic,
+    })
+}
+
+/// Install the packages named by `specs`, with their dependencies.
+pub fn add(ctx: &mut Context, specs: &[String], options: &AddOptions) -> Result<()> {
+    let mut order: Vec<Planned> = Vec::new();
+    for spec in specs {
+        let file = locate(ctx, spec)?;
+        let planned = read_planned(&file, options.automatic)?;
+        plan_dependencies(ctx, planned, options, &mut order, &mut Vec::new())?;
+    }
+    for planned in order {
+        install_one(ctx, planned, options)?;
+    }
+    Ok(())
+}
+
+/// Depth-first: dependencies before the package; everything checked before anything is installed.
+fn plan_dependencies(
+    ctx: &Context,
+    planned: Planned,
+    options: &AddOptions,
+    order: &mut Vec<Planned>,
+    chain: &mut Vec<String>,
+) -> Result<()> {
+    if order.iter().any(|p| p.pkgname == planned.pkgname) {
+        return Ok(());
+    }
+    if chain.contains(&planned.pkgname) {
+        bail!(
+            "dependency cycle: {} -> {}",
+            chain.join(" -> "),
+            planned.pkgname
+        );
+    }
+    let installed = ctx.db.pkgnames()?;
+    if installed.contains(&planned.pkgname) {
+        order.push(planned);
+        return Ok(());
+    }
+    check_conflicts(ctx, &planned, order, options)?;
+    let toplevel = planned.file.parent().map(Path::to_path_buf);
+    let mut dirs: Vec<PathBuf> = toplevel.into_iter().collect();
+    dirs.extend(ctx.settings.pkg_path.iter().map(|e| repo::local_dir(e)));
+    chain.push(planned.pkgname.clone());
+    for dep in planned
+        .plist
+        .dependencies()
+        .into_iter()
+        .filter(|d| !d.build_only)
+    {
+        let satisfied = installed
+            .iter()
+            .any(|i| pattern::pkg_match(&dep.pattern, i))
+            || order
+                .iter()
+                .any(|p| pattern::pkg_match(&dep.pattern, &p.pkgname));
+        if satisfied {
+            continue;
+        }
+        // pkg_add tries the exact package it was built with first, then the pattern.
+        let found = dep
+            .built_with
+            .as_deref()
+            .and_then(|exact| repo::find_best(&dirs, exact))
+            .or_else(|| repo::find_best(&dirs, &dep.pattern));
+        match found {
+            Some((_, file)) => {
+                let dep_planned = read_planned(&file, true)?;
+                plan_dependencies(ctx, dep_planned, options, order, chain)?;
+            }
+            None if options.force => {
+                eprintln!(
+                    "depot: warning: {} requires {}, which was not found; installing anyway (-f)",
+                    planned.pkgname, dep.pattern
+                );
+            }
+            None => {
+                let searched: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+                bail!(
+                    "{} requires {}, which is not installed and not found in {}; add a directory holding it to PKG_PATH, or install it first",
+                    planned.pkgname,
+                    dep.pattern,
+                    if searched.is_empty() {
+                        "any directory (PKG_PATH is not set)".to_owned()
+                    } else {
+                        searched.join(", ")
+                    }
+                );
+            }
+        }
+    }
+    chain.pop();
+    order.push(planned);
+    Ok(())
+}
+
+fn check_conflicts(
+    ctx: &Context,
+    planned: &Planned,
+    order: &[Planned],
+    options: &AddOptions,
+) -> Result<()> {
+    let mut problems = Vec::new();
+    let installed = ctx.db.pkgnames()?;
+    let others = installed
+        .iter()
+        .map(String::as_str)
+        .chain(order.iter().map(|p| p.pkgname.as_str()));
+    let own: Vec<&str> = planned.plist.all(Command::PkgCfl).collect();
+    for other in others {
+        for pattern in &own {
+            if pattern::pkg_match(pattern, other) {
+                problems.push(format!(
+                    "{} conflicts with installed {other} (@pkgcfl {pattern})",
+                    planned.pkgname
+                ));
+            }
+        }
+    }
+    for (other, pattern) in ctx.db.all_conflicts()? {
+        if pattern::pkg_match(&pattern, &planned.pkgname) {
+            problems.push(format!(
+                "installed {other} conflicts with {} (@pkgcfl {pattern})",
+                planned.pkgname
+            ));
+        }
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    if options.force {
+        for p in problems {
+            eprintln!("depot: warning: {p}; installing anyway (-f)");
+        }
+        return Ok(());
+    }
+    bail!(
+        "{}\ndelete the conflicting package first, or use -f to install anyway",
+        problems.join("\n")
+    )
+}
+
+fn install_one(ctx: &mut Context, planned: Planned, options: &AddOptions) -> Result<()> {
+    let pkgname = planned.pkgname.clone();
+    if ctx.db.package(&pkgname)?.is_some() {
+        println!("depot: {pkgname} is already installed");
+        return Ok(());
+    }
+    if options.dry_run {
+        println!(
+            "would install {pkgname} from {}{}",
+            planned.file.display(),
+            if planned.automatic {
+                " (automatic)"
+            } else {
+                ""
+            }
+        );
+        return Ok(());
+    }
+    let settings = ctx.settings.clone();
+    let packages = settings.packages_dir();
+    fs_err::create_dir_all(&packages)?;
+    let depot_dir = settings.depot_dir(&pkgname);
+    if depot_dir.exists() {
+        bail!(
+            "{pkgname}: {} exists but the package is not in the database; remove it (or run `depot gc`) and try again",
+            depot_dir.display()
+        );
+    }
+    let staging = packages.join(format!("{STAGING_PREFIX}{pkgname}-{}", std::process::id()));
+    let result = stage_and_commit(ctx, &planned, options, &staging, &depot_dir);
+    if result.is_err() {
+        let _ = linking::remove_tree(&staging);
+    }
+    result
+}
+
+fn stage_and_commit(
+    ctx: &mut Context,
+    planned: &Planned,
+    options: &AddOptions,
+    staging: &Path,
+    depot_dir: &Path,
+) -> Result<()> {
+    let settings = ctx.settings.clone();
+    let pkgname = planned.pkgname.as_str();
+    let (name, version) = pattern::split_pkgname(pkgname).unwrap_or((pkgname, ""));
+    let extracted = extract::extract(&planned.file, pkgname, &planned.plist, staging)?;
+    if !options.no_scripts {
+        scripts::run_script(
+            &settings,
+            &staging.join("+INSTALL"),
+            pkgname,
+            "PRE-INSTALL",
+            depot_dir,
+            staging,
+        )?;
+    }
+
+    // Which view gets it, and with which members.
+    let mut view_change = None;
+    let mut kept_message = None;
+    if let Some(view) = &options.view {
+        let mut members = linking::current_members(&ctx.db, view)?;
+        let same_base: Vec<String> = members
+            .iter()
+            .filter(|m| pattern::split_pkgname(&m.pkgname).is_some_and(|(n, _)| n == name))
+            .map(|m| m.pkgname.clone())
+            .collect();
+        let newer = same_base
+            .iter()
+            .all(|old| pattern::compare_pkgnames(pkgname, old).is_gt());
+        let take_over = same_base.is_empty() || options.replace || (options.update && newer);
+        if take_over {
+            let priority = members
+                .iter()
+                .find(|m| same_base.contains(&m.pkgname))
+                .map_or(0, |m| m.priority);
+            members.retain(|m| !same_base.contains(&m.pkgname));
+            members.push(MemberRow {
+                pkgname: pkgname.to_owned(),
+                priority,
+            });
+            let incoming = Incoming {
+                pkgname,
+                staged_at: staging,
+                depot_dir,
+                paths: extracted
+                    .files
+                    .iter()
+                    .filter(|f| f.kind != pkgdb::FileKind::Dir)
+                    .map(|f| f.path.clone())
+                    .collect(),
+            };
+            let reason = format!("add {pkgname}");
+            view_change = Some(linking::prepare(
+                &settings,
+                &ctx.db,
+                view,
+                members,
+                Some(&incoming),
+                &reason,
+            )?);
+        } else {
+            let old = same_base.join(", ");
+            let view_arg = if view == DEFAULT_VIEW {
+                String::new()
+            } else {
+                format!(" --view {view}")
+            };
+            kept_message = Some(format!(
+                "depot: {pkgname} is installed in the depot beside {old}; view {view} keeps {old}.\n  switch with: depot view switch {view} {old} {pkgname}   (or install with -U{view_arg})"
+            ));
+        }
+    }
+
+    let result = (|| -> Result<()> {
+        fs_err::rename(staging, depot_dir)?;
+        if !options.no_scripts {
+            scripts::run_commands(&settings, &planned.plist, Command::Exec, pkgname, depot_dir)?;
+            scripts::run_script(
+                &settings,
+                &depot_dir.join("+INSTALL"),
+                pkgname,
+                "POST-INSTALL",
+                depot_dir,
+                depot_dir,
+            )?;
+        }
+        let installed = ctx.db.pkgnames()?;
+        let dependencies = planned
+            .plist
+            .dependencies()
+            .into_iter()
+            .map(|d| NewDependency {
+                resolved: if d.build_only {
+                    installed.iter().find(|i| **i == d.pattern).cloned()
+                } else {
+                    pattern::find_best(&d.pattern, installed.iter().map(String::as_str))
+                        .map(str::to_owned)
+                },
+                kind: if d.build_only {
+                    DependencyKind::Build
+                } else {
+                    DependencyKind::Run
+                },
+                built_with: d.built_with,
+                pattern: d.pattern,
+            })
+            .collect();
+        let metadata = &extracted.metadata;
+        let record = NewPackage {
+            pkgname: pkgname.to_owned(),
+            name: name.to_owned(),
+            version: version.to_owned(),
+            comment: metadata
+                .text("+COMMENT")
+                .unwrap_or_default()
+                .trim_end()
+                .to_owned(),
+            description: metadata.text("+DESC").unwrap_or_default(),
+            prefix: planned.plist.prefix().unwrap_or("").to_owned(),
+            depot_dir: depot_dir.display().to_string(),
+            build_info: metadata.text("+BUILD_INFO").unwrap_or_default(),
+            size_pkg: extracted.size as i64,
+            size_all: extracted.size as i64,
+            automatic: planned.automatic,
+            metadata: metadata.files.clone(),
+            files: extracted.files.clone(),
+            dependencies,
+            conflicts: planned
+                .plist
+                .all(Command::PkgCfl)
+                .map(str::to_owned)
+                .collect(),
+        };
+        ctx.db.transaction(|tx| -> Result<()> {
+            tx.insert_package(&record)?;
+            if let Some(change) = &view_change {
+                change.record(tx)?;
+            }
+            Ok(())
+        })?;
+        Ok(())
+    })();
+    if let Err(e) = result {
+        // Undo: the row was not committed, so the depot dir must go too.
+        if depot_dir.exists() && std::fs::symlink_metadata(staging).is_err() {
+            let _ = linking::remove_tree(depot_dir);
+        }
+        if let Some(change) = view_change {
+            change.abandon();
+        }
+        return Err(e);
+    }
+    if let Some(change) = &view_change {
+        change.switch(&settings)?;
+    }
+    if let Some(display) = planned.plist.first(Command::Display) {
+        if let Some(text) = extracted.metadata.text(display) {
+            print!("{text}");
+        }
+    } else if let Some(text) = extracted.metadata.text("+DISPLAY") {
+        print!("{text}");
+    }
+    if options.verbose {
+        println!("depot: installed {pkgname} in {}", depot_dir.display());
+    }
+    if let Some(message) = kept_message {
+        println!("{message}");
+    }
+    Ok(())
+}

@@ -1,0 +1,382 @@
+//! Unpacking a package's payload into a staging directory, in exactly
+//! `+CONTENTS` order, with every entry confined and every checksum verified.
+
+use std::collections::{HashMap, HashSet};
+use std::io::{Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Component, Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use md5::Digest as _;
+use pkgdb::{FileKind, FileRow};
+
+use crate::package::archive::{self, Metadata};
+use crate::package::plist::{Command, PackingList};
+
+/// Bounds on what one package may contain (invariant 6).
+const MAX_ENTRIES: usize = 2_000_000;
+const MAX_NAME: usize = 4096;
+const MAX_FILE_SIZE: u64 = 64 * 1024 * 1024 * 1024;
+
+/// The result of unpacking.
+#[derive(Debug)]
+pub struct Extracted {
+    /// Files, symlinks and directories in `+CONTENTS` order, paths relative to the depot dir.
+    pub files: Vec<FileRow>,
+    /// Total bytes of regular files.
+    pub size: u64,
+    /// The metadata as read from the archive.
+    pub metadata: Metadata,
+}
+
+/// Where a packing list entry goes inside the depot dir, relative to it.
+pub fn depot_path(pkgname: &str, prefix: &str, cwd: &str, name: &str) -> Result<String> {
+    let base = if cwd == prefix {
+        String::new()
+    } else if let Some(rest) = cwd.strip_prefix(prefix).and_then(|r| r.strip_prefix('/')) {
+        format!("{rest}/")
+    } else {
+        bail!(
+            "{pkgname}: +CONTENTS entry {name} is under @cwd {cwd}, outside the package prefix {prefix}; depot installs a package into its own depot dir and cannot place files elsewhere"
+        );
+    };
+    let path = format!("{base}{name}");
+    check_relative(pkgname, &path)?;
+    Ok(path)
+}
+
+/// Reject absolute paths, `..`, empty names and names that would shadow metadata.
+pub fn check_relative(pkgname: &str, path: &str) -> Result<()> {
+    if path.is_empty() || path.len() > MAX_NAME {
+        bail!("{pkgname}: entry name {path:?} is empty or too long");
+    }
+    let p = Path::new(path);
+    for c in p.components() {
+        match c {
+            Component::Normal(_) | Component::CurDir => {}
+            Component::ParentDir => bail!(
+                "{pkgname}: entry {path} contains `..`; refusing a package that writes outside its depot dir"
+            ),
+            Component::RootDir | Component::Prefix(_) => {
+                bail!(
+                    "{pkgname}: entry {path} is an absolute path; refusing a package that writes outside its depot dir"
+                )
+            }
+        }
+    }
+    if path.starts_with('+') {
+        bail!("{pkgname}: payload entry {path} would shadow a metadata file");
+    }
+    Ok(())
+}
+
+/// Resolve a symlink target lexically against the link's directory; `None` if it escapes.
+fn confined_target(link: &str, target: &str) -> Option<PathBuf> {
+    if target.starts_with('/') {
+        return None;
+    }
+    let mut stack: Vec<&std::ffi::OsStr> = Vec::new();
+    let parent = Path::new(link).parent().unwrap_or(Path::new(""));
+    for c in parent.components().chain(Path::new(target).components()) {
+        match c {
+            Component::Normal(n) => stack.push(n),
+            Component::CurDir => {}
+            Component::ParentDir => {
+                stack.pop()?;
+            }
+            _ => return None,
+        }
+    }
+    Some(stack.iter().collect())
+}
+
+/// Unpack `package` into `dest` (which must not exist). Metadata files are written
+/// to `dest` too. On error `dest` may be partly written; the caller removes it.
+pub fn extract(
+    package: &Path,
+    pkgname: &str,
+    plist: &PackingList,
+    dest: &Path,
+) -> Result<Extracted> {
+    let mut tar = archive::open_tar(package)?;
+    let mut entries = tar
+        .entries()
+        .with_context(|| format!("{}: cannot read archive", package.display()))?;
+    let (metadata, first) = archive::read_metadata_entries(package, &mut entries)?;
+    fs_err::create_dir(dest)?;
+    for (name, content) in &metadata.files {
+        let mode = if name == "+INSTALL" || name == "+DEINSTALL" {
+            0o555
+        } else {
+            0o444
+        };
+        write_new(&dest.join(name), mode, content)?;
+    }
+
+    let prefix = plist.prefix().unwrap_or("").to_owned();
+    let items: Vec<_> = plist.files().into_iter().filter(|f| !f.ignored).collect();
+    if items.len() > MAX_ENTRIES {
+        bail!(
+            "{pkgname}: +CONTENTS lists {} files, more than depot accepts ({MAX_ENTRIES})",
+            items.len()
+        );
+    }
+    let mut created_dirs: HashSet<PathBuf> = HashSet::new();
+    created_dirs.insert(dest.to_owned());
+    let mut by_archive_name: HashMap<String, (String, Option<String>)> = HashMap::new();
+    let mut files = Vec::with_capacity(items.len());
+    let mut size = 0u64;
+    let mut buffer = vec![0u8; 128 * 1024];
+    let mut next = first.map(Ok);
+
+    for item in &items {
+        let rel = depot_path(pkgname, &prefix, &item.cwd, &item.name)?;
+        let entry = match next.take().or_else(|| entries.next()) {
+            Some(entry) => entry.with_context(|| {
+                format!(
+                    "{pkgname}: the archive {} is corrupt or truncated (while looking for {}); download or rebuild the package",
+                    package.display(),
+                    item.name
+                )
+            })?,
+            None => bail!(
+                "{pkgname}: the archive ends before {}, which +CONTENTS lists; the package is truncated or incomplete",
+                item.name
+            ),
+        };
+        let mut entry = entry;
+        let name = archive::entry_name(&entry)?;
+        if name != item.name {
+            if name.starts_with('/') || name.split('/').any(|c| c == "..") {
+                bail!("{pkgname}: archive entry {name} has an absolute path or `..`; refusing it");
+            }
+            bail!(
+                "{pkgname}: payload out of +CONTENTS order: expected {}, found {name}; the package was not made by pkg_create or depot create",
+                item.name
+            );
+        }
+        let at = dest.join(&rel);
+        if let Some(parent) = at.parent()
+            && !created_dirs.contains(parent)
+        {
+            fs_err::create_dir_all(parent)?;
+            let mut p = parent;
+            while p != dest && created_dirs.insert(p.to_owned()) {
+                p = p.parent().unwrap_or(dest);
+            }
+        }
+        let header_mode = entry.header().mode().unwrap_or(0o644);
+        match entry.header().entry_type() {
+            tar::EntryType::Regular | tar::EntryType::Continuous => {
+                let length = entry.size();
+                if length > MAX_FILE_SIZE {
+                    bail!("{pkgname}: {rel} is larger than depot accepts");
+                }
+                // Read-only: depot dirs are never written once installed.
+                let mode = (header_mode & 0o555) | 0o400;
+                let mut out = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(mode)
+                    .open(&at)
+                    .with_context(|| format!("cannot create {}", at.display()))?;
+                let mut md5 = md5::Md5::new();
+                let mut sha = sha2::Sha256::new();
+                let mut written = 0u64;
+                loop {
+                    let n = entry.read(&mut buffer).with_context(|| {
+                        format!("{pkgname}: cannot read {rel} from the archive: it is corrupt or truncated")
+                    })?;
+                    if n == 0 {
+                        break;
+                    }
+                    md5.update(&buffer[..n]);
+                    sha.update(&buffer[..n]);
+                    out.write_all(&buffer[..n])
+                        .with_context(|| format!("cannot write {}", at.display()))?;
+                    written += n as u64;
+                }
+                if written != length {
+                    bail!(
+                        "{pkgname}: {rel} is truncated in the archive ({written} of {length} bytes)"
+                    );
+                }
+                let md5 = hex::encode(md5.finalize());
+                let sha256 = hex::encode(sha.finalize());
+                if let Some(expected) = &item.md5
+                    && !expected.eq_ignore_ascii_case(&md5)
+                {
+                    bail!(
+                        "{pkgname}: MD5 mismatch for {rel}: +CONTENTS says {expected}, the archive holds {md5}; the package is corrupt or was tampered with"
+                    );
+                }
+                if let Some(expected) = &item.sha256
+                    && !expected.eq_ignore_ascii_case(&sha256)
+                {
+                    bail!(
+                        "{pkgname}: sha256 mismatch for {rel}: +CONTENTS says {expected}, the archive holds {sha256}; the package is corrupt or was tampered with"
+                    );
+                }
+                size += written;
+                by_archive_name.insert(name.clone(), (rel.clone(), Some(sha256.clone())));
+                files.push(FileRow {
+                    path: rel,
+                    kind: FileKind::File,
+                    sha256: Some(sha256),
+                    md5: Some(md5),
+                    mode,
+                    size: written,
+                    target: None,
+                });
+            }
+            tar::EntryType::Symlink => {
+                let target = entry
+                    .link_name()
+                    .ok()
+                    .flatten()
+                    .map(|t| t.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                if confined_target(&rel, &target).is_none() {
+                    bail!(
+                        "{pkgname}: symlink {rel} -> {target} escapes the depot dir; refusing the package"
+                    );
+                }
+                if let Some(expected) = &item.symlink
+                    && *expected != target
+                {
+                    bail!(
+                        "{pkgname}: symlink {rel} points to {target}, but +CONTENTS records {expected}"
+                    );
+                }
+                std::os::unix::fs::symlink(&target, &at)
+                    .with_context(|| format!("cannot create symlink {}", at.display()))?;
+                by_archive_name.insert(name.clone(), (rel.clone(), None));
+                files.push(FileRow {
+                    path: rel,
+                    kind: FileKind::Symlink,
+                    sha256: None,
+                    md5: None,
+                    mode: 0o777,
+                    size: 0,
+                    target: Some(target),
+                });
+            }
+            tar::EntryType::Link => {
+                let target = entry
+                    .link_name()
+                    .ok()
+                    .flatten()
+                    .map(|t| t.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let target = target.strip_prefix("./").unwrap_or(&target).to_owned();
+                let Some((target_rel, sha256)) = by_archive_name.get(&target).cloned() else {
+                    bail!(
+                        "{pkgname}: hard link {rel} -> {target} does not point to an earlier file of the package; refusing it"
+                    );
+                };
+                fs_err::hard_link(dest.join(&target_rel), &at)?;
+                let meta = fs_err::symlink_metadata(&at)?;
+                by_archive_name.insert(name.clone(), (rel.clone(), sha256.clone()));
+                files.push(FileRow {
+                    path: rel,
+                    kind: FileKind::File,
+                    sha256,
+                    md5: item.md5.clone(),
+                    mode: std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o7777,
+                    size: meta.len(),
+                    target: None,
+                });
+            }
+            tar::EntryType::Directory => {
+                fs_err::create_dir_all(&at)?;
+                files.push(FileRow {
+                    path: rel,
+                    kind: FileKind::Dir,
+                    sha256: None,
+                    md5: None,
+                    mode: 0o755,
+                    size: 0,
+                    target: None,
+                });
+            }
+            tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => {
+                bail!("{pkgname}: {rel} is a device node or FIFO; packages may not contain them");
+            }
+            other => bail!("{pkgname}: {rel} has an unsupported archive entry type {other:?}"),
+        }
+    }
+    if let Some(extra) = next.take().or_else(|| entries.next()) {
+        let name = extra
+            .ok()
+            .and_then(|e| archive::entry_name(&e).ok())
+            .unwrap_or_else(|| "an unreadable entry".to_owned());
+        bail!(
+            "{pkgname}: the archive holds {name}, which +CONTENTS does not list; refusing the package"
+        );
+    }
+    // Directories the package owns, even when empty.
+    let mut cwd = prefix.clone();
+    for entry in &plist.entries {
+        match entry {
+            crate::package::plist::Entry::Command(Command::Cwd, dir) => cwd.clone_from(dir),
+            crate::package::plist::Entry::Command(Command::PkgDir, dir) => {
+                let rel = depot_path(pkgname, &prefix, &cwd, dir)?;
+                fs_err::create_dir_all(dest.join(&rel))?;
+                files.push(FileRow {
+                    path: rel,
+                    kind: FileKind::Dir,
+                    sha256: None,
+                    md5: None,
+                    mode: 0o755,
+                    size: 0,
+                    target: None,
+                });
+            }
+            _ => {}
+        }
+    }
+    Ok(Extracted {
+        files,
+        size,
+        metadata,
+    })
+}
+
+fn write_new(path: &Path, mode: u32, content: &[u8]) -> Result<()> {
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    file.write_all(content)
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn symlink_confinement() {
+        assert!(confined_target("bin/a", "b").is_some());
+        assert!(confined_target("bin/a", "../lib/x").is_some());
+        assert!(confined_target("bin/a", "../../x").is_none());
+        assert!(confined_target("a", "/etc/passwd").is_none());
+    }
+
+    #[test]
+    fn depot_paths() {
+        assert_eq!(
+            depot_path("p", "/usr/pkg", "/usr/pkg", "bin/x").unwrap(),
+            "bin/x"
+        );
+        assert_eq!(
+            depot_path("p", "/usr/pkg", "/usr/pkg/share", "doc").unwrap(),
+            "share/doc"
+        );
+        assert!(depot_path("p", "/usr/pkg", "/etc", "x").is_err());
+        assert!(depot_path("p", "/usr/pkg", "/usr/pkg", "../x").is_err());
+        assert!(depot_path("p", "/usr/pkg", "/usr/pkg", "/x").is_err());
+    }
+}

@@ -1,0 +1,431 @@
+//! Linking packages into views: composes the `views` engine with the package
+//! database. A change loads the members of a view's current generation,
+//! plans and materialises a new generation, records it in the same database
+//! transaction as the operation that caused it, then switches the view.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use pkgdb::{Database, FileKind, MemberRow, Queries, Transaction, ViewQueries};
+
+use crate::settings::Settings;
+
+/// The view that lives at the root.
+pub const DEFAULT_VIEW: &str = "default";
+
+/// Top-level names of the root that depot owns; no package may claim them in the default view.
+pub const RESERVED: &[&str] = &["packages", "views", "pkgdb", "var"];
+
+/// `<root>/views/.gen/<view>`.
+pub fn generations_dir(settings: &Settings, view: &str) -> PathBuf {
+    settings.views_dir().join(".gen").join(view)
+}
+
+/// `<root>/views/<view>`: the symlink readers follow.
+pub fn view_link(settings: &Settings, view: &str) -> PathBuf {
+    settings.views_dir().join(view)
+}
+
+/// The members of a view's current generation (empty if the view has none).
+pub fn current_members<R: ViewQueries>(db: &R, view: &str) -> Result<Vec<MemberRow>> {
+    match db.view(view)? {
+        Some(v) => match v.current {
+            Some(n) => Ok(db.members(v.id, n)?),
+            None => Ok(Vec::new()),
+        },
+        None => Ok(Vec::new()),
+    }
+}
+
+/// A package not yet in the database, to plan with.
+pub struct Incoming<'a> {
+    /// PKGNAME.
+    pub pkgname: &'a str,
+    /// Where its files are now (staging), for content comparisons.
+    pub staged_at: &'a Path,
+    /// Where they will be (the depot dir), for link targets.
+    pub depot_dir: &'a Path,
+    /// Its files and symlinks, relative.
+    pub paths: Vec<String>,
+}
+
+/// A materialised generation, not yet recorded or switched to.
+#[derive(Debug)]
+pub struct Prepared {
+    view: String,
+    number: i64,
+    parent: Option<i64>,
+    members: Vec<MemberRow>,
+    dir: PathBuf,
+    top_level: Vec<String>,
+    reason: String,
+}
+
+/// The options a view is planned with; `setting` overrides one stored list.
+fn options<R: ViewQueries>(
+    db: &R,
+    view: &str,
+    setting: Option<(&str, &[String])>,
+) -> Result<views::Options> {
+    let mut options = views::Options {
+        ignore: views::DEFAULT_IGNORES
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect(),
+        always_real: views::DEFAULT_ALWAYS_REAL
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect(),
+        prefer: Vec::new(),
+        reserved: Vec::new(),
+    };
+    if view == DEFAULT_VIEW {
+        options.reserved = RESERVED.iter().map(|s| (*s).to_owned()).collect();
+    }
+    let stored = |key: &str| -> Result<Vec<String>> {
+        if let Some((k, values)) = setting
+            && k == key
+        {
+            return Ok(values.to_vec());
+        }
+        match db.view(view)? {
+            Some(v) => Ok(db.view_settings(v.id, key)?),
+            None => Ok(Vec::new()),
+        }
+    };
+    {
+        options.ignore.extend(stored("ignore")?);
+        for p in stored("prefer")? {
+            if let Some((path, pkg)) = p.split_once('\t') {
+                options.prefer.push((path.to_owned(), pkg.to_owned()));
+            }
+        }
+    }
+    Ok(options)
+}
+
+/// Plan and materialise a generation of `view` holding `members` (plus `incoming`).
+/// Nothing visible changes: the new generation directory is not yet referenced.
+pub fn prepare<R: ViewQueries + Queries>(
+    settings: &Settings,
+    db: &R,
+    view: &str,
+    members: Vec<MemberRow>,
+    incoming: Option<&Incoming<'_>>,
+    reason: &str,
+) -> Result<Prepared> {
+    prepare_inner(settings, db, view, members, incoming, None, reason)
+}
+
+/// Like [`prepare`], planning with a new value for one per-view setting list
+/// (`ignore` or `prefer`) before it is stored.
+pub fn prepare_with_setting<R: ViewQueries + Queries>(
+    settings: &Settings,
+    db: &R,
+    view: &str,
+    members: Vec<MemberRow>,
+    key: &str,
+    values: &[String],
+    reason: &str,
+) -> Result<Prepared> {
+    prepare_inner(
+        settings,
+        db,
+        view,
+        members,
+        None,
+        Some((key, values)),
+        reason,
+    )
+}
+
+/// Plan `members` for `view`: the plan and each member's depot dir (link targets).
+pub fn plan_members<R: ViewQueries + Queries>(
+    db: &R,
+    view: &str,
+    members: &[MemberRow],
+    incoming: Option<&Incoming<'_>>,
+    setting: Option<(&str, &[String])>,
+) -> Result<(views::Plan, Vec<PathBuf>)> {
+    let mut engine_members = Vec::with_capacity(members.len() + 1);
+    let mut depot_dirs = Vec::with_capacity(members.len() + 1);
+    for m in members {
+        if let Some(inc) = incoming
+            && inc.pkgname == m.pkgname
+        {
+            engine_members.push(views::Member {
+                name: m.pkgname.clone(),
+                depot_dir: inc.staged_at.to_owned(),
+                paths: inc.paths.clone(),
+                priority: m.priority,
+            });
+            depot_dirs.push(inc.depot_dir.to_owned());
+            continue;
+        }
+        let Some(row) = db.package(&m.pkgname)? else {
+            bail!("view {view}: member {} is not installed", m.pkgname);
+        };
+        let paths = db
+            .files(row.id)?
+            .into_iter()
+            .filter(|f| f.kind != FileKind::Dir)
+            .map(|f| f.path)
+            .collect();
+        let dir = PathBuf::from(&row.depot_dir);
+        engine_members.push(views::Member {
+            name: m.pkgname.clone(),
+            depot_dir: dir.clone(),
+            paths,
+            priority: m.priority,
+        });
+        depot_dirs.push(dir);
+    }
+    let options = options(db, view, setting)?;
+    let plan = match views::plan(&engine_members, &options) {
+        Ok(plan) => plan,
+        Err(views::Error::Conflicts(conflicts)) => {
+            let mut msg = format!(
+                "cannot link into view {view}: {} conflicting path(s); nothing was changed",
+                conflicts.len()
+            );
+            for c in &conflicts {
+                msg.push_str("\n  ");
+                msg.push_str(&c.to_string());
+            }
+            if let Some(c) = conflicts
+                .iter()
+                .find(|c| c.kind == views::ConflictKind::File)
+                && let Some(winner) = c.owners.first()
+            {
+                msg.push_str(&format!(
+                    "\nto resolve, give one package priority (lower wins), e.g.:\n  depot view priority {view} {winner} -1\nor prefer one package for one path:\n  depot view prefer {view} {} {winner}",
+                    c.path
+                ));
+            }
+            bail!(msg);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    Ok((plan, depot_dirs))
+}
+
+fn prepare_inner<R: ViewQueries + Queries>(
+    settings: &Settings,
+    db: &R,
+    view: &str,
+    members: Vec<MemberRow>,
+    incoming: Option<&Incoming<'_>>,
+    setting: Option<(&str, &[String])>,
+    reason: &str,
+) -> Result<Prepared> {
+    let (plan, depot_dirs) = plan_members(db, view, &members, incoming, setting)?;
+    let gen_root = generations_dir(settings, view);
+    let (parent, number) = match db.view(view)? {
+        Some(v) => {
+            let last = db.generations(v.id)?.last().map_or(0, |g| g.number);
+            (v.current, last.max(highest_on_disk(&gen_root)) + 1)
+        }
+        None => (None, highest_on_disk(&gen_root) + 1),
+    };
+    let dir = gen_root.join(number.to_string());
+    views::materialise(&plan, &depot_dirs, &dir)
+        .with_context(|| format!("cannot write generation {}", dir.display()))?;
+    let top_level = plan
+        .entries
+        .keys()
+        .filter(|k| !k.contains('/'))
+        .cloned()
+        .collect();
+    Ok(Prepared {
+        view: view.to_owned(),
+        number,
+        parent,
+        members,
+        dir,
+        top_level,
+        reason: reason.to_owned(),
+    })
+}
+
+fn highest_on_disk(gen_root: &Path) -> i64 {
+    std::fs::read_dir(gen_root)
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .filter_map(|e| e.file_name().to_str().and_then(|s| s.parse::<i64>().ok()))
+                .max()
+                .unwrap_or(0)
+        })
+        .unwrap_or(0)
+}
+
+impl Prepared {
+    /// Record the generation in the database (inside the operation's transaction).
+    pub fn record(&self, tx: &Transaction<'_>) -> Result<()> {
+        let view_id = match tx.view(&self.view)? {
+            Some(v) => v.id,
+            None => tx.create_view(&self.view)?,
+        };
+        tx.record_generation(
+            view_id,
+            self.number,
+            self.parent,
+            &self.reason,
+            &self.members,
+        )?;
+        Ok(())
+    }
+
+    /// Switch the view to this generation (one rename), then keep the root's links in step.
+    pub fn switch(&self, settings: &Settings) -> Result<()> {
+        switch_to(settings, &self.view, self.number, &self.top_level)
+    }
+
+    /// Remove the generation directory (the operation failed before recording it).
+    pub fn abandon(self) {
+        let _ = fs_err::remove_dir_all(&self.dir);
+    }
+
+    /// The generation number.
+    pub fn number(&self) -> i64 {
+        self.number
+    }
+}
+
+/// Point `views/<view>` at generation `number`; for the default view, also make the
+/// root's top-level entries point into it.
+pub fn switch_to(settings: &Settings, view: &str, number: i64, top_level: &[String]) -> Result<()> {
+    let link = view_link(settings, view);
+    let target = PathBuf::from(".gen").join(view).join(number.to_string());
+    views::switch(&link, &target).with_context(|| format!("cannot switch view {view}"))?;
+    if view == DEFAULT_VIEW {
+        stitch_root(settings, top_level)?;
+    }
+    Ok(())
+}
+
+/// The top-level names of a generation on disk.
+pub fn top_level_of(settings: &Settings, view: &str, number: i64) -> Vec<String> {
+    let dir = generations_dir(settings, view).join(number.to_string());
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// Keep `<root>/<name> -> views/default/<name>` for each top-level name of the
+/// default view, and remove such links whose name the view no longer has.
+/// Entries the user made (real files, foreign links) are never touched.
+fn stitch_root(settings: &Settings, top_level: &[String]) -> Result<()> {
+    let root = &settings.root;
+    let prefix = Path::new("views").join(DEFAULT_VIEW);
+    for name in top_level {
+        let at = root.join(name);
+        let want = prefix.join(name);
+        match std::fs::symlink_metadata(&at) {
+            Err(_) => {
+                std::os::unix::fs::symlink(&want, &at)
+                    .with_context(|| format!("cannot create {}", at.display()))?;
+            }
+            Ok(meta) if meta.file_type().is_symlink() => {
+                let current = std::fs::read_link(&at).ok();
+                if current.as_deref() != Some(want.as_path())
+                    && current.as_deref().is_some_and(|c| c.starts_with(&prefix))
+                {
+                    views::switch(&at, &want)?;
+                }
+            }
+            Ok(_) => {
+                eprintln!(
+                    "depot: warning: {} is not a link depot made; the default view's {name} is at {}",
+                    at.display(),
+                    root.join(&prefix).join(name).display()
+                );
+            }
+        }
+    }
+    if let Ok(rd) = std::fs::read_dir(root) {
+        for e in rd.filter_map(Result::ok) {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if top_level.contains(&name) {
+                continue;
+            }
+            if let Ok(target) = std::fs::read_link(e.path())
+                && target == prefix.join(&name)
+            {
+                fs_err::remove_file(e.path())?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Bring the disk in step with the database after a crash: remove half-written
+/// generations and temporary links, and re-point views whose link disagrees with
+/// the recorded current generation.
+pub fn recover(settings: &Settings, db: &Database) -> Result<()> {
+    let gen_root = settings.views_dir().join(".gen");
+    let views = db.views()?;
+    if let Ok(rd) = std::fs::read_dir(&gen_root) {
+        for view_dir in rd.filter_map(Result::ok) {
+            let view_name = view_dir.file_name().to_string_lossy().into_owned();
+            let recorded: Vec<i64> = match views.iter().find(|v| v.name == view_name) {
+                Some(v) => db.generations(v.id)?.iter().map(|g| g.number).collect(),
+                None => Vec::new(),
+            };
+            if let Ok(gens) = std::fs::read_dir(view_dir.path()) {
+                for g in gens.filter_map(Result::ok) {
+                    let name = g.file_name().to_string_lossy().into_owned();
+                    let stale = name.starts_with(".tmp-")
+                        || name.parse::<i64>().is_ok_and(|n| !recorded.contains(&n));
+                    if stale {
+                        remove_tree(&g.path())?;
+                    }
+                }
+            }
+        }
+    }
+    if let Ok(rd) = std::fs::read_dir(settings.views_dir()) {
+        for e in rd.filter_map(Result::ok) {
+            if e.file_name().to_string_lossy().starts_with(".tmp-link-") {
+                let _ = fs_err::remove_file(e.path());
+            }
+        }
+    }
+    for v in &views {
+        let Some(current) = v.current else { continue };
+        let want = PathBuf::from(".gen")
+            .join(&v.name)
+            .join(current.to_string());
+        let link = view_link(settings, &v.name);
+        if std::fs::read_link(&link).ok().as_deref() != Some(want.as_path()) {
+            let top = top_level_of(settings, &v.name, current);
+            switch_to(settings, &v.name, current, &top)?;
+        }
+    }
+    Ok(())
+}
+
+/// Remove a tree that may contain read-only directories.
+pub fn remove_tree(path: &Path) -> Result<()> {
+    if std::fs::symlink_metadata(path).is_err() {
+        return Ok(());
+    }
+    if fs_err::remove_dir_all(path).is_ok() {
+        return Ok(());
+    }
+    for entry in walkdir::WalkDir::new(path)
+        .into_iter()
+        .filter_map(Result::ok)
+    {
+        if entry.file_type().is_dir() {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(0o755));
+        }
+    }
+    fs_err::remove_dir_all(path).with_context(|| format!("cannot remove {}", path.display()))
+}

@@ -1,0 +1,80 @@
+//! depot: pkgsrc binary packages with package views as the native model.
+//!
+//! The binary parses the command line (also when invoked by a multi-call name
+//! such as `pkg_add`), resolves [`settings::Settings`], runs one command from
+//! [`commands`], prints the error chain once and exits with its status.
+
+mod cli;
+mod commands;
+mod install;
+mod linking;
+mod package;
+mod repo;
+mod settings;
+
+use std::ffi::OsString;
+
+use clap::Parser;
+
+use cli::{Cli, Command};
+
+/// Multi-call names and the subcommand each stands for.
+const MULTI_CALL: &[(&str, &str)] = &[
+    ("pkg_add", "add"),
+    ("pkg_delete", "delete"),
+    ("pkg_info", "info"),
+    ("pkg_create", "create"),
+    ("pkg_admin", "admin"),
+];
+
+fn arguments() -> Vec<OsString> {
+    let mut args: Vec<OsString> = std::env::args_os().collect();
+    let invoked = args
+        .first()
+        .and_then(|a| {
+            std::path::Path::new(a)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+        })
+        .unwrap_or_default();
+    if let Some((_, sub)) = MULTI_CALL.iter().find(|(name, _)| *name == invoked) {
+        args.insert(1, OsString::from(sub));
+    }
+    args
+}
+
+fn run(cli: &Cli) -> anyhow::Result<i32> {
+    let settings = || settings::Settings::resolve(cli.root.as_deref(), cli.pkg_dbdir.as_deref());
+    match &cli.command {
+        Command::Add(args) => commands::add::run(settings()?, args),
+        Command::Delete(args) => commands::delete::run(settings()?, args),
+        Command::Info(args) => commands::info::run(&settings()?, args),
+        Command::Create(args) => commands::create::run(&settings()?, args),
+        Command::Admin(args) => commands::admin::run(settings()?, args),
+        Command::View(command) => commands::view::run(settings()?, command),
+        Command::Env(args) => commands::env::run_env(&settings()?, args),
+        Command::Run(args) => commands::env::run_run(&settings()?, args),
+        Command::Shell(args) => commands::env::run_shell(&settings()?, args),
+        Command::Gc(args) => commands::gc::run(settings()?, args),
+        Command::Demo(args) => commands::demo::run(args),
+    }
+}
+
+fn main() {
+    let cli = Cli::parse_from(arguments());
+    let code = match run(&cli) {
+        Ok(code) => code,
+        Err(error) => {
+            if error.chain().any(|e| {
+                e.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) {
+                0
+            } else {
+                eprintln!("depot: {error:#}");
+                1
+            }
+        }
+    };
+    std::process::exit(code);
+}

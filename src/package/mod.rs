@@ -1,0 +1,7 @@
+//! The package format: packing lists, archives, patterns and metadata.
+
+pub mod archive;
+pub mod meta;
+pub mod pack;
+pub mod pattern;
+pub mod plist;

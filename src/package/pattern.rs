@@ -1,0 +1,395 @@
+//! Package versions and patterns with pkg_install's exact semantics.
+//!
+//! [`dewey_compare`] orders versions as `lib/dewey.c` does: numbers, the
+//! modifiers `alpha` < `beta` < `pre` = `rc` < (nothing) = `pl` = `_` = `.`,
+//! single letters as `.N` (`a` = 1), and the `nbN` revision compared last.
+//! [`pkg_match`] is `pkg_match()` from `lib/opattern.c`: csh alternates,
+//! dewey ranges, globs, exact names and the implicit `-[0-9]*`.
+//! `shared/conformance/pattern-match.tsv` is the judge.
+
+use std::cmp::Ordering;
+
+/// One parsed version: the dewey components and the `nb` revision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Dewey {
+    parts: Vec<i64>,
+    revision: i64,
+}
+
+const ALPHA: i64 = -3;
+const BETA: i64 = -2;
+const RC: i64 = -1;
+const DOT: i64 = 0;
+
+/// Modifiers in `dewey.c`'s table order (the first prefix that matches wins).
+const MODIFIERS: &[(&str, i64)] = &[
+    ("alpha", ALPHA),
+    ("beta", BETA),
+    ("pre", RC),
+    ("rc", RC),
+    ("pl", DOT),
+    ("_", DOT),
+    (".", DOT),
+];
+
+fn parse_dewey(version: &str) -> Dewey {
+    let bytes = version.as_bytes();
+    let mut parts = Vec::new();
+    let mut revision = 0i64;
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        if c.is_ascii_digit() {
+            let mut n: i64 = 0;
+            while i < bytes.len() && bytes[i].is_ascii_digit() {
+                n = n
+                    .saturating_mul(10)
+                    .saturating_add(i64::from(bytes[i] - b'0'));
+                i += 1;
+            }
+            parts.push(n);
+            continue;
+        }
+        if bytes[i..].starts_with(b"nb") {
+            i += 2;
+            let mut n: i64 = 0;
+            while i < bytes.len() && bytes[i].is_ascii_digit() {
+                n = n
+                    .saturating_mul(10)
+                    .saturating_add(i64::from(bytes[i] - b'0'));
+                i += 1;
+            }
+            revision = n;
+            continue;
+        }
+        if let Some((word, value)) = MODIFIERS.iter().find(|(word, _)| {
+            bytes[i..].len() >= word.len()
+                && bytes[i..i + word.len()].eq_ignore_ascii_case(word.as_bytes())
+        }) {
+            parts.push(*value);
+            i += word.len();
+            continue;
+        }
+        if c.is_ascii_alphabetic() {
+            parts.push(DOT);
+            parts.push(i64::from(c.to_ascii_lowercase() - b'a') + 1);
+        }
+        i += 1;
+    }
+    Dewey { parts, revision }
+}
+
+/// Compare two version strings (the part after the last `-` of a PKGNAME).
+pub fn dewey_compare(left: &str, right: &str) -> Ordering {
+    let l = parse_dewey(left);
+    let r = parse_dewey(right);
+    let len = l.parts.len().max(r.parts.len());
+    for i in 0..len {
+        let a = l.parts.get(i).copied().unwrap_or(0);
+        let b = r.parts.get(i).copied().unwrap_or(0);
+        match a.cmp(&b) {
+            Ordering::Equal => {}
+            other => return other,
+        }
+    }
+    l.revision.cmp(&r.revision)
+}
+
+/// Split a PKGNAME at its last `-` into (PKGBASE, version).
+pub fn split_pkgname(pkgname: &str) -> Option<(&str, &str)> {
+    pkgname
+        .rfind('-')
+        .map(|i| (&pkgname[..i], &pkgname[i + 1..]))
+}
+
+/// pkg_install's `pkg_match`: does the package `pkg` (a PKGNAME) match `pattern`?
+pub fn pkg_match(pattern: &str, pkg: &str) -> bool {
+    if !quick_match(pattern, pkg) {
+        return false;
+    }
+    if pattern.contains('{') {
+        return alternate_match(pattern, pkg);
+    }
+    if pattern.contains(['<', '>']) {
+        return dewey_match(pattern, pkg);
+    }
+    if pattern.contains(['*', '?', '[', ']']) && glob_match(pattern, pkg) {
+        return true;
+    }
+    if pattern == pkg {
+        return true;
+    }
+    glob_match(&format!("{pattern}-[0-9]*"), pkg)
+}
+
+/// A cheap first test: two leading alphanumerics that differ cannot match.
+fn quick_match(pattern: &str, pkg: &str) -> bool {
+    let p = pattern.as_bytes();
+    let k = pkg.as_bytes();
+    for i in 0..2 {
+        match (p.get(i), k.get(i)) {
+            (Some(a), Some(b)) if a.is_ascii_alphanumeric() => {
+                if a != b {
+                    return false;
+                }
+            }
+            _ => return true,
+        }
+    }
+    true
+}
+
+/// Expand the first (outermost) `{a,b}` group and try each alternative.
+fn alternate_match(pattern: &str, pkg: &str) -> bool {
+    let Some(open) = pattern.find('{') else {
+        return pkg_match(pattern, pkg);
+    };
+    let bytes = pattern.as_bytes();
+    let mut depth = 0;
+    let mut close = None;
+    let mut commas = Vec::new();
+    for (i, &b) in bytes.iter().enumerate().skip(open) {
+        match b {
+            b'{' => depth += 1,
+            b'}' => {
+                depth -= 1;
+                if depth == 0 {
+                    close = Some(i);
+                    break;
+                }
+            }
+            b',' if depth == 1 => commas.push(i),
+            _ => {}
+        }
+    }
+    let Some(close) = close else {
+        return false;
+    };
+    let prefix = &pattern[..open];
+    let suffix = &pattern[close + 1..];
+    let mut start = open + 1;
+    let mut bounds = commas;
+    bounds.push(close);
+    for end in bounds {
+        let candidate = format!("{prefix}{}{suffix}", &pattern[start..end]);
+        if pkg_match(&candidate, pkg) {
+            return true;
+        }
+        start = end + 1;
+    }
+    false
+}
+
+#[derive(Clone, Copy)]
+enum Op {
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+fn parse_op(s: &str) -> Option<(Op, usize)> {
+    let b = s.as_bytes();
+    match (b.first(), b.get(1)) {
+        (Some(b'<'), Some(b'=')) => Some((Op::Le, 2)),
+        (Some(b'<'), _) => Some((Op::Lt, 1)),
+        (Some(b'>'), Some(b'=')) => Some((Op::Ge, 2)),
+        (Some(b'>'), _) => Some((Op::Gt, 1)),
+        _ => None,
+    }
+}
+
+fn test(version: &str, op: Op, against: &str) -> bool {
+    let c = dewey_compare(version, against);
+    match op {
+        Op::Lt => c == Ordering::Less,
+        Op::Le => c != Ordering::Greater,
+        Op::Gt => c == Ordering::Greater,
+        Op::Ge => c != Ordering::Less,
+    }
+}
+
+fn dewey_match(pattern: &str, pkg: &str) -> bool {
+    let Some((name, version)) = split_pkgname(pkg) else {
+        return false;
+    };
+    let Some(sep) = pattern.find(['<', '>']) else {
+        return false;
+    };
+    if &pattern[..sep] != name {
+        return false;
+    }
+    let Some((op, n)) = parse_op(&pattern[sep..]) else {
+        return false;
+    };
+    let rest = &pattern[sep + n..];
+    if let Some(sep2) = rest.find(['<', '>']) {
+        let Some((op2, n2)) = parse_op(&rest[sep2..]) else {
+            return false;
+        };
+        test(version, op, &rest[..sep2]) && test(version, op2, &rest[sep2 + n2..])
+    } else {
+        test(version, op, rest)
+    }
+}
+
+/// fnmatch(3) without flags: `*`, `?`, `[...]` with ranges and `!`/`^`, `\` escapes.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    glob_bytes(pattern.as_bytes(), text.as_bytes())
+}
+
+fn glob_bytes(p: &[u8], t: &[u8]) -> bool {
+    let (mut pi, mut ti) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() {
+            match p[pi] {
+                b'*' => {
+                    star = Some((pi, ti));
+                    pi += 1;
+                    continue;
+                }
+                b'?' => {
+                    pi += 1;
+                    ti += 1;
+                    continue;
+                }
+                b'[' => {
+                    if let Some((matched, len)) = class_match(&p[pi..], t[ti]) {
+                        if matched {
+                            pi += len;
+                            ti += 1;
+                            continue;
+                        }
+                    } else if t[ti] == b'[' {
+                        pi += 1;
+                        ti += 1;
+                        continue;
+                    }
+                }
+                b'\\' if pi + 1 < p.len() => {
+                    if p[pi + 1] == t[ti] {
+                        pi += 2;
+                        ti += 1;
+                        continue;
+                    }
+                }
+                c => {
+                    if c == t[ti] {
+                        pi += 1;
+                        ti += 1;
+                        continue;
+                    }
+                }
+            }
+        }
+        match star {
+            Some((sp, st)) => {
+                pi = sp + 1;
+                ti = st + 1;
+                star = Some((sp, st + 1));
+            }
+            None => return false,
+        }
+    }
+    p[pi..].iter().all(|&c| c == b'*')
+}
+
+/// Match one byte against a bracket expression at the start of `p`.
+/// Returns (matched, length of the expression) or `None` if unterminated.
+fn class_match(p: &[u8], c: u8) -> Option<(bool, usize)> {
+    let mut i = 1;
+    let negate = matches!(p.get(i), Some(b'!' | b'^'));
+    if negate {
+        i += 1;
+    }
+    let mut matched = false;
+    let mut first = true;
+    loop {
+        let lo = *p.get(i)?;
+        if lo == b']' && !first {
+            return Some((matched != negate, i + 1));
+        }
+        first = false;
+        if p.get(i + 1) == Some(&b'-') && p.get(i + 2).is_some_and(|&hi| hi != b']') {
+            let hi = p[i + 2];
+            if lo <= c && c <= hi {
+                matched = true;
+            }
+            i += 3;
+        } else {
+            if lo == c {
+                matched = true;
+            }
+            i += 1;
+        }
+    }
+}
+
+/// pkg_install's `pkg_order`: of two packages matching `pattern`, the better one.
+/// Higher version wins; on a tie, the first argument (found first) is kept.
+pub fn better<'a>(pattern: &str, current: Option<&'a str>, candidate: &'a str) -> Option<&'a str> {
+    let candidate_ok = pkg_match(pattern, candidate);
+    match current {
+        None => candidate_ok.then_some(candidate),
+        Some(current) if !candidate_ok => Some(current),
+        Some(current) => {
+            let cv = split_pkgname(current).map_or("", |(_, v)| v);
+            let nv = split_pkgname(candidate).map_or("", |(_, v)| v);
+            if dewey_compare(nv, cv) == Ordering::Greater {
+                Some(candidate)
+            } else {
+                Some(current)
+            }
+        }
+    }
+}
+
+/// The best match for `pattern` among `candidates` (PKGNAMEs), pkg_install's rule.
+pub fn find_best<'a, I>(pattern: &str, candidates: I) -> Option<&'a str>
+where
+    I: IntoIterator<Item = &'a str>,
+{
+    candidates
+        .into_iter()
+        .fold(None, |best, c| better(pattern, best, c))
+}
+
+/// Compare two PKGNAMEs by version (for sorting the same PKGBASE).
+pub fn compare_pkgnames(a: &str, b: &str) -> Ordering {
+    let av = split_pkgname(a).map_or("", |(_, v)| v);
+    let bv = split_pkgname(b).map_or("", |(_, v)| v);
+    dewey_compare(av, bv).then_with(|| a.cmp(b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dewey_basics() {
+        assert_eq!(dewey_compare("1.0", "1.0.0"), Ordering::Equal);
+        assert_eq!(dewey_compare("1.0alpha", "1.0"), Ordering::Less);
+        assert_eq!(dewey_compare("1.0nb1", "1.0"), Ordering::Greater);
+        assert_eq!(dewey_compare("1.10", "1.9"), Ordering::Greater);
+        assert_eq!(dewey_compare("1.2e", "1.2.5"), Ordering::Equal);
+    }
+
+    #[test]
+    fn globbing() {
+        assert!(glob_match("foo-[0-9]*", "foo-1.0"));
+        assert!(!glob_match("foo-[0-9]*", "foo-bar-1.0"));
+        assert!(glob_match("foo-?.0", "foo-2.0"));
+        assert!(glob_match("[!a]x", "bx"));
+        assert!(!glob_match("[!a]x", "ax"));
+        assert!(glob_match("*", ""));
+    }
+
+    #[test]
+    fn best_match_prefers_highest() {
+        let c = ["foo-1.0", "foo-2.0", "foo-1.5", "bar-9"];
+        assert_eq!(find_best("foo>=1", c.iter().copied()), Some("foo-2.0"));
+        assert_eq!(find_best("foo<2", c.iter().copied()), Some("foo-1.5"));
+        assert_eq!(find_best("baz", c.iter().copied()), None);
+    }
+}

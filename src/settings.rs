@@ -1,0 +1,76 @@
+//! Resolves flags and environment into [`Settings`].
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+/// Where things are, resolved once per run.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The root (absolute).
+    pub root: PathBuf,
+    /// The package database directory.
+    pub dbdir: PathBuf,
+    /// `PKG_PATH` entries.
+    pub pkg_path: Vec<String>,
+}
+
+/// Default root when neither `--root` nor `DEPOT_ROOT` is given.
+pub const DEFAULT_ROOT: &str = "/usr/pkg";
+
+impl Settings {
+    /// Resolve from the command line (already merged with the environment by clap).
+    pub fn resolve(root: Option<&Path>, dbdir: Option<&Path>) -> Result<Settings> {
+        let root = root.map_or_else(|| PathBuf::from(DEFAULT_ROOT), Path::to_path_buf);
+        let root =
+            absolute(&root).with_context(|| format!("cannot resolve root {}", root.display()))?;
+        let dbdir = match dbdir {
+            Some(d) => absolute(d)?,
+            None => root.join("pkgdb"),
+        };
+        let pkg_path = std::env::var("PKG_PATH")
+            .map(|v| {
+                v.split(';')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(Settings {
+            root,
+            dbdir,
+            pkg_path,
+        })
+    }
+
+    /// `<root>/packages`.
+    pub fn packages_dir(&self) -> PathBuf {
+        self.root.join("packages")
+    }
+
+    /// `<root>/packages/<PKGNAME>`.
+    pub fn depot_dir(&self, pkgname: &str) -> PathBuf {
+        self.packages_dir().join(pkgname)
+    }
+
+    /// `<root>/views`.
+    pub fn views_dir(&self) -> PathBuf {
+        self.root.join("views")
+    }
+}
+
+fn absolute(path: &Path) -> Result<PathBuf> {
+    let path = std::path::absolute(path)?;
+    // Normalise `..` and `.` lexically; symlinks in the root are kept as given.
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other.as_os_str()),
+        }
+    }
+    Ok(out)
+}

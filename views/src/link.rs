@@ -1,0 +1,134 @@
+//! Writing generations and switching views.
+
+use std::path::{Component, Path, PathBuf};
+
+use crate::Result;
+use crate::plan::{Node, Plan};
+
+/// The path of `to` relative to the directory `from_dir` (both absolute, normalised).
+pub fn relative_path(from_dir: &Path, to: &Path) -> PathBuf {
+    let from: Vec<Component<'_>> = from_dir.components().collect();
+    let to_components: Vec<Component<'_>> = to.components().collect();
+    let common = from
+        .iter()
+        .zip(&to_components)
+        .take_while(|(a, b)| a == b)
+        .count();
+    let mut out = PathBuf::new();
+    for _ in common..from.len() {
+        out.push("..");
+    }
+    for c in &to_components[common..] {
+        out.push(c.as_os_str());
+    }
+    out
+}
+
+/// Write `plan` as a new generation at `dest` (which must not exist).
+///
+/// The tree is built under a temporary sibling name and renamed into place, so
+/// `dest` either does not exist or is complete. Links are relative.
+pub fn materialise(plan: &Plan, depot_dirs: &[PathBuf], dest: &Path) -> Result<()> {
+    let parent = dest.parent().unwrap_or(Path::new("/"));
+    fs_err::create_dir_all(parent)?;
+    let name = dest
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let staging = parent.join(format!(".tmp-{name}-{}", std::process::id()));
+    if staging.exists() {
+        fs_err::remove_dir_all(&staging)?;
+    }
+    fs_err::create_dir(&staging)?;
+    for (path, node) in &plan.entries {
+        let at = staging.join(path);
+        match node {
+            Node::Dir => fs_err::create_dir(&at)?,
+            Node::Link { member, source } => {
+                let target = depot_dirs[*member].join(source);
+                let link_dir = dest.join(path);
+                let link_parent = link_dir.parent().unwrap_or(dest);
+                let relative = relative_path(link_parent, &target);
+                crate::link::symlink(&relative, &at)?;
+            }
+        }
+        crate::link::fault_point()?;
+    }
+    fs_err::rename(&staging, dest)?;
+    Ok(())
+}
+
+pub(crate) fn symlink(target: &Path, at: &Path) -> std::io::Result<()> {
+    std::os::unix::fs::symlink(target, at).map_err(|e| {
+        std::io::Error::new(
+            e.kind(),
+            format!(
+                "cannot create symlink {} -> {}: {e}",
+                at.display(),
+                target.display()
+            ),
+        )
+    })
+}
+
+/// Point the symlink `link` at `target` atomically: a new link under a temporary
+/// name, then one `rename(2)` over the old one.
+pub fn switch(link: &Path, target: &Path) -> Result<()> {
+    let parent = link.parent().unwrap_or(Path::new("."));
+    fs_err::create_dir_all(parent)?;
+    let name = link
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temporary = parent.join(format!(".tmp-link-{name}-{}", std::process::id()));
+    let _ = fs_err::remove_file(&temporary);
+    symlink(target, &temporary)?;
+    fault_point()?;
+    fs_err::rename(&temporary, link)?;
+    Ok(())
+}
+
+/// The target of a symlink, or `None` if it is not one.
+pub fn read_link_target(link: &Path) -> Option<PathBuf> {
+    std::fs::read_link(link).ok()
+}
+
+/// Test hook for crash-safety tests: with `DEPOT_FAULT_AFTER=N` set, the N-th
+/// filesystem step of a view change aborts the process.
+pub(crate) fn fault_point() -> std::io::Result<()> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNT: AtomicU64 = AtomicU64::new(0);
+    static LIMIT: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
+    let limit = LIMIT.get_or_init(|| {
+        std::env::var("DEPOT_FAULT_AFTER")
+            .ok()
+            .and_then(|v| v.parse().ok())
+    });
+    if let Some(limit) = limit
+        && COUNT.fetch_add(1, Ordering::SeqCst) + 1 >= *limit
+    {
+        std::process::abort();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::relative_path;
+    use std::path::Path;
+
+    #[test]
+    fn relative_paths() {
+        assert_eq!(
+            relative_path(
+                Path::new("/r/views/.gen/v/3/bin"),
+                Path::new("/r/packages/a-1/bin/x")
+            ),
+            Path::new("../../../../../packages/a-1/bin/x")
+        );
+        assert_eq!(
+            relative_path(Path::new("/r"), Path::new("/r/views/v/bin")),
+            Path::new("views/v/bin")
+        );
+    }
+}
