@@ -280,6 +280,31 @@ pub trait Queries: Reader {
         rows
     }
 
+    /// The package whose depot dir contains `path` (absolute), with the path relative to it.
+    fn package_containing(&self, path: &str) -> Result<Option<(String, String)>> {
+        let conn = self.connection();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT pkgname, depot_dir FROM packages
+                 WHERE substr(?1, 1, length(depot_dir) + 1) = depot_dir || '/'
+                 ORDER BY length(depot_dir) DESC",
+            )
+            .map_err(|e| self.wrap(e))?;
+        let mut rows = stmt
+            .query_map([path], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })
+            .map_err(|e| self.wrap(e))?;
+        for row in rows.by_ref() {
+            let (pkgname, dir) = row.map_err(|e| self.wrap(e))?;
+            let rel = path[dir.len() + 1..].to_owned();
+            if self.owns(&pkgname, &rel)? {
+                return Ok(Some((pkgname, rel)));
+            }
+        }
+        Ok(None)
+    }
+
     /// Whether `pkgname` has a file at `path`.
     fn owns(&self, pkgname: &str, path: &str) -> Result<bool> {
         let conn = self.connection();

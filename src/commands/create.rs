@@ -61,6 +61,15 @@ pub fn run(settings: &Settings, args: &CreateArgs) -> Result<ExitStatus> {
         None => Compression::from_file_name(&out.to_string_lossy()),
     };
 
+    // pkg_create's sanity check comes first.
+    if args.from_dir.is_none() {
+        if args.comment.is_none() {
+            bail!("required package comment string is missing (-c comment)");
+        }
+        if args.desc.is_none() {
+            bail!("required package description string is missing (-d desc)");
+        }
+    }
     let (mut plist, source_prefix) = if let Some(dir) = &args.from_dir {
         let prefix = args.install_prefix.as_deref().unwrap_or("/usr/pkg");
         (plist_from_dir(dir, prefix)?, Some(dir.clone()))

@@ -108,6 +108,10 @@ pub fn owners_of_path(settings: &Settings, db: &Database, path: &str) -> Result<
                 }
             }
         }
+        // Packages kept outside packages/ (imported from pkg_install).
+        if let Some((pkgname, _)) = db.package_containing(&candidate.to_string_lossy())? {
+            return Ok(vec![pkgname]);
+        }
     }
     if let Ok(rel) = absolute.strip_prefix(&settings.root) {
         let owners = db.owners(&rel.to_string_lossy())?;

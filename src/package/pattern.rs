@@ -392,4 +392,81 @@ mod tests {
         assert_eq!(find_best("foo<2", c.iter().copied()), Some("foo-1.5"));
         assert_eq!(find_best("baz", c.iter().copied()), None);
     }
+
+    #[test]
+    fn conformance_table_passes_completely() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/conformance/pattern-match.tsv"
+        );
+        let text = std::fs::read_to_string(path)
+            .expect("../shared/conformance/pattern-match.tsv is required beside the repository");
+        let mut failures = Vec::new();
+        let mut rows = 0;
+        for line in text
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        {
+            let cols: Vec<&str> = line.split('\t').collect();
+            assert_eq!(cols.len(), 3, "{line}");
+            rows += 1;
+            if pkg_match(cols[0], cols[1]) != (cols[2] == "true") {
+                failures.push(line.to_owned());
+            }
+        }
+        assert_eq!(rows, 89);
+        assert!(
+            failures.is_empty(),
+            "{} of {rows} rows disagree with pkg_install:\n{}",
+            failures.len(),
+            failures.join("\n")
+        );
+    }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        fn version() -> impl Strategy<Value = String> {
+            proptest::string::string_regex("[0-9]{1,3}(\\.[0-9]{1,3}){0,3}((alpha|beta|pre|rc|pl|_|[a-z])[0-9]{0,2})?(nb[0-9]{1,2})?")
+                .expect("regex")
+        }
+
+        proptest! {
+            #[test]
+            fn ordering_is_antisymmetric(a in version(), b in version()) {
+                prop_assert_eq!(dewey_compare(&a, &b), dewey_compare(&b, &a).reverse());
+            }
+
+            #[test]
+            fn ordering_is_transitive(a in version(), b in version(), c in version()) {
+                let ab = dewey_compare(&a, &b);
+                let bc = dewey_compare(&b, &c);
+                if ab != Ordering::Greater && bc != Ordering::Greater {
+                    prop_assert_ne!(dewey_compare(&a, &c), Ordering::Greater);
+                }
+                if ab == Ordering::Equal && bc == Ordering::Equal {
+                    prop_assert_eq!(dewey_compare(&a, &c), Ordering::Equal);
+                }
+            }
+
+            #[test]
+            fn bare_name_matches_exactly_what_the_version_glob_matches(
+                name in "[a-z][a-z0-9]{0,6}(-[a-z]{1,4})?",
+                other in "[a-z][a-z0-9]{0,6}(-[a-z]{1,4})?",
+                v in version(),
+            ) {
+                for pkg in [format!("{name}-{v}"), format!("{other}-{v}"), format!("{name}-x{v}")] {
+                    prop_assert_eq!(pkg_match(&name, &pkg), pkg_match(&format!("{name}-[0-9]*"), &pkg), "{}", pkg);
+                }
+            }
+
+            #[test]
+            fn ranges_agree_with_the_ordering(a in version(), b in version()) {
+                let pkg = format!("p-{a}");
+                prop_assert_eq!(pkg_match(&format!("p>={b}"), &pkg), dewey_compare(&a, &b) != Ordering::Less);
+                prop_assert_eq!(pkg_match(&format!("p<{b}"), &pkg), dewey_compare(&a, &b) == Ordering::Less);
+            }
+        }
+    }
 }

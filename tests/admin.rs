@@ -1,0 +1,146 @@
+//! `depot admin`: pmatch, lsall/lsbest, set/unset, rebuild-tree, import/export.
+
+use crate::util::World;
+
+#[test]
+fn conformance_table_through_pkg_admin_pmatch() {
+    let table = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/conformance/pattern-match.tsv"
+    );
+    let text = std::fs::read_to_string(table)
+        .expect("../shared/conformance/pattern-match.tsv is required beside the repository");
+    let w = World::new();
+    let pkg_admin = w.multi_call("pkg_admin");
+    let mut rows = 0;
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
+        let cols: Vec<&str> = line.split('\t').collect();
+        let status = w
+            .command(&pkg_admin)
+            .args(["pmatch", cols[0], cols[1]])
+            .status()
+            .unwrap();
+        assert_eq!(
+            status.success(),
+            cols[2] == "true",
+            "pmatch {} {}",
+            cols[0],
+            cols[1]
+        );
+        rows += 1;
+    }
+    assert_eq!(rows, 89);
+}
+
+#[test]
+fn lsall_lsbest_and_flags() {
+    let w = World::new();
+    for v in ["1.0", "1.10", "1.9"] {
+        w.package(&format!("ls-{v}"), &[("bin/ls", v)], &[]);
+    }
+    let all = w.ok(&["admin", "lsall", &format!("{}/ls>=1.5", w.pkgs.display())]);
+    assert_eq!(
+        all,
+        format!("{0}/ls-1.10.tgz\n{0}/ls-1.9.tgz\n", w.pkgs.display())
+    );
+    let best = w.ok(&["admin", "lsbest", &format!("{}/ls", w.pkgs.display())]);
+    assert_eq!(best, format!("{}/ls-1.10.tgz\n", w.pkgs.display()));
+    w.ok(&["add", w.pkgs.join("ls-1.9.tgz").to_str().unwrap()]);
+    w.ok(&["admin", "set", "automatic=YES", "ls-1.9"]);
+    assert!(
+        w.ok(&["info", "--json", "ls-1.9"])
+            .contains("\"automatic\": true")
+    );
+    assert_eq!(w.ok(&["info", "-u"]), "");
+    w.ok(&["admin", "unset", "automatic", "ls-1.9"]);
+    assert!(
+        w.ok(&["info", "--json", "ls-1.9"])
+            .contains("\"automatic\": false")
+    );
+}
+
+#[test]
+fn rebuild_tree_recomputes_required_by() {
+    let w = World::new();
+    w.package("lib-1.0", &[("lib/l1", "1")], &[]);
+    w.package("lib-2.0", &[("lib/l2", "2")], &[]);
+    w.package("prog-1.0", &[("bin/prog", "p")], &["-P", "lib>=1"]);
+    w.ok(&[
+        "add",
+        "--no-view",
+        w.pkgs.join("lib-1.0.tgz").to_str().unwrap(),
+    ]);
+    w.ok(&["add", w.pkgs.join("prog-1.0.tgz").to_str().unwrap()]);
+    assert_eq!(w.ok(&["info", "-qR", "lib-1.0"]), "prog-1.0\n");
+    w.ok(&[
+        "add",
+        "--no-view",
+        w.pkgs.join("lib-2.0.tgz").to_str().unwrap(),
+    ]);
+    w.ok(&["admin", "rebuild-tree"]);
+    assert_eq!(w.ok(&["info", "-qR", "lib-2.0"]), "prog-1.0\n");
+    assert_eq!(w.ok(&["info", "-qR", "lib-1.0"]), "");
+}
+
+#[test]
+fn export_then_import_round_trips() {
+    let w = World::new();
+    w.package("exp-1.0", &[("lib/e", "e")], &[]);
+    w.package("expuser-1.0", &[("bin/u", "u")], &["-P", "exp>=1"]);
+    let out = w
+        .command(&crate::util::depot_bin())
+        .env("PKG_PATH", &w.pkgs)
+        .args(["add", "expuser"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let tree = w.scratch.join("pkgdb-export");
+    w.ok(&["admin", "export", tree.to_str().unwrap()]);
+    let contents = std::fs::read_to_string(tree.join("exp-1.0/+CONTENTS")).unwrap();
+    assert!(
+        contents.contains(&format!(
+            "@cwd {}\n",
+            w.root.join("packages/exp-1.0").display()
+        )),
+        "{contents}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(tree.join("exp-1.0/+REQUIRED_BY")).unwrap(),
+        "expuser-1.0\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(tree.join("exp-1.0/+INSTALLED_INFO")).unwrap(),
+        "automatic=yes\n"
+    );
+    assert!(tree.join("exp-1.0/+COMMENT").is_file());
+    // Import it into a fresh database.
+    let w2 = World::new();
+    let out = w2.ok(&["admin", "import", tree.to_str().unwrap()]);
+    assert!(out.contains("imported 2 package(s)"), "{out}");
+    assert_eq!(w2.ok(&["info", "-qR", "exp-1.0"]), "expuser-1.0\n");
+    assert!(
+        w2.ok(&["info", "--json", "exp-1.0"])
+            .contains("\"automatic\": true")
+    );
+    // The imported files are where pkg_install left them, and check verifies them there.
+    w2.ok(&["admin", "check"]);
+    assert_eq!(
+        w2.ok(&[
+            "info",
+            "-qF",
+            "-c",
+            w.root.join("packages/exp-1.0/lib/e").to_str().unwrap()
+        ]),
+        "test package\n"
+    );
+}
+
+#[test]
+fn import_of_a_non_pkgdb_is_a_clear_error() {
+    let w = World::new();
+    let err = w.fails(&["admin", "import", w.scratch.to_str().unwrap()]);
+    assert!(err.contains("no package directories"), "{err}");
+}

@@ -1,0 +1,216 @@
+//! `depot create`: pkg_create's format and flags.
+
+use std::process::Command;
+
+use crate::util::World;
+
+fn list_archive(path: &std::path::Path) -> Vec<String> {
+    let file = std::fs::File::open(path).unwrap();
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
+    archive
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
+        .collect()
+}
+
+fn read_member(path: &std::path::Path, name: &str) -> String {
+    let file = std::fs::File::open(path).unwrap();
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
+    for e in archive.entries().unwrap() {
+        let mut e = e.unwrap();
+        if e.path().unwrap().to_string_lossy() == name {
+            let mut s = String::new();
+            std::io::Read::read_to_string(&mut e, &mut s).unwrap();
+            return s;
+        }
+    }
+    panic!("{name} not in {}", path.display());
+}
+
+#[test]
+fn layout_matches_pkg_install() {
+    let w = World::new();
+    let proto = w.scratch.join("proto");
+    std::fs::create_dir_all(proto.join("bin")).unwrap();
+    std::fs::create_dir_all(proto.join("lib")).unwrap();
+    std::fs::write(proto.join("bin/b"), "bbb").unwrap();
+    std::fs::write(proto.join("lib/a"), "aaa").unwrap();
+    std::os::unix::fs::symlink("a", proto.join("lib/link")).unwrap();
+    let plist = w.scratch.join("PLIST");
+    // Deliberately not sorted: the payload must follow +CONTENTS order exactly.
+    std::fs::write(
+        &plist,
+        "@comment $NetBSD$\nbin/b\nlib/link\nlib/a\n@pkgdir share/empty\n",
+    )
+    .unwrap();
+    let comment = w.scratch.join("comment");
+    std::fs::write(&comment, "from a file\n").unwrap();
+    let bi = w.scratch.join("build-info");
+    std::fs::write(&bi, "OPSYS=NetBSD\nPKGPATH=misc/layout\n").unwrap();
+    let out = w.pkgs.join("layout-1.0.tgz");
+    w.ok(&[
+        "create",
+        "-c",
+        comment.to_str().unwrap(),
+        "-d",
+        "-text given inline",
+        "-f",
+        plist.to_str().unwrap(),
+        "-p",
+        proto.to_str().unwrap(),
+        "-I",
+        "/opt/pkg",
+        "-B",
+        bi.to_str().unwrap(),
+        "-C",
+        "oldlayout-[0-9]*",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        list_archive(&out),
+        [
+            "+CONTENTS",
+            "+COMMENT",
+            "+DESC",
+            "+BUILD_INFO",
+            "+SIZE_PKG",
+            "bin/b",
+            "lib/link",
+            "lib/a"
+        ]
+    );
+    let contents = read_member(&out, "+CONTENTS");
+    let md5b = crate::util::md5_hex(b"bbb");
+    let md5a = crate::util::md5_hex(b"aaa");
+    let expected_start = format!(
+        "@name layout-1.0\n@cwd /opt/pkg\n@pkgcfl oldlayout-[0-9]*\n@comment $NetBSD$\nbin/b\n@comment MD5:{md5b}\n@comment SHA256:"
+    );
+    assert!(contents.starts_with(&expected_start), "{contents}");
+    assert!(
+        contents.contains(&format!(
+            "lib/link\n@comment Symlink:a\nlib/a\n@comment MD5:{md5a}\n"
+        )),
+        "{contents}"
+    );
+    assert!(contents.ends_with(
+        "@pkgdir share/empty\n@cwd .\n@ignore\n+COMMENT\n@ignore\n+DESC\n@ignore\n+BUILD_INFO\n@ignore\n+SIZE_PKG\n"
+    ), "{contents}");
+    assert_eq!(read_member(&out, "+COMMENT"), "from a file\n");
+    assert_eq!(read_member(&out, "+DESC"), "text given inline\n");
+    let build_info = read_member(&out, "+BUILD_INFO");
+    assert!(
+        build_info.starts_with("OPSYS=NetBSD\nPKGPATH=misc/layout\n"),
+        "{build_info}"
+    );
+    for var in ["MACHINE_ARCH=", "OS_VERSION=", "PKGTOOLS_VERSION="] {
+        assert!(build_info.contains(var), "{build_info}");
+    }
+    // It installs, with the empty @pkgdir.
+    w.ok(&["add", out.to_str().unwrap()]);
+    assert!(w.root.join("packages/layout-1.0/share/empty").is_dir());
+    assert_eq!(
+        std::fs::read_link(w.root.join("packages/layout-1.0/lib/link"))
+            .unwrap()
+            .to_str(),
+        Some("a")
+    );
+}
+
+#[test]
+fn plist_from_stdin_and_missing_arguments() {
+    let w = World::new();
+    let proto = w.scratch.join("proto");
+    std::fs::create_dir_all(&proto).unwrap();
+    std::fs::write(proto.join("f"), "f").unwrap();
+    let out = w.pkgs.join("stdin-1.0.tgz");
+    let mut child = w
+        .command(&crate::util::depot_bin())
+        .args([
+            "create",
+            "-c",
+            "-c",
+            "-d",
+            "-d",
+            "-f",
+            "-",
+            "-p",
+            proto.to_str().unwrap(),
+            out.to_str().unwrap(),
+        ])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), b"f\n").unwrap();
+    assert!(child.wait().unwrap().success());
+    assert!(list_archive(&out).contains(&"f".to_owned()));
+    let err = w.fails(&["create", "-d", "-d", "-f", "x", "y-1.0.tgz"]);
+    assert!(
+        err.contains("comment string is missing (-c comment)"),
+        "{err}"
+    );
+    let err = w.fails(&[
+        "create",
+        "-c",
+        "-c",
+        "-d",
+        "-d",
+        "-f",
+        "/nonexistent/plist",
+        "y-1.0.tgz",
+    ]);
+    assert!(err.contains("/nonexistent/plist"), "{err}");
+    let err = w.fails(&[
+        "create",
+        "-c",
+        "-c",
+        "-d",
+        "-d",
+        "-F",
+        "lzma",
+        "-f",
+        "-",
+        "y-1.0.tgz",
+    ]);
+    assert!(err.contains("unsupported compression type"), "{err}");
+}
+
+#[test]
+fn a_listed_file_that_is_missing_is_an_error_and_leaves_no_output() {
+    let w = World::new();
+    let plist = w.scratch.join("plist");
+    std::fs::write(&plist, "bin/nothere\n").unwrap();
+    let out = w.pkgs.join("missing-1.0.tgz");
+    let err = w.fails(&[
+        "create",
+        "-c",
+        "-c",
+        "-d",
+        "-d",
+        "-f",
+        plist.to_str().unwrap(),
+        "-p",
+        w.scratch.to_str().unwrap(),
+        out.to_str().unwrap(),
+    ]);
+    assert!(err.contains("bin/nothere"), "{err}");
+    assert!(!out.exists());
+    assert_eq!(
+        std::fs::read_dir(&w.pkgs).unwrap().count(),
+        0,
+        "no temporary file left"
+    );
+}
+
+#[test]
+fn system_tar_reads_what_depot_writes() {
+    let w = World::new();
+    let p = w.package("systar-1.0", &[("bin/x", "x"), ("share/a/b/c", "c")], &[]);
+    let out = Command::new("tar").arg("tzf").arg(&p).output().unwrap();
+    assert!(out.status.success());
+    let names = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        names,
+        "+CONTENTS\n+COMMENT\n+DESC\n+BUILD_INFO\n+SIZE_PKG\nbin/x\nshare/a/b/c\n"
+    );
+}

@@ -1,0 +1,309 @@
+//! Test helpers: a fresh root per test, the real binary, package fixtures built at
+//! test time, hand-made (also malicious) archives, and root snapshots.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use md5::Digest as _;
+
+/// The depot binary under test.
+pub fn depot_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_depot"))
+}
+
+/// A temporary world: a root, a directory of packages, a scratch directory.
+pub struct World {
+    pub dir: tempfile::TempDir,
+    pub root: PathBuf,
+    pub pkgs: PathBuf,
+    pub scratch: PathBuf,
+}
+
+impl World {
+    pub fn new() -> World {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().join("root");
+        let pkgs = dir.path().join("pkgs");
+        let scratch = dir.path().join("scratch");
+        std::fs::create_dir_all(&pkgs).unwrap();
+        std::fs::create_dir_all(&scratch).unwrap();
+        World {
+            dir,
+            root,
+            pkgs,
+            scratch,
+        }
+    }
+
+    /// A command running depot (or a multi-call name) on this world's root.
+    pub fn command(&self, program: &Path) -> Command {
+        let mut c = Command::new(program);
+        c.env("DEPOT_ROOT", &self.root)
+            .env_remove("PKG_PATH")
+            .env_remove("PKG_DBDIR")
+            .env_remove("DEPOT_FAULT_AFTER")
+            .current_dir(&self.scratch);
+        c
+    }
+
+    pub fn depot(&self, args: &[&str]) -> Output {
+        self.command(&depot_bin())
+            .args(args)
+            .output()
+            .expect("run depot")
+    }
+
+    /// Run depot and require success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.depot(args);
+        assert!(
+            out.status.success(),
+            "depot {args:?} failed ({}):\nstdout: {}\nstderr: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Run depot and require failure; returns stderr.
+    pub fn fails(&self, args: &[&str]) -> String {
+        let out = self.depot(args);
+        assert!(
+            !out.status.success(),
+            "depot {args:?} unexpectedly succeeded:\nstdout: {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+
+    /// Make `name-version.tgz` in the packages dir from `files` with `depot create --from-dir`.
+    pub fn package(&self, pkgname: &str, files: &[(&str, &str)], extra: &[&str]) -> PathBuf {
+        let stage = self.scratch.join(format!("stage-{pkgname}"));
+        let _ = std::fs::remove_dir_all(&stage);
+        std::fs::create_dir_all(&stage).unwrap();
+        for (path, content) in files {
+            let at = stage.join(path);
+            std::fs::create_dir_all(at.parent().unwrap()).unwrap();
+            if let Some(target) = content.strip_prefix("->") {
+                std::os::unix::fs::symlink(target, &at).unwrap();
+            } else {
+                std::fs::write(&at, content).unwrap();
+                if path.starts_with("bin/") {
+                    std::fs::set_permissions(&at, std::fs::Permissions::from_mode(0o755)).unwrap();
+                }
+            }
+        }
+        let out = self.pkgs.join(format!("{pkgname}.tgz"));
+        let stage_s = stage.to_string_lossy().into_owned();
+        let out_s = out.to_string_lossy().into_owned();
+        let mut args = vec![
+            "create",
+            "--from-dir",
+            &stage_s,
+            "-c",
+            "-test package",
+            "-d",
+            "-a test package for depot",
+        ];
+        args.extend_from_slice(extra);
+        args.push(&out_s);
+        self.ok(&args);
+        out
+    }
+
+    /// Everything under the root except the database directory, plus a dump of the database.
+    pub fn snapshot(&self) -> BTreeMap<String, String> {
+        let mut map = BTreeMap::new();
+        if self.root.exists() {
+            for e in walkdir::WalkDir::new(&self.root).sort_by_file_name() {
+                let e = e.unwrap();
+                let rel = e
+                    .path()
+                    .strip_prefix(&self.root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                if rel == "pkgdb" || rel.starts_with("pkgdb/") {
+                    continue;
+                }
+                let meta = std::fs::symlink_metadata(e.path()).unwrap();
+                let desc = if meta.file_type().is_symlink() {
+                    format!("link {}", std::fs::read_link(e.path()).unwrap().display())
+                } else if meta.is_dir() {
+                    format!("dir {:o}", meta.mode() & 0o7777)
+                } else {
+                    format!(
+                        "file {:o} {}",
+                        meta.mode() & 0o7777,
+                        hex::encode(sha2::Sha256::digest(std::fs::read(e.path()).unwrap()))
+                    )
+                };
+                map.insert(rel, desc);
+            }
+        }
+        let db = self.root.join("pkgdb/pkgdb.sqlite3");
+        if db.exists() {
+            let conn = rusqlite::Connection::open(&db).unwrap();
+            let tables: Vec<String> = conn
+                .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+                .unwrap()
+                .query_map([], |r| r.get(0))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            for t in tables {
+                let mut stmt = conn.prepare(&format!("SELECT * FROM {t}")).unwrap();
+                let n = stmt.column_count();
+                let mut rows: Vec<String> = stmt
+                    .query_map([], |r| {
+                        let mut s = Vec::new();
+                        for i in 0..n {
+                            let v: rusqlite::types::Value = r.get(i)?;
+                            s.push(format!("{v:?}"));
+                        }
+                        Ok(s.join("|"))
+                    })
+                    .unwrap()
+                    .map(Result::unwrap)
+                    .collect();
+                rows.sort();
+                map.insert(format!("db:{t}"), rows.join("\n"));
+            }
+        }
+        map
+    }
+
+    /// Symlink a multi-call name (pkg_add, ...) to the binary in the scratch dir.
+    pub fn multi_call(&self, name: &str) -> PathBuf {
+        let link = self.scratch.join(name);
+        if !link.exists() {
+            std::os::unix::fs::symlink(depot_bin(), &link).unwrap();
+        }
+        link
+    }
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// One entry of a hand-made archive.
+pub enum Raw {
+    File(&'static str, Vec<u8>),
+    Symlink(&'static str, &'static str),
+    Hardlink(&'static str, &'static str),
+    Char(&'static str),
+    /// A pax extended header (records) for the next entry.
+    Pax(Vec<(&'static str, Vec<u8>)>),
+}
+
+fn set_name(header: &mut tar::Header, name: &str) {
+    // Write the name bytes directly so tests can make absolute and `..` names.
+    let bytes = name.as_bytes();
+    let old = header.as_old_mut();
+    old.name = [0; 100];
+    old.name[..bytes.len()].copy_from_slice(bytes);
+}
+
+/// Write a gzip tar of `entries` verbatim.
+pub fn write_raw(path: &Path, entries: &[Raw]) {
+    let file = std::fs::File::create(path).unwrap();
+    let gz = flate2::write::GzEncoder::new(file, flate2::Compression::fast());
+    let mut b = tar::Builder::new(gz);
+    for e in entries {
+        let mut h = tar::Header::new_ustar();
+        h.set_mtime(0);
+        h.set_uid(0);
+        h.set_gid(0);
+        match e {
+            Raw::File(name, data) => {
+                set_name(&mut h, name);
+                h.set_entry_type(tar::EntryType::Regular);
+                h.set_mode(0o644);
+                h.set_size(data.len() as u64);
+                h.set_cksum();
+                b.append(&h, data.as_slice()).unwrap();
+            }
+            Raw::Symlink(name, target) | Raw::Hardlink(name, target) => {
+                set_name(&mut h, name);
+                h.set_entry_type(if matches!(e, Raw::Symlink(..)) {
+                    tar::EntryType::Symlink
+                } else {
+                    tar::EntryType::Link
+                });
+                h.set_mode(0o755);
+                h.set_size(0);
+                h.set_link_name(target).unwrap();
+                h.set_cksum();
+                b.append(&h, std::io::empty()).unwrap();
+            }
+            Raw::Char(name) => {
+                set_name(&mut h, name);
+                h.set_entry_type(tar::EntryType::Char);
+                h.set_mode(0o644);
+                h.set_size(0);
+                h.set_cksum();
+                b.append(&h, std::io::empty()).unwrap();
+            }
+            Raw::Pax(records) => {
+                let mut data = Vec::new();
+                for (k, v) in records {
+                    let body_len = k.len() + v.len() + 3;
+                    let mut len = body_len + 1;
+                    while format!("{len}").len() + body_len != len {
+                        len = format!("{len}").len() + body_len;
+                    }
+                    write!(data, "{len} {k}=").unwrap();
+                    data.extend_from_slice(v);
+                    data.push(b'\n');
+                }
+                set_name(&mut h, "PaxHeader");
+                h.set_entry_type(tar::EntryType::XHeader);
+                h.set_mode(0o644);
+                h.set_size(data.len() as u64);
+                h.set_cksum();
+                b.append(&h, data.as_slice()).unwrap();
+            }
+        }
+    }
+    b.into_inner().unwrap().finish().unwrap();
+}
+
+pub fn md5_hex(data: &[u8]) -> String {
+    hex::encode(md5::Md5::digest(data))
+}
+
+/// The usual metadata for a hand-made package: +CONTENTS (given), +COMMENT, +DESC, +BUILD_INFO.
+pub fn metadata(contents: &str) -> Vec<Raw> {
+    vec![
+        Raw::File("+CONTENTS", contents.as_bytes().to_vec()),
+        Raw::File("+COMMENT", b"hand made\n".to_vec()),
+        Raw::File("+DESC", b"a hand-made package\n".to_vec()),
+        Raw::File(
+            "+BUILD_INFO",
+            b"OPSYS=Linux\nMACHINE_ARCH=x86_64\nOS_VERSION=6.1\nPKGTOOLS_VERSION=20170419\n"
+                .to_vec(),
+        ),
+    ]
+}
+
+/// A +CONTENTS for `pkgname` listing `files` (name, content) with MD5s, and the metadata @ignore tail.
+pub fn contents_for(pkgname: &str, files: &[(&str, &[u8])]) -> String {
+    let mut s = format!("@name {pkgname}\n@cwd /usr/pkg\n");
+    for (name, data) in files {
+        s.push_str(&format!("{name}\n@comment MD5:{}\n", md5_hex(data)));
+    }
+    s.push_str("@cwd .\n@ignore\n+COMMENT\n@ignore\n+DESC\n@ignore\n+BUILD_INFO\n");
+    s
+}

@@ -1,0 +1,3 @@
+//! Views: named views, generations, switch, rollback, env.
+
+use crate::util::World;
