@@ -247,6 +247,21 @@ fn prepare_inner<R: ViewQueries + Queries>(
     })
 }
 
+fn record_generation(
+    tx: &Transaction<'_>,
+    view: &str,
+    number: i64,
+    parent: Option<i64>,
+    reason: &str,
+    members: &[MemberRow],
+) -> pkgdb::Result<()> {
+    let view_id = match tx.view(view)? {
+        Some(v) => v.id,
+        None => tx.create_view(view)?,
+    };
+    tx.record_generation(view_id, number, parent, reason, members)
+}
+
 fn highest_on_disk(gen_root: &Path) -> i64 {
     std::fs::read_dir(gen_root)
         .map(|rd| {
@@ -261,18 +276,26 @@ fn highest_on_disk(gen_root: &Path) -> i64 {
 impl Prepared {
     /// Record the generation in the database (inside the operation's transaction).
     pub fn record(&self, tx: &Transaction<'_>) -> Result<()> {
-        let view_id = match tx.view(&self.view)? {
-            Some(v) => v.id,
-            None => tx.create_view(&self.view)?,
-        };
-        tx.record_generation(
-            view_id,
+        Ok(record_generation(
+            tx,
+            &self.view,
             self.number,
             self.parent,
             &self.reason,
             &self.members,
-        )?;
-        Ok(())
+        )?)
+    }
+
+    /// The same, as work for a [`pkgdb::Recorder`] to do before it commits.
+    pub fn finisher(&self) -> pkgdb::Finisher {
+        let (view, number, parent, reason, members) = (
+            self.view.clone(),
+            self.number,
+            self.parent,
+            self.reason.clone(),
+            self.members.clone(),
+        );
+        Box::new(move |tx| record_generation(tx, &view, number, parent, &reason, &members))
     }
 
     /// Switch the view to this generation (one rename), then keep the root's links in step.

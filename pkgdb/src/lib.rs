@@ -12,6 +12,7 @@
 
 mod lock;
 mod packages;
+mod recorder;
 mod schema;
 mod views;
 
@@ -21,6 +22,7 @@ pub use packages::{
     DependencyKind, DependencyRow, FileKind, FileRow, NewDependency, NewFile, NewPackage,
     PackageRow,
 };
+pub use recorder::{Finisher, Recorder};
 pub use views::{GenerationRow, MemberRow, ViewQueries, ViewRow};
 
 use std::path::{Path, PathBuf};
@@ -119,7 +121,9 @@ impl Database {
                 "PRAGMA journal_mode = WAL;
                  PRAGMA synchronous = NORMAL;
                  PRAGMA foreign_keys = ON;
-                 PRAGMA temp_store = MEMORY;",
+                 PRAGMA temp_store = MEMORY;
+                 PRAGMA cache_size = -65536;
+                 PRAGMA wal_autocheckpoint = 0;",
             )
             .map_err(|e| self.err(e))
     }

@@ -59,6 +59,14 @@ fn package_from_row(row: &Row<'_>) -> rusqlite::Result<PackageRow> {
     })
 }
 
+/// A BLOB column that tools outside depot may have written as TEXT.
+fn bytes(row: &Row<'_>, index: usize) -> rusqlite::Result<Vec<u8>> {
+    Ok(match row.get_ref(index)? {
+        rusqlite::types::ValueRef::Blob(b) | rusqlite::types::ValueRef::Text(b) => b.to_vec(),
+        _ => Vec::new(),
+    })
+}
+
 /// What a `files` row is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -323,7 +331,7 @@ pub trait Queries: Reader {
         let mut stmt = conn
             .prepare_cached("SELECT content FROM metadata WHERE package_id = ?1 AND name = ?2")
             .map_err(|e| self.wrap(e))?;
-        stmt.query_row(params![package_id, name], |r| r.get(0))
+        stmt.query_row(params![package_id, name], |r| bytes(r, 0))
             .optional()
             .map_err(|e| self.wrap(e))
     }
@@ -337,7 +345,7 @@ pub trait Queries: Reader {
             )
             .map_err(|e| self.wrap(e))?;
         let rows = stmt
-            .query_map([package_id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_map([package_id], |r| Ok((r.get(0)?, bytes(r, 1)?)))
             .and_then(Iterator::collect)
             .map_err(|e| self.wrap(e));
         rows
@@ -416,28 +424,88 @@ pub trait Queries: Reader {
 impl Transaction<'_> {
     /// Record a package with its files, metadata, dependencies and conflicts. Returns its id.
     pub fn insert_package(&self, p: &NewPackage) -> Result<i64> {
-        let tx = &self.tx;
-        tx.execute(
-            "INSERT INTO packages (pkgname, name, version, comment, description, prefix, depot_dir,
-                 build_info, size_pkg, size_all, automatic, install_time)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-            params![
-                p.pkgname,
-                p.name,
-                p.version,
-                p.comment,
-                p.description,
-                p.prefix,
-                p.depot_dir,
-                p.build_info,
-                p.size_pkg,
-                p.size_all,
-                p.automatic,
-                crate::now()
-            ],
-        )
+        let id = self.insert_package_row(p)?;
+        for (seq, f) in p.files.iter().enumerate() {
+            self.insert_file(id, seq as i64, f)?;
+        }
+        self.insert_package_details(id, p)?;
+        Ok(id)
+    }
+
+    /// The `packages` row alone.
+    pub(crate) fn insert_package_row(&self, p: &NewPackage) -> Result<i64> {
+        self.tx
+            .execute(
+                "INSERT INTO packages (pkgname, name, version, comment, description, prefix, depot_dir,
+                     build_info, size_pkg, size_all, automatic, install_time)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                params![
+                    p.pkgname,
+                    p.name,
+                    p.version,
+                    p.comment,
+                    p.description,
+                    p.prefix,
+                    p.depot_dir,
+                    p.build_info,
+                    p.size_pkg,
+                    p.size_all,
+                    p.automatic,
+                    crate::now()
+                ],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(self.tx.last_insert_rowid())
+    }
+
+    /// Overwrite the `packages` row's fields (known only at the end of an install).
+    pub(crate) fn update_package_row(&self, id: i64, p: &NewPackage) -> Result<()> {
+        self.tx
+            .execute(
+                "UPDATE packages SET comment = ?2, description = ?3, prefix = ?4, build_info = ?5,
+                     size_pkg = ?6, size_all = ?7, automatic = ?8 WHERE id = ?1",
+                params![
+                    id,
+                    p.comment,
+                    p.description,
+                    p.prefix,
+                    p.build_info,
+                    p.size_pkg,
+                    p.size_all,
+                    p.automatic
+                ],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// One `files` row.
+    pub(crate) fn insert_file(&self, id: i64, seq: i64, f: &FileRow) -> Result<()> {
+        let mut stmt = self
+            .tx
+            .prepare_cached(
+                "INSERT INTO files (package_id, seq, path, kind, sha256, md5, mode, size, target)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )
+            .map_err(|e| self.err(e))?;
+        stmt.execute(params![
+            id,
+            seq,
+            f.path,
+            f.kind.as_str(),
+            f.sha256,
+            f.md5,
+            f.mode,
+            f.size as i64,
+            f.target
+        ])
         .map_err(|e| self.err(e))?;
-        let id = tx.last_insert_rowid();
+        Ok(())
+    }
+
+    /// Metadata, dependencies and conflicts.
+    pub(crate) fn insert_package_details(&self, id: i64, p: &NewPackage) -> Result<()> {
+        let tx = &self.tx;
         {
             let mut stmt = tx
                 .prepare_cached(
@@ -447,28 +515,6 @@ impl Transaction<'_> {
             for (name, content) in &p.metadata {
                 stmt.execute(params![id, name, content])
                     .map_err(|e| self.err(e))?;
-            }
-        }
-        {
-            let mut stmt = tx
-                .prepare_cached(
-                    "INSERT INTO files (package_id, seq, path, kind, sha256, md5, mode, size, target)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                )
-                .map_err(|e| self.err(e))?;
-            for (seq, f) in p.files.iter().enumerate() {
-                stmt.execute(params![
-                    id,
-                    seq as i64,
-                    f.path,
-                    f.kind.as_str(),
-                    f.sha256,
-                    f.md5,
-                    f.mode,
-                    f.size as i64,
-                    f.target
-                ])
-                .map_err(|e| self.err(e))?;
             }
         }
         {
@@ -495,7 +541,7 @@ impl Transaction<'_> {
                 stmt.execute(params![id, c]).map_err(|e| self.err(e))?;
             }
         }
-        Ok(id)
+        Ok(())
     }
 
     /// Remove a package's row (files, metadata, dependencies and conflicts go with it).

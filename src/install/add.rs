@@ -315,7 +315,35 @@ fn stage_and_commit(
     let settings = ctx.settings.clone();
     let pkgname = planned.pkgname.as_str();
     let (name, version) = pattern::split_pkgname(pkgname).unwrap_or((pkgname, ""));
-    let extracted = extract::extract(&planned.file, pkgname, &planned.plist, staging)?;
+    let clock = std::time::Instant::now();
+    let phase = |name: &str| {
+        if std::env::var_os("DEPOT_PROFILE").is_some() {
+            eprintln!(
+                "depot: profile: {name} at {:.1} ms",
+                clock.elapsed().as_secs_f64() * 1000.0
+            );
+        }
+    };
+    // File rows stream into an open transaction on a second connection while the
+    // files are written, so the database work overlaps the unpacking.
+    let head = NewPackage {
+        pkgname: pkgname.to_owned(),
+        name: name.to_owned(),
+        version: version.to_owned(),
+        depot_dir: depot_dir.display().to_string(),
+        prefix: planned.plist.prefix().unwrap_or("").to_owned(),
+        automatic: planned.automatic,
+        ..NewPackage::default()
+    };
+    let mut recorder = pkgdb::Recorder::start(&settings.dbdir, &head);
+    let extracted = extract::extract(
+        &planned.file,
+        pkgname,
+        &planned.plist,
+        staging,
+        &mut |row| Ok(recorder.file(row.clone())?),
+    )?;
+    phase("extracted");
     if !options.no_scripts {
         scripts::run_script(
             &settings,
@@ -385,6 +413,7 @@ fn stage_and_commit(
     }
 
     let result = (|| -> Result<()> {
+        phase("view planned");
         fs_err::rename(staging, depot_dir)?;
         if !options.no_scripts {
             scripts::run_commands(&settings, &planned.plist, Command::Exec, pkgname, depot_dir)?;
@@ -420,9 +449,6 @@ fn stage_and_commit(
             .collect();
         let metadata = &extracted.metadata;
         let record = NewPackage {
-            pkgname: pkgname.to_owned(),
-            name: name.to_owned(),
-            version: version.to_owned(),
             comment: metadata
                 .text("+COMMENT")
                 .unwrap_or_default()
@@ -436,21 +462,20 @@ fn stage_and_commit(
             size_all: extracted.size as i64,
             automatic: planned.automatic,
             metadata: metadata.files.clone(),
-            files: extracted.files.clone(),
             dependencies,
             conflicts: planned
                 .plist
                 .all(Command::PkgCfl)
                 .map(str::to_owned)
                 .collect(),
+            ..head
         };
-        ctx.db.transaction(|tx| -> Result<()> {
-            tx.insert_package(&record)?;
-            if let Some(change) = &view_change {
-                change.record(tx)?;
-            }
-            Ok(())
-        })?;
+        phase("record built");
+        let finisher: pkgdb::Finisher = match &view_change {
+            Some(change) => change.finisher(),
+            None => Box::new(|_| Ok(())),
+        };
+        recorder.finish(record, finisher)?;
         Ok(())
     })();
     if let Err(e) = result {
@@ -463,9 +488,11 @@ fn stage_and_commit(
         }
         return Err(e);
     }
+    phase("committed");
     if let Some(change) = &view_change {
         change.switch(&settings)?;
     }
+    phase("switched");
     if let Some(display) = planned.plist.first(Command::Display) {
         if let Some(text) = extracted.metadata.text(display) {
             print!("{text}");

@@ -97,6 +97,7 @@ pub fn extract(
     pkgname: &str,
     plist: &PackingList,
     dest: &Path,
+    on_file: &mut dyn FnMut(&FileRow) -> Result<()>,
 ) -> Result<Extracted> {
     let mut tar = archive::open_tar(package)?;
     let mut entries = tar
@@ -219,15 +220,19 @@ pub fn extract(
                 }
                 size += written;
                 by_archive_name.insert(name.clone(), (rel.clone(), Some(sha256.clone())));
-                files.push(FileRow {
-                    path: rel,
-                    kind: FileKind::File,
-                    sha256: Some(sha256),
-                    md5: Some(md5),
-                    mode,
-                    size: written,
-                    target: None,
-                });
+                push(
+                    &mut files,
+                    on_file,
+                    FileRow {
+                        path: rel,
+                        kind: FileKind::File,
+                        sha256: Some(sha256),
+                        md5: Some(md5),
+                        mode,
+                        size: written,
+                        target: None,
+                    },
+                )?;
             }
             tar::EntryType::Symlink => {
                 let target = entry
@@ -251,15 +256,19 @@ pub fn extract(
                 std::os::unix::fs::symlink(&target, &at)
                     .with_context(|| format!("cannot create symlink {}", at.display()))?;
                 by_archive_name.insert(name.clone(), (rel.clone(), None));
-                files.push(FileRow {
-                    path: rel,
-                    kind: FileKind::Symlink,
-                    sha256: None,
-                    md5: None,
-                    mode: 0o777,
-                    size: 0,
-                    target: Some(target),
-                });
+                push(
+                    &mut files,
+                    on_file,
+                    FileRow {
+                        path: rel,
+                        kind: FileKind::Symlink,
+                        sha256: None,
+                        md5: None,
+                        mode: 0o777,
+                        size: 0,
+                        target: Some(target),
+                    },
+                )?;
             }
             tar::EntryType::Link => {
                 let target = entry
@@ -277,27 +286,35 @@ pub fn extract(
                 fs_err::hard_link(dest.join(&target_rel), &at)?;
                 let meta = fs_err::symlink_metadata(&at)?;
                 by_archive_name.insert(name.clone(), (rel.clone(), sha256.clone()));
-                files.push(FileRow {
-                    path: rel,
-                    kind: FileKind::File,
-                    sha256,
-                    md5: item.md5.clone(),
-                    mode: std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o7777,
-                    size: meta.len(),
-                    target: None,
-                });
+                push(
+                    &mut files,
+                    on_file,
+                    FileRow {
+                        path: rel,
+                        kind: FileKind::File,
+                        sha256,
+                        md5: item.md5.clone(),
+                        mode: std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o7777,
+                        size: meta.len(),
+                        target: None,
+                    },
+                )?;
             }
             tar::EntryType::Directory => {
                 fs_err::create_dir_all(&at)?;
-                files.push(FileRow {
-                    path: rel,
-                    kind: FileKind::Dir,
-                    sha256: None,
-                    md5: None,
-                    mode: 0o755,
-                    size: 0,
-                    target: None,
-                });
+                push(
+                    &mut files,
+                    on_file,
+                    FileRow {
+                        path: rel,
+                        kind: FileKind::Dir,
+                        sha256: None,
+                        md5: None,
+                        mode: 0o755,
+                        size: 0,
+                        target: None,
+                    },
+                )?;
             }
             tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => {
                 bail!("{pkgname}: {rel} is a device node or FIFO; packages may not contain them");
@@ -322,15 +339,19 @@ pub fn extract(
             crate::package::plist::Entry::Command(Command::PkgDir, dir) => {
                 let rel = depot_path(pkgname, &prefix, &cwd, dir)?;
                 fs_err::create_dir_all(dest.join(&rel))?;
-                files.push(FileRow {
-                    path: rel,
-                    kind: FileKind::Dir,
-                    sha256: None,
-                    md5: None,
-                    mode: 0o755,
-                    size: 0,
-                    target: None,
-                });
+                push(
+                    &mut files,
+                    on_file,
+                    FileRow {
+                        path: rel,
+                        kind: FileKind::Dir,
+                        sha256: None,
+                        md5: None,
+                        mode: 0o755,
+                        size: 0,
+                        target: None,
+                    },
+                )?;
             }
             _ => {}
         }
@@ -340,6 +361,16 @@ pub fn extract(
         size,
         metadata,
     })
+}
+
+fn push(
+    files: &mut Vec<FileRow>,
+    on_file: &mut dyn FnMut(&FileRow) -> Result<()>,
+    row: FileRow,
+) -> Result<()> {
+    on_file(&row)?;
+    files.push(row);
+    Ok(())
 }
 
 fn write_new(path: &Path, mode: u32, content: &[u8]) -> Result<()> {

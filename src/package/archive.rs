@@ -89,6 +89,83 @@ impl Compression {
 /// A tar stream over a decompressed package file.
 pub type TarReader = tar::Archive<Box<dyn Read>>;
 
+/// Decompresses on a background thread, like `tar -xzf` piping through gzip:
+/// inflating overlaps with parsing and writing files on a second core.
+struct ThreadedReader {
+    chunks: std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>,
+    spent: std::sync::mpsc::Sender<Vec<u8>>,
+    current: Vec<u8>,
+    position: usize,
+    done: bool,
+}
+
+impl ThreadedReader {
+    fn new(mut inner: Box<dyn Read + Send>) -> ThreadedReader {
+        let (sender, chunks) = std::sync::mpsc::sync_channel(32);
+        // Spent buffers come back for reuse: fresh zeroed pages cost page faults.
+        let (spent, recycled) = std::sync::mpsc::channel::<Vec<u8>>();
+        std::thread::spawn(move || {
+            loop {
+                let mut buffer = recycled.try_recv().unwrap_or_default();
+                buffer.resize(256 * 1024, 0);
+                let mut filled = 0;
+                // Fill whole chunks so the channel carries few, large messages.
+                while filled < buffer.len() {
+                    match inner.read(&mut buffer[filled..]) {
+                        Ok(0) => break,
+                        Ok(n) => filled += n,
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(e) => {
+                            let _ = sender.send(Err(e));
+                            return;
+                        }
+                    }
+                }
+                buffer.truncate(filled);
+                let last = filled == 0;
+                if sender.send(Ok(buffer)).is_err() || last {
+                    return;
+                }
+            }
+        });
+        ThreadedReader {
+            chunks,
+            spent,
+            current: Vec::new(),
+            position: 0,
+            done: false,
+        }
+    }
+}
+
+impl Read for ThreadedReader {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.position == self.current.len() {
+            if self.done {
+                return Ok(0);
+            }
+            match self.chunks.recv() {
+                Ok(Ok(chunk)) => {
+                    if chunk.is_empty() {
+                        self.done = true;
+                    }
+                    let old = std::mem::replace(&mut self.current, chunk);
+                    let _ = self.spent.send(old);
+                    self.position = 0;
+                }
+                Ok(Err(e)) => return Err(e),
+                Err(_) => {
+                    self.done = true;
+                }
+            }
+        }
+        let n = out.len().min(self.current.len() - self.position);
+        out[..n].copy_from_slice(&self.current[self.position..self.position + n]);
+        self.position += n;
+        Ok(n)
+    }
+}
+
 /// Open a package file as a tar stream, detecting the compression by magic.
 pub fn open_tar(path: &Path) -> Result<TarReader> {
     let file = fs_err::File::open(path)?;
@@ -100,14 +177,14 @@ pub fn open_tar(path: &Path) -> Result<TarReader> {
             .with_context(|| format!("cannot read {}", path.display()))?
             .to_vec()
     };
-    let decoder: Box<dyn Read> = match Compression::from_magic(&magic) {
-        Compression::None => Box::new(reader),
+    let decoder: Box<dyn Read + Send> = match Compression::from_magic(&magic) {
+        Compression::None => return Ok(tar::Archive::new(Box::new(reader))),
         Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(reader)),
         Compression::Bzip2 => Box::new(bzip2::bufread::MultiBzDecoder::new(reader)),
         Compression::Xz => Box::new(liblzma::bufread::XzDecoder::new_multi_decoder(reader)),
         Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(reader)?),
     };
-    Ok(tar::Archive::new(decoder))
+    Ok(tar::Archive::new(Box::new(ThreadedReader::new(decoder))))
 }
 
 /// The metadata files of a package, in archive order.
