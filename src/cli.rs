@@ -405,7 +405,7 @@ pub enum ViewCommand {
         #[arg(required = true)]
         packages: Vec<String>,
         /// Priority for the added packages (lower wins conflicts).
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true)]
         priority: Option<i64>,
     },
     /// Remove packages from a view (a new generation).
@@ -450,6 +450,7 @@ pub enum ViewCommand {
         /// The package.
         package: String,
         /// The priority.
+        #[arg(allow_negative_numbers = true)]
         priority: i64,
     },
     /// Prefer one package for one path in a view.

@@ -1,3 +1,437 @@
-//! Views: named views, generations, switch, rollback, env.
+//! Views: named views, generations, switch, rollback, env, conflicts, folding
+//! (the behaviours GNU Stow's t/stow.t, t/unstow.t, t/foldable.t and
+//! t/cleanup_invalid_links.t test, ported to depot's model), and crash safety.
 
-use crate::util::World;
+use std::path::Path;
+use std::process::Command;
+
+use crate::util::{World, depot_bin};
+
+fn install(w: &World, pkgname: &str, files: &[(&str, &str)]) {
+    let p = w.package(pkgname, files, &[]);
+    w.ok(&["add", "--no-view", p.to_str().unwrap()]);
+}
+
+fn is_link(p: &Path) -> bool {
+    std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink())
+}
+
+fn is_real_dir(p: &Path) -> bool {
+    std::fs::symlink_metadata(p).is_ok_and(|m| m.is_dir())
+}
+
+/// Run a shell snippet after `eval "$(depot env VIEW)"`.
+fn in_env(w: &World, view: &str, snippet: &str) -> String {
+    let script = format!(
+        "eval \"$('{}' env {view})\" && {snippet}",
+        depot_bin().display()
+    );
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .env("DEPOT_ROOT", &w.root)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn two_versions_in_two_views_switch_and_rollback() {
+    let w = World::new();
+    install(
+        &w,
+        "tool-1.0",
+        &[("bin/tool", "#!/bin/sh\necho tool one\n")],
+    );
+    install(
+        &w,
+        "tool-2.0",
+        &[("bin/tool", "#!/bin/sh\necho tool two\n")],
+    );
+    w.ok(&["view", "create", "old"]);
+    w.ok(&["view", "add", "old", "tool-1.0"]);
+    w.ok(&["view", "create", "new"]);
+    w.ok(&["view", "add", "new", "tool-2.0"]);
+    assert_eq!(in_env(&w, "old", "tool"), "tool one\n");
+    assert_eq!(in_env(&w, "new", "tool"), "tool two\n");
+    // Switching env does not pile up: the other view leaves PATH.
+    assert_eq!(
+        in_env(
+            &w,
+            "old",
+            &format!("eval \"$('{}' env new)\" && tool", depot_bin().display())
+        ),
+        "tool two\n"
+    );
+    // switch then rollback flip a view between them.
+    w.ok(&["view", "switch", "old", "tool-1.0", "tool-2.0"]);
+    assert_eq!(in_env(&w, "old", "tool"), "tool two\n");
+    w.ok(&["view", "rollback", "old"]);
+    assert_eq!(in_env(&w, "old", "tool"), "tool one\n");
+    // realpath lands in packages/.
+    let real = std::fs::canonicalize(w.root.join("views/old/bin/tool")).unwrap();
+    assert!(
+        real.starts_with(std::fs::canonicalize(w.root.join("packages")).unwrap()),
+        "{}",
+        real.display()
+    );
+    // depot run uses the view too.
+    let out = w
+        .command(&depot_bin())
+        .args(["run", "new", "--", "tool"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "tool two\n");
+    // info shows the views that hold a package.
+    let json = w.ok(&["info", "--json", "tool-1.0"]);
+    assert!(json.contains("\"old\""), "{json}");
+}
+
+#[test]
+fn rollback_goes_to_the_recorded_parent_not_n_minus_one() {
+    let w = World::new();
+    install(&w, "a-1.0", &[("bin/a", "a")]);
+    install(&w, "b-1.0", &[("bin/b", "b")]);
+    w.ok(&["view", "create", "v"]); // generation 1: empty
+    w.ok(&["view", "add", "v", "a-1.0"]); // 2: a
+    w.ok(&["view", "add", "v", "b-1.0"]); // 3: a b
+    w.ok(&["view", "rollback", "v", "--to", "1"]); // back to empty
+    w.ok(&["view", "add", "v", "b-1.0"]); // 4: b, parent 1
+    w.ok(&["view", "rollback", "v"]);
+    let gens = w.ok(&["view", "generations", "v"]);
+    assert!(
+        gens.lines()
+            .any(|l| l.starts_with('*') && l.contains(" 1 ")),
+        "{gens}"
+    );
+    assert!(!w.root.join("views/v/bin/a").exists() && !w.root.join("views/v/bin/b").exists());
+    let err = w.fails(&["view", "rollback", "v", "--to", "99"]);
+    assert!(err.contains("no generation 99"), "{err}");
+}
+
+#[test]
+fn a_clash_is_refused_naming_the_path_and_the_view_is_unchanged() {
+    let w = World::new();
+    install(&w, "one-1.0", &[("bin/same", "one"), ("share/one/x", "x")]);
+    install(&w, "two-1.0", &[("bin/same", "two"), ("bin/other", "o")]);
+    install(&w, "three-1.0", &[("bin/same", "three")]);
+    w.ok(&["view", "create", "v"]);
+    w.ok(&["view", "add", "v", "one-1.0"]);
+    let before = w.snapshot();
+    let err = w.fails(&["view", "add", "v", "two-1.0", "three-1.0"]);
+    assert!(
+        err.contains("bin/same: shipped by one-1.0 and two-1.0 and three-1.0"),
+        "{err}"
+    );
+    assert!(err.contains("depot view priority v"), "{err}");
+    assert_eq!(before, w.snapshot(), "the view changed");
+    // Resolution by priority: lower wins.
+    w.ok(&["view", "add", "v", "--priority", "5", "two-1.0"]);
+    assert_eq!(
+        std::fs::read_to_string(w.root.join("views/v/bin/same")).unwrap(),
+        "one"
+    );
+    w.ok(&["view", "priority", "v", "two-1.0", "-1"]);
+    assert_eq!(
+        std::fs::read_to_string(w.root.join("views/v/bin/same")).unwrap(),
+        "two"
+    );
+    // Or by a per-path preference.
+    w.ok(&["view", "prefer", "v", "bin/same", "one-1.0"]);
+    assert_eq!(
+        std::fs::read_to_string(w.root.join("views/v/bin/same")).unwrap(),
+        "one"
+    );
+}
+
+#[test]
+fn identical_content_is_not_a_conflict_but_file_versus_directory_always_is() {
+    let w = World::new();
+    install(&w, "twin-1.0", &[("share/licenses/MIT", "same text")]);
+    install(&w, "twin2-1.0", &[("share/licenses/MIT", "same text")]);
+    install(&w, "dir-1.0", &[("lib/thing/inner", "i")]);
+    install(&w, "file-1.0", &[("lib/thing", "f")]);
+    w.ok(&["view", "create", "v"]);
+    w.ok(&["view", "add", "v", "twin-1.0", "twin2-1.0"]);
+    w.ok(&["view", "add", "v", "dir-1.0"]);
+    let before = w.snapshot();
+    let err = w.fails(&["view", "add", "v", "--priority", "-9", "file-1.0"]);
+    assert!(
+        err.contains("lib/thing: a file in file-1.0 but a directory in dir-1.0"),
+        "{err}"
+    );
+    assert_eq!(before, w.snapshot());
+}
+
+#[test]
+fn folding_splits_and_folds_again_like_stow() {
+    let w = World::new();
+    install(&w, "p-1.0", &[("share/doc/p/README", "p"), ("bin/p", "p")]);
+    install(&w, "q-1.0", &[("share/doc/q/README", "q")]);
+    w.ok(&["view", "create", "v"]);
+    w.ok(&["view", "add", "v", "p-1.0"]);
+    let v = std::fs::canonicalize(w.root.join("views/v")).unwrap();
+    // Minimal folding: share belongs to p alone, so it is one link; bin always stays real.
+    assert!(is_link(&v.join("share")));
+    assert!(is_real_dir(&v.join("bin")));
+    // A second package contributing to share/doc splits the fold down to where they differ.
+    w.ok(&["view", "add", "v", "q-1.0"]);
+    let v = std::fs::canonicalize(w.root.join("views/v")).unwrap();
+    assert!(is_real_dir(&v.join("share")) && is_real_dir(&v.join("share/doc")));
+    assert!(is_link(&v.join("share/doc/p")) && is_link(&v.join("share/doc/q")));
+    // When one remains, it folds again.
+    w.ok(&["view", "remove", "v", "q-1.0"]);
+    let v = std::fs::canonicalize(w.root.join("views/v")).unwrap();
+    assert!(is_link(&v.join("share")));
+    // The fold never points into a generation, only into the depot.
+    let target = std::fs::read_link(v.join("share")).unwrap();
+    assert!(
+        target.to_string_lossy().contains("packages/p-1.0/share"),
+        "{}",
+        target.display()
+    );
+    w.ok(&["view", "check", "v"]);
+}
+
+#[test]
+fn ignore_rules_apply_before_conflicts() {
+    let w = World::new();
+    install(
+        &w,
+        "i1-1.0",
+        &[
+            ("info/dir", "one"),
+            ("share/i1/x.orig", "o"),
+            ("share/i1/x", "x"),
+            ("bin/i1", "1"),
+        ],
+    );
+    install(&w, "i2-1.0", &[("info/dir", "two"), ("bin/i2~", "backup")]);
+    w.ok(&["view", "create", "v"]);
+    w.ok(&["view", "add", "v", "i1-1.0", "i2-1.0"]);
+    let v = w.root.join("views/v");
+    assert!(!v.join("info/dir").exists());
+    assert!(!v.join("bin/i2~").exists());
+    assert!(
+        !v.join("share/i1/x.orig").exists(),
+        "ignored entries keep their directory from folding"
+    );
+    assert!(v.join("share/i1/x").exists());
+    assert!(!v.join("+CONTENTS").exists());
+    w.ok(&["view", "ignore", "v", "share/i1/*"]);
+    assert!(!w.root.join("views/v/share/i1/x").exists());
+}
+
+#[test]
+fn a_view_holds_one_version_of_each_package() {
+    let w = World::new();
+    install(&w, "dup-1.0", &[("bin/dup", "1")]);
+    install(&w, "dup-2.0", &[("bin/dup", "2")]);
+    w.ok(&["view", "create", "v"]);
+    w.ok(&["view", "add", "v", "dup-1.0"]);
+    let err = w.fails(&["view", "add", "v", "dup-2.0"]);
+    assert!(err.contains("depot view switch v dup-1.0 dup-2.0"), "{err}");
+}
+
+#[test]
+fn the_default_view_lives_at_the_root_and_delete_respects_named_views() {
+    let w = World::new();
+    let p = w.package(
+        "rooted-1.0",
+        &[
+            ("bin/rooted", "r"),
+            ("lib/librooted.so", "l"),
+            ("share/rooted/data", "d"),
+        ],
+        &[],
+    );
+    w.ok(&["add", p.to_str().unwrap()]);
+    for top in ["bin", "lib", "share"] {
+        assert_eq!(
+            std::fs::read_link(w.root.join(top)).unwrap(),
+            Path::new("views/default").join(top)
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(w.root.join("share/rooted/data")).unwrap(),
+        "d"
+    );
+    w.ok(&["view", "create", "named"]);
+    w.ok(&["view", "add", "named", "rooted-1.0"]);
+    let before = w.snapshot();
+    let err = w.fails(&["delete", "rooted-1.0"]);
+    assert!(err.contains("still in view(s) named"), "{err}");
+    assert_eq!(before, w.snapshot());
+    w.ok(&["delete", "--remove-from-views", "rooted-1.0"]);
+    assert!(!w.root.join("views/named/bin/rooted").exists());
+    assert!(
+        std::fs::symlink_metadata(w.root.join("bin")).is_err(),
+        "root links of an empty default view are gone"
+    );
+}
+
+#[test]
+fn links_and_files_we_do_not_own_are_never_touched() {
+    let w = World::new();
+    std::fs::create_dir_all(w.root.join("share")).unwrap();
+    std::fs::write(w.root.join("share/mine"), "user file").unwrap();
+    std::os::unix::fs::symlink("/somewhere/else", w.root.join("man")).unwrap();
+    let p = w.package(
+        "polite-1.0",
+        &[("share/polite/x", "x"), ("man/man1/polite.1", "m")],
+        &[],
+    );
+    let out = w.depot(&["add", p.to_str().unwrap()]);
+    assert!(out.status.success());
+    assert_eq!(
+        std::fs::read_to_string(w.root.join("share/mine")).unwrap(),
+        "user file"
+    );
+    assert_eq!(
+        std::fs::read_link(w.root.join("man")).unwrap(),
+        Path::new("/somewhere/else")
+    );
+    // The view itself is complete at views/default.
+    assert!(w.root.join("views/default/share/polite/x").exists());
+}
+
+#[test]
+fn dangling_links_we_own_are_replaced_and_check_reports_damage() {
+    let w = World::new();
+    install(&w, "dl-1.0", &[("bin/dl", "d"), ("share/dl/a", "a")]);
+    w.ok(&["view", "create", "v"]);
+    w.ok(&["view", "add", "v", "dl-1.0"]);
+    let generation = std::fs::canonicalize(w.root.join("views/v")).unwrap();
+    // Damage the live generation by hand.
+    std::fs::remove_file(generation.join("bin/dl")).unwrap();
+    std::os::unix::fs::symlink("../nowhere", generation.join("bin/dl")).unwrap();
+    let out = w.depot(&["view", "check", "v"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("bin/dl: points to ../nowhere"));
+    // The next change builds a fresh generation: no dangling link survives.
+    install(&w, "dl2-1.0", &[("bin/dl2", "2")]);
+    w.ok(&["view", "add", "v", "dl2-1.0"]);
+    w.ok(&["view", "check", "v"]);
+    assert_eq!(
+        std::fs::read_to_string(w.root.join("views/v/bin/dl")).unwrap(),
+        "d"
+    );
+}
+
+#[test]
+fn never_links_into_the_depot_itself() {
+    let w = World::new();
+    let p = w.package(
+        "sneaky-1.0",
+        &[("packages/evil", "e"), ("bin/sneaky", "s")],
+        &[],
+    );
+    let before = w.snapshot();
+    let err = w.fails(&["add", p.to_str().unwrap()]);
+    assert!(err.contains("packages/evil: reserved by depot"), "{err}");
+    assert_eq!(before, w.snapshot());
+}
+
+#[test]
+fn gc_keeps_what_views_use() {
+    let w = World::new();
+    install(&w, "g-1.0", &[("bin/g", "1")]);
+    install(&w, "g-2.0", &[("bin/g", "2")]);
+    w.ok(&["view", "create", "v"]);
+    w.ok(&["view", "add", "v", "g-1.0"]);
+    for _ in 0..3 {
+        w.ok(&["view", "switch", "v", "g-1.0", "g-2.0"]);
+        w.ok(&["view", "switch", "v", "g-2.0", "g-1.0"]);
+    }
+    let out = w.ok(&["gc", "--keep", "1"]);
+    assert!(out.contains("removed generation"), "{out}");
+    // Both versions stay: --no-view installs are kept, and g-1.0 is in the view.
+    assert!(w.root.join("packages/g-1.0").is_dir() && w.root.join("packages/g-2.0").is_dir());
+    assert_eq!(
+        std::fs::read_to_string(w.root.join("views/v/bin/g")).unwrap(),
+        "1"
+    );
+    w.ok(&["view", "rollback", "v"]);
+    w.ok(&["view", "check", "v"]);
+}
+
+#[test]
+fn env_prints_settings_for_each_shell_and_never_ld_library_path() {
+    let w = World::new();
+    install(&w, "e-1.0", &[("bin/e", "e")]);
+    w.ok(&["view", "create", "v"]);
+    for shell in ["sh", "bash", "zsh", "fish"] {
+        let out = w.ok(&["env", "v", "--shell", shell]);
+        for var in ["PATH", "MANPATH", "INFOPATH", "PKG_CONFIG_PATH"] {
+            assert!(out.contains(var), "{shell}: {out}");
+        }
+        assert!(!out.contains("LD_LIBRARY_PATH"));
+        assert!(out.contains(&w.root.join("views/v/bin").display().to_string()));
+    }
+    let err = w.fails(&["env", "nosuch"]);
+    assert!(err.contains("no view named nosuch"), "{err}");
+}
+
+#[test]
+fn a_crash_at_any_point_of_a_view_change_leaves_the_view_usable() {
+    let w = World::new();
+    install(
+        &w,
+        "c-1.0",
+        &[
+            ("bin/c", "#!/bin/sh\necho c1\n"),
+            ("share/c/a", "a"),
+            ("share/c/b", "b"),
+        ],
+    );
+    install(
+        &w,
+        "c-2.0",
+        &[
+            ("bin/c", "#!/bin/sh\necho c2\n"),
+            ("share/c/a", "a2"),
+            ("lib/libc2", "l"),
+        ],
+    );
+    w.ok(&["view", "create", "v"]);
+    w.ok(&["view", "add", "v", "c-1.0"]);
+    let mut crashed = 0;
+    for n in 1..40 {
+        let out = w
+            .command(&depot_bin())
+            .env("DEPOT_FAULT_AFTER", n.to_string())
+            .args(["view", "switch", "v", "c-1.0", "c-2.0"])
+            .output()
+            .unwrap();
+        // After every crash the view is intact: exactly the old or the new version.
+        let text = std::fs::read_to_string(w.root.join("views/v/bin/c")).unwrap();
+        assert!(
+            text.contains("echo c1") || text.contains("echo c2"),
+            "after fault {n}: {text}"
+        );
+        if out.status.success() {
+            // It got through: switch back for the next round.
+            assert!(text.contains("echo c2"));
+            w.ok(&["view", "switch", "v", "c-2.0", "c-1.0"]);
+            break;
+        }
+        crashed += 1;
+        // The next run cleans up and the view checks clean.
+        w.ok(&["view", "check", "v"]);
+        let leftovers: Vec<_> = std::fs::read_dir(w.root.join("views/.gen/v"))
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().starts_with(".tmp-"))
+            .collect();
+        assert!(leftovers.is_empty(), "after fault {n}: {leftovers:?}");
+    }
+    assert!(
+        crashed > 3,
+        "the fault hook should have fired several times ({crashed})"
+    );
+}

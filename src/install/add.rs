@@ -289,6 +289,7 @@ fn install_one(ctx: &mut Context, planned: Planned, options: &AddOptions) -> Res
     }
     let settings = ctx.settings.clone();
     let packages = settings.packages_dir();
+    let created_packages_dir = !packages.exists();
     fs_err::create_dir_all(&packages)?;
     let depot_dir = settings.depot_dir(&pkgname);
     if depot_dir.exists() {
@@ -301,6 +302,10 @@ fn install_one(ctx: &mut Context, planned: Planned, options: &AddOptions) -> Res
     let result = stage_and_commit(ctx, &planned, options, &staging, &depot_dir);
     if result.is_err() {
         let _ = linking::remove_tree(&staging);
+        if created_packages_dir {
+            // Leave the root exactly as it was.
+            let _ = std::fs::remove_dir(&packages);
+        }
     }
     result
 }
