@@ -29,6 +29,7 @@ pub struct Cli {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
+#[expect(clippy::large_enum_variant, reason = "parsed once per run")]
 pub enum Command {
     /// Install binary packages (pkg_add).
     Add(AddArgs),

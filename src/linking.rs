@@ -3,6 +3,7 @@
 //! plans and materialises a new generation, records it in the same database
 //! transaction as the operation that caused it, then switches the view.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -197,10 +198,11 @@ pub fn plan_members<R: ViewQueries + Queries>(
                 .find(|c| c.kind == views::ConflictKind::File)
                 && let Some(winner) = c.owners.first()
             {
-                msg.push_str(&format!(
+                let _ = write!(
+                    msg,
                     "\nto resolve, give one package priority (lower wins), e.g.:\n  depot view priority {view} {winner} -1\nor prefer one package for one path:\n  depot view prefer {view} {} {winner}",
                     c.path
-                ));
+                );
             }
             bail!(msg);
         }
@@ -263,14 +265,12 @@ fn record_generation(
 }
 
 fn highest_on_disk(gen_root: &Path) -> i64 {
-    std::fs::read_dir(gen_root)
-        .map(|rd| {
-            rd.filter_map(Result::ok)
-                .filter_map(|e| e.file_name().to_str().and_then(|s| s.parse::<i64>().ok()))
-                .max()
-                .unwrap_or(0)
-        })
-        .unwrap_or(0)
+    std::fs::read_dir(gen_root).map_or(0, |rd| {
+        rd.filter_map(Result::ok)
+            .filter_map(|e| e.file_name().to_str().and_then(|s| s.parse::<i64>().ok()))
+            .max()
+            .unwrap_or(0)
+    })
 }
 
 impl Prepared {

@@ -86,7 +86,7 @@ fn dependencies_come_from_pkg_path_exact_blddep_first_and_are_automatic() {
     ]);
     let app = w.package("app-1.0", &[("bin/app", "a")], &["-P", "dep>=1.0"]);
     w.ok(&["delete", "dep-1.5"]);
-    let (contents, _) = (
+    let (contents, ()) = (
         std::process::Command::new("sh")
             .arg("-c")
             .arg(format!("tar xzOf {} +CONTENTS", app.display()))

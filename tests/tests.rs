@@ -1,4 +1,9 @@
 //! Integration tests: the real binary on temporary roots.
+#![allow(
+    clippy::unwrap_used,
+    clippy::disallowed_methods,
+    reason = "tests fail loudly on purpose and use std::fs directly"
+)]
 
 mod util;
 

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::io::Write;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -302,7 +303,7 @@ pub fn metadata(contents: &str) -> Vec<Raw> {
 pub fn contents_for(pkgname: &str, files: &[(&str, &[u8])]) -> String {
     let mut s = format!("@name {pkgname}\n@cwd /usr/pkg\n");
     for (name, data) in files {
-        s.push_str(&format!("{name}\n@comment MD5:{}\n", md5_hex(data)));
+        writeln!(s, "{name}\n@comment MD5:{}", md5_hex(data)).unwrap();
     }
     s.push_str("@cwd .\n@ignore\n+COMMENT\n@ignore\n+DESC\n@ignore\n+BUILD_INFO\n");
     s

@@ -87,7 +87,7 @@ impl std::fmt::Debug for Database {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Database")
             .field("path", &self.path)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 

@@ -202,11 +202,10 @@ pub trait Queries: Reader {
                 "SELECT {PACKAGE_COLUMNS} FROM packages ORDER BY pkgname"
             ))
             .map_err(|e| self.wrap(e))?;
-        let rows = stmt
-            .query_map([], package_from_row)
+
+        stmt.query_map([], package_from_row)
             .and_then(Iterator::collect)
-            .map_err(|e| self.wrap(e));
-        rows
+            .map_err(|e| self.wrap(e))
     }
 
     /// The PKGNAMEs of every installed package.
@@ -215,11 +214,10 @@ pub trait Queries: Reader {
         let mut stmt = conn
             .prepare_cached("SELECT pkgname FROM packages ORDER BY pkgname")
             .map_err(|e| self.wrap(e))?;
-        let rows = stmt
-            .query_map([], |r| r.get(0))
+
+        stmt.query_map([], |r| r.get(0))
             .and_then(Iterator::collect)
-            .map_err(|e| self.wrap(e));
-        rows
+            .map_err(|e| self.wrap(e))
     }
 
     /// One package by PKGNAME.
@@ -243,11 +241,10 @@ pub trait Queries: Reader {
                 "SELECT {PACKAGE_COLUMNS} FROM packages WHERE name = ?1 ORDER BY pkgname"
             ))
             .map_err(|e| self.wrap(e))?;
-        let rows = stmt
-            .query_map([name], package_from_row)
+
+        stmt.query_map([name], package_from_row)
             .and_then(Iterator::collect)
-            .map_err(|e| self.wrap(e));
-        rows
+            .map_err(|e| self.wrap(e))
     }
 
     /// A package's files in `+CONTENTS` order.
@@ -256,21 +253,20 @@ pub trait Queries: Reader {
         let mut stmt = conn
             .prepare_cached("SELECT path, kind, sha256, md5, mode, size, target FROM files WHERE package_id = ?1 ORDER BY seq")
             .map_err(|e| self.wrap(e))?;
-        let rows = stmt
-            .query_map([package_id], |r| {
-                Ok(FileRow {
-                    path: r.get(0)?,
-                    kind: FileKind::parse(&r.get::<_, String>(1)?),
-                    sha256: r.get(2)?,
-                    md5: r.get(3)?,
-                    mode: r.get(4)?,
-                    size: r.get::<_, i64>(5)? as u64,
-                    target: r.get(6)?,
-                })
+
+        stmt.query_map([package_id], |r| {
+            Ok(FileRow {
+                path: r.get(0)?,
+                kind: FileKind::parse(&r.get::<_, String>(1)?),
+                sha256: r.get(2)?,
+                md5: r.get(3)?,
+                mode: r.get(4)?,
+                size: r.get::<_, i64>(5)? as u64,
+                target: r.get(6)?,
             })
-            .and_then(Iterator::collect)
-            .map_err(|e| self.wrap(e));
-        rows
+        })
+        .and_then(Iterator::collect)
+        .map_err(|e| self.wrap(e))
     }
 
     /// The packages that own `path` (relative to the prefix).
@@ -281,11 +277,10 @@ pub trait Queries: Reader {
                 "SELECT p.pkgname FROM files f JOIN packages p ON p.id = f.package_id WHERE f.path = ?1 ORDER BY p.pkgname",
             )
             .map_err(|e| self.wrap(e))?;
-        let rows = stmt
-            .query_map([path], |r| r.get(0))
+
+        stmt.query_map([path], |r| r.get(0))
             .and_then(Iterator::collect)
-            .map_err(|e| self.wrap(e));
-        rows
+            .map_err(|e| self.wrap(e))
     }
 
     /// The package whose depot dir contains `path` (absolute), with the path relative to it.
@@ -344,11 +339,10 @@ pub trait Queries: Reader {
                 "SELECT name, content FROM metadata WHERE package_id = ?1 ORDER BY name",
             )
             .map_err(|e| self.wrap(e))?;
-        let rows = stmt
-            .query_map([package_id], |r| Ok((r.get(0)?, bytes(r, 1)?)))
+
+        stmt.query_map([package_id], |r| Ok((r.get(0)?, bytes(r, 1)?)))
             .and_then(Iterator::collect)
-            .map_err(|e| self.wrap(e));
-        rows
+            .map_err(|e| self.wrap(e))
     }
 
     /// A package's dependencies.
@@ -360,22 +354,21 @@ pub trait Queries: Reader {
                  LEFT JOIN packages p ON p.id = d.resolved_id WHERE d.package_id = ?1 ORDER BY d.rowid",
             )
             .map_err(|e| self.wrap(e))?;
-        let rows = stmt
-            .query_map([package_id], |r| {
-                Ok(DependencyRow {
-                    pattern: r.get(0)?,
-                    kind: if r.get::<_, String>(1)? == "build" {
-                        DependencyKind::Build
-                    } else {
-                        DependencyKind::Run
-                    },
-                    built_with: r.get(2)?,
-                    resolved: r.get(3)?,
-                })
+
+        stmt.query_map([package_id], |r| {
+            Ok(DependencyRow {
+                pattern: r.get(0)?,
+                kind: if r.get::<_, String>(1)? == "build" {
+                    DependencyKind::Build
+                } else {
+                    DependencyKind::Run
+                },
+                built_with: r.get(2)?,
+                resolved: r.get(3)?,
             })
-            .and_then(Iterator::collect)
-            .map_err(|e| self.wrap(e));
-        rows
+        })
+        .and_then(Iterator::collect)
+        .map_err(|e| self.wrap(e))
     }
 
     /// `+REQUIRED_BY`: installed packages whose run-time dependency resolved to this one.
@@ -387,11 +380,10 @@ pub trait Queries: Reader {
                  WHERE d.resolved_id = ?1 AND d.kind = 'run' ORDER BY p.pkgname",
             )
             .map_err(|e| self.wrap(e))?;
-        let rows = stmt
-            .query_map([package_id], |r| r.get(0))
+
+        stmt.query_map([package_id], |r| r.get(0))
             .and_then(Iterator::collect)
-            .map_err(|e| self.wrap(e));
-        rows
+            .map_err(|e| self.wrap(e))
     }
 
     /// A package's `@pkgcfl` patterns.
@@ -400,11 +392,10 @@ pub trait Queries: Reader {
         let mut stmt = conn
             .prepare_cached("SELECT pattern FROM conflicts WHERE package_id = ?1 ORDER BY rowid")
             .map_err(|e| self.wrap(e))?;
-        let rows = stmt
-            .query_map([package_id], |r| r.get(0))
+
+        stmt.query_map([package_id], |r| r.get(0))
             .and_then(Iterator::collect)
-            .map_err(|e| self.wrap(e));
-        rows
+            .map_err(|e| self.wrap(e))
     }
 
     /// Every (package, conflict pattern) pair.
@@ -413,11 +404,10 @@ pub trait Queries: Reader {
         let mut stmt = conn
             .prepare_cached("SELECT p.pkgname, c.pattern FROM conflicts c JOIN packages p ON p.id = c.package_id")
             .map_err(|e| self.wrap(e))?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
             .and_then(Iterator::collect)
-            .map_err(|e| self.wrap(e));
-        rows
+            .map_err(|e| self.wrap(e))
     }
 }
 

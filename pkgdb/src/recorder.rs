@@ -58,23 +58,22 @@ impl Recorder {
     pub fn file(&mut self, row: FileRow) -> Result<()> {
         self.pending.push(row);
         if self.pending.len() >= BATCH {
-            self.flush()?;
+            self.flush();
         }
         Ok(())
     }
 
-    fn flush(&mut self) -> Result<()> {
+    fn flush(&mut self) {
         let batch = std::mem::replace(&mut self.pending, Vec::with_capacity(BATCH));
-        match &self.sender {
-            Some(sender) if sender.send(Message::Files(batch)).is_ok() => Ok(()),
-            // The worker stopped; its error is reported by finish.
-            _ => Ok(()),
+        if let Some(sender) = &self.sender {
+            // If the worker stopped, its error is reported by finish.
+            let _ = sender.send(Message::Files(batch));
         }
     }
 
     /// Write the package's final fields, run `finisher` in the same transaction, and commit.
     pub fn finish(mut self, package: NewPackage, finisher: Finisher) -> Result<i64> {
-        self.flush()?;
+        self.flush();
         if let Some(sender) = self.sender.take() {
             let _ = sender.send(Message::Finish(Box::new(package), finisher));
         }

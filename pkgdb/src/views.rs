@@ -45,17 +45,16 @@ impl Database {
             .conn
             .prepare_cached("SELECT id, name, current FROM views ORDER BY name")
             .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok(ViewRow {
-                    id: r.get(0)?,
-                    name: r.get(1)?,
-                    current: r.get(2)?,
-                })
+
+        stmt.query_map([], |r| {
+            Ok(ViewRow {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                current: r.get(2)?,
             })
-            .and_then(Iterator::collect)
-            .map_err(|e| self.err(e));
-        rows
+        })
+        .and_then(Iterator::collect)
+        .map_err(|e| self.err(e))
     }
 }
 
@@ -84,18 +83,17 @@ pub trait ViewQueries: Reader {
         let mut stmt = conn
             .prepare_cached("SELECT number, parent, created, reason FROM generations WHERE view_id = ?1 ORDER BY number")
             .map_err(|e| self.wrap(e))?;
-        let rows = stmt
-            .query_map([view_id], |r| {
-                Ok(GenerationRow {
-                    number: r.get(0)?,
-                    parent: r.get(1)?,
-                    created: r.get(2)?,
-                    reason: r.get(3)?,
-                })
+
+        stmt.query_map([view_id], |r| {
+            Ok(GenerationRow {
+                number: r.get(0)?,
+                parent: r.get(1)?,
+                created: r.get(2)?,
+                reason: r.get(3)?,
             })
-            .and_then(Iterator::collect)
-            .map_err(|e| self.wrap(e));
-        rows
+        })
+        .and_then(Iterator::collect)
+        .map_err(|e| self.wrap(e))
     }
 
     /// The members of one generation.
@@ -107,16 +105,15 @@ pub trait ViewQueries: Reader {
                  WHERE m.view_id = ?1 AND m.generation = ?2 ORDER BY p.pkgname",
             )
             .map_err(|e| self.wrap(e))?;
-        let rows = stmt
-            .query_map(params![view_id, generation], |r| {
-                Ok(MemberRow {
-                    pkgname: r.get(0)?,
-                    priority: r.get(1)?,
-                })
+
+        stmt.query_map(params![view_id, generation], |r| {
+            Ok(MemberRow {
+                pkgname: r.get(0)?,
+                priority: r.get(1)?,
             })
-            .and_then(Iterator::collect)
-            .map_err(|e| self.wrap(e));
-        rows
+        })
+        .and_then(Iterator::collect)
+        .map_err(|e| self.wrap(e))
     }
 
     /// Views whose current generation holds the package.
@@ -128,11 +125,10 @@ pub trait ViewQueries: Reader {
                  WHERE m.package_id = ?1 ORDER BY v.name",
             )
             .map_err(|e| self.wrap(e))?;
-        let rows = stmt
-            .query_map([package_id], |r| r.get(0))
+
+        stmt.query_map([package_id], |r| r.get(0))
             .and_then(Iterator::collect)
-            .map_err(|e| self.wrap(e));
-        rows
+            .map_err(|e| self.wrap(e))
     }
 
     /// Packages referenced by any kept generation of any view.
@@ -143,11 +139,10 @@ pub trait ViewQueries: Reader {
                 "SELECT DISTINCT p.pkgname FROM members m JOIN packages p ON p.id = m.package_id ORDER BY p.pkgname",
             )
             .map_err(|e| self.wrap(e))?;
-        let rows = stmt
-            .query_map([], |r| r.get(0))
+
+        stmt.query_map([], |r| r.get(0))
             .and_then(Iterator::collect)
-            .map_err(|e| self.wrap(e));
-        rows
+            .map_err(|e| self.wrap(e))
     }
 
     /// A per-view setting (ignore globs, path preferences, ...), in insertion order.
@@ -158,11 +153,10 @@ pub trait ViewQueries: Reader {
                 "SELECT value FROM view_settings WHERE view_id = ?1 AND key = ?2 ORDER BY rowid",
             )
             .map_err(|e| self.wrap(e))?;
-        let rows = stmt
-            .query_map(params![view_id, key], |r| r.get(0))
+
+        stmt.query_map(params![view_id, key], |r| r.get(0))
             .and_then(Iterator::collect)
-            .map_err(|e| self.wrap(e));
-        rows
+            .map_err(|e| self.wrap(e))
     }
 }
 

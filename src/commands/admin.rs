@@ -107,19 +107,18 @@ fn check(settings: &Settings, packages: &[String]) -> Result<ExitStatus> {
     } else {
         let mut rows = Vec::new();
         for p in packages {
-            match db.package(p)? {
-                Some(r) => rows.push(r),
-                None => {
-                    let m: Vec<_> = db
-                        .packages()?
-                        .into_iter()
-                        .filter(|r| pattern::pkg_match(p, &r.pkgname))
-                        .collect();
-                    if m.is_empty() {
-                        bail!("{p}: no such package installed");
-                    }
-                    rows.extend(m);
+            if let Some(r) = db.package(p)? {
+                rows.push(r);
+            } else {
+                let m: Vec<_> = db
+                    .packages()?
+                    .into_iter()
+                    .filter(|r| pattern::pkg_match(p, &r.pkgname))
+                    .collect();
+                if m.is_empty() {
+                    bail!("{p}: no such package installed");
                 }
+                rows.extend(m);
             }
         }
         rows

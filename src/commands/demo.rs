@@ -29,7 +29,7 @@ fn stage(dir: &Path, version: &str) -> Result<()> {
         dir.join("share/man/man1/hello.1"),
         format!(".TH HELLO 1\nhello {version}\n"),
     )?;
-    fs_err::create_dir_all(dir.join(format!("share/doc/hello")))?;
+    fs_err::create_dir_all(dir.join("share/doc/hello"))?;
     fs_err::write(
         dir.join("share/doc/hello/README"),
         format!("hello {version}: a demo package\n"),
@@ -40,15 +40,12 @@ fn stage(dir: &Path, version: &str) -> Result<()> {
 /// Run `depot demo`.
 pub fn run(args: &DemoArgs) -> Result<ExitStatus> {
     let temporary;
-    let base = match &args.dir {
-        Some(d) => {
-            fs_err::create_dir_all(d)?;
-            d.clone()
-        }
-        None => {
-            temporary = tempfile::tempdir().context("cannot make a temporary directory")?;
-            temporary.path().to_owned()
-        }
+    let base = if let Some(d) = &args.dir {
+        fs_err::create_dir_all(d)?;
+        d.clone()
+    } else {
+        temporary = tempfile::tempdir().context("cannot make a temporary directory")?;
+        temporary.path().to_owned()
     };
     let exe = std::env::current_exe().context("cannot find the depot binary")?;
     let root = base.join("root");

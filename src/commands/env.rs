@@ -79,7 +79,7 @@ pub fn run_env(settings: &Settings, args: &EnvArgs) -> Result<ExitStatus> {
     for (var, _, value) in variables(settings, &dir) {
         match args.shell {
             Shell::Sh | Shell::Bash | Shell::Zsh => {
-                println!("{var}={}; export {var};", quote(&value))
+                println!("{var}={}; export {var};", quote(&value));
             }
             Shell::Fish => {
                 let parts: Vec<String> = value.split(':').map(quote).collect();

@@ -38,7 +38,7 @@ pub fn check_view(ctx: &Context, view: &str) -> Result<Vec<String>> {
         let meta = std::fs::symlink_metadata(&at);
         match node {
             views::Node::Dir => {
-                if !meta.as_ref().is_ok_and(|m| m.is_dir()) {
+                if !meta.as_ref().is_ok_and(std::fs::Metadata::is_dir) {
                     problems.push(format!("{}: should be a directory", at.display()));
                 }
             }

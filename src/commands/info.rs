@@ -227,7 +227,7 @@ pub fn run(settings: &Settings, args: &InfoArgs) -> Result<ExitStatus> {
         }
         let path = Path::new(spec);
         if path.is_file()
-            && crate::repo::pkgname_of_file(&spec.rsplit('/').next().unwrap_or(spec)).is_some()
+            && crate::repo::pkgname_of_file(spec.rsplit('/').next().unwrap_or(spec)).is_some()
         {
             subjects.push(file_subject(path)?);
             continue;
@@ -371,18 +371,18 @@ fn sections(
             out.push('\n');
         }
     }
-    if args.recursive {
-        if let Some(row) = &s.installed {
-            let all = recursive_depends(db, row.id)?;
-            if !all.is_empty() {
-                if !quiet {
-                    out.push_str("Requires (recursively):\n");
-                }
-                for d in all {
-                    let _ = writeln!(out, "{d}");
-                }
-                out.push('\n');
+    if args.recursive
+        && let Some(row) = &s.installed
+    {
+        let all = recursive_depends(db, row.id)?;
+        if !all.is_empty() {
+            if !quiet {
+                out.push_str("Requires (recursively):\n");
             }
+            for d in all {
+                let _ = writeln!(out, "{d}");
+            }
+            out.push('\n');
         }
     }
     if want(args.required_by) && !s.required_by.is_empty() {

@@ -137,7 +137,7 @@ pub fn add(ctx: &mut Context, specs: &[String], options: &AddOptions) -> Result<
         let planned = read_planned(&file, options.automatic)?;
         plan_dependencies(ctx, planned, options, &mut order, &mut Vec::new())?;
     }
-    for planned in order {
+    for planned in &order {
         install_one(ctx, planned, options)?;
     }
     Ok(())
@@ -269,7 +269,7 @@ fn check_conflicts(
     )
 }
 
-fn install_one(ctx: &mut Context, planned: Planned, options: &AddOptions) -> Result<()> {
+fn install_one(ctx: &mut Context, planned: &Planned, options: &AddOptions) -> Result<()> {
     let pkgname = planned.pkgname.clone();
     if ctx.db.package(&pkgname)?.is_some() {
         println!("depot: {pkgname} is already installed");
@@ -299,7 +299,7 @@ fn install_one(ctx: &mut Context, planned: Planned, options: &AddOptions) -> Res
         );
     }
     let staging = packages.join(format!("{STAGING_PREFIX}{pkgname}-{}", std::process::id()));
-    let result = stage_and_commit(ctx, &planned, options, &staging, &depot_dir);
+    let result = stage_and_commit(ctx, planned, options, &staging, &depot_dir);
     if result.is_err() {
         let _ = linking::remove_tree(&staging);
         if created_packages_dir {

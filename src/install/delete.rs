@@ -2,6 +2,7 @@
 //! the database in one transaction, then remove its depot dir.
 
 use std::collections::BTreeSet;
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
@@ -250,7 +251,7 @@ fn delete_one(
                 problems.len()
             );
             for p in &problems {
-                msg.push_str(&format!("\n  {}: {}", p.path.display(), p.what));
+                let _ = write!(msg, "\n  {}: {}", p.path.display(), p.what);
             }
             msg.push_str("\ncopy away what you need, then delete with -f");
             bail!(msg);

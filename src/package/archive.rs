@@ -59,6 +59,10 @@ impl Compression {
     }
 
     /// Choose from an output file name's suffix, as pkg_create does (unknown: gzip).
+    #[expect(
+        clippy::case_sensitive_file_extension_comparisons,
+        reason = "package suffixes are lower case, as pkg_create writes them"
+    )]
     pub fn from_file_name(name: &str) -> Compression {
         if name.ends_with(".tbz") || name.ends_with(".tar.bz2") {
             Compression::Bzip2

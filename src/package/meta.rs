@@ -1,5 +1,7 @@
 //! Metadata helpers: `+BUILD_INFO` variables and the host's identity.
 
+use std::fmt::Write as _;
+
 /// pkg_install's version depot writes as `PKGTOOLS_VERSION` (what it is compatible with).
 pub const PKGTOOLS_VERSION: &str = "20170419";
 
@@ -13,7 +15,7 @@ pub fn build_info_var(text: &str, var: &str) -> Option<String> {
         .filter_map(|line| line.split_once('='))
         .filter(|(k, _)| k.trim() == var)
         .map(|(_, v)| v.trim().to_owned())
-        .last()
+        .next_back()
 }
 
 /// The host's values for the required `+BUILD_INFO` variables.
@@ -25,10 +27,9 @@ pub fn host_build_info() -> Vec<(&'static str, String)> {
         "macos" => "Darwin".to_owned(),
         other => other.to_owned(),
     };
-    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+    let release = fs_err::read_to_string("/proc/sys/kernel/osrelease")
         .ok()
-        .map(|s| s.trim().to_owned())
-        .unwrap_or_else(|| "0".to_owned());
+        .map_or_else(|| "0".to_owned(), |s| s.trim().to_owned());
     // pkgsrc's OS_VERSION on Linux is the kernel release without the local suffix.
     let os_version = release
         .split(['-', '+'])
@@ -51,7 +52,7 @@ pub fn complete_build_info(text: &str) -> String {
     }
     for (key, value) in host_build_info() {
         if build_info_var(text, key).is_none() {
-            out.push_str(&format!("{key}={value}\n"));
+            let _ = writeln!(out, "{key}={value}");
         }
     }
     out

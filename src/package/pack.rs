@@ -134,7 +134,7 @@ pub fn write_package(spec: &PackageSpec, out: &Path, compression: Compression) -
                 }
                 sources.push((name.clone(), source, stat));
             }
-            other => plist.entries.push(other.clone()),
+            other @ Entry::Command(..) => plist.entries.push(other.clone()),
         }
     }
 

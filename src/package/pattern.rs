@@ -399,7 +399,7 @@ mod tests {
             env!("CARGO_MANIFEST_DIR"),
             "/../shared/conformance/pattern-match.tsv"
         );
-        let text = std::fs::read_to_string(path)
+        let text = fs_err::read_to_string(path)
             .expect("../shared/conformance/pattern-match.tsv is required beside the repository");
         let mut failures = Vec::new();
         let mut rows = 0;

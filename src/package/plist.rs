@@ -387,12 +387,11 @@ pub fn format_command(command: &str, dir: &str, last_file: &str) -> String {
             Some('D') => out.push_str(&shell_quote(dir)),
             Some('B') => out.push_str(&shell_quote(parent)),
             Some('f') => out.push_str(&shell_quote(base)),
-            Some('%') => out.push('%'),
+            Some('%') | None => out.push('%'),
             Some(other) => {
                 out.push('%');
                 out.push(other);
             }
-            None => out.push('%'),
         }
     }
     out

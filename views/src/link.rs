@@ -52,7 +52,7 @@ pub fn materialise(plan: &Plan, depot_dirs: &[PathBuf], dest: &Path) -> Result<(
                 crate::link::symlink(&relative, &at)?;
             }
         }
-        crate::link::fault_point()?;
+        crate::link::fault_point();
     }
     fs_err::rename(&staging, dest)?;
     Ok(())
@@ -83,7 +83,7 @@ pub fn switch(link: &Path, target: &Path) -> Result<()> {
     let temporary = parent.join(format!(".tmp-link-{name}-{}", std::process::id()));
     let _ = fs_err::remove_file(&temporary);
     symlink(target, &temporary)?;
-    fault_point()?;
+    fault_point();
     fs_err::rename(&temporary, link)?;
     Ok(())
 }
@@ -95,7 +95,7 @@ pub fn read_link_target(link: &Path) -> Option<PathBuf> {
 
 /// Test hook for crash-safety tests: with `DEPOT_FAULT_AFTER=N` set, the N-th
 /// filesystem step of a view change aborts the process.
-pub(crate) fn fault_point() -> std::io::Result<()> {
+pub(crate) fn fault_point() {
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNT: AtomicU64 = AtomicU64::new(0);
     static LIMIT: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
@@ -109,7 +109,6 @@ pub(crate) fn fault_point() -> std::io::Result<()> {
     {
         std::process::abort();
     }
-    Ok(())
 }
 
 #[cfg(test)]

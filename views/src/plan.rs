@@ -123,7 +123,7 @@ fn same_content(a: &Member, b: &Member, path: &str) -> bool {
             ma.file_type().is_file()
                 && mb.file_type().is_file()
                 && ma.len() == mb.len()
-                && std::fs::read(&pa).ok() == std::fs::read(&pb).ok()
+                && fs_err::read(&pa).ok() == fs_err::read(&pb).ok()
         }
         _ => false,
     }
@@ -201,11 +201,10 @@ pub fn plan(members: &[Member], options: &Options) -> Result<Plan> {
                 .copied()
                 .filter(|&i| members[i].priority == best)
                 .collect();
-            if at_best.len() == 1 {
-                Some(at_best[0])
-            } else if at_best[1..]
-                .iter()
-                .all(|&i| same_content(&members[at_best[0]], &members[i], path))
+            if at_best.len() == 1
+                || at_best[1..]
+                    .iter()
+                    .all(|&i| same_content(&members[at_best[0]], &members[i], path))
             {
                 Some(at_best[0])
             } else {
@@ -255,8 +254,20 @@ pub fn plan(members: &[Member], options: &Options) -> Result<Plan> {
         if under_fold(path, &folded) {
             continue;
         }
-        match winner {
-            Some(member) => {
+        if let Some(member) = winner {
+            entries.insert(
+                path.to_owned(),
+                Node::Link {
+                    member,
+                    source: path.to_owned(),
+                },
+            );
+        } else {
+            // A directory below which exactly one member ships anything folds into one
+            // link (its single owner means no conflict lies below it either).
+            let owners = &dirs[path];
+            if owners.len() == 1 && !always_real(path) && !dirs_with_ignored.contains(path) {
+                let member = *owners.iter().next().unwrap_or(&0);
                 entries.insert(
                     path.to_owned(),
                     Node::Link {
@@ -264,24 +275,9 @@ pub fn plan(members: &[Member], options: &Options) -> Result<Plan> {
                         source: path.to_owned(),
                     },
                 );
-            }
-            None => {
-                // A directory below which exactly one member ships anything folds into one
-                // link (its single owner means no conflict lies below it either).
-                let owners = &dirs[path];
-                if owners.len() == 1 && !always_real(path) && !dirs_with_ignored.contains(path) {
-                    let member = *owners.iter().next().unwrap_or(&0);
-                    entries.insert(
-                        path.to_owned(),
-                        Node::Link {
-                            member,
-                            source: path.to_owned(),
-                        },
-                    );
-                    folded.push(path);
-                } else {
-                    entries.insert(path.to_owned(), Node::Dir);
-                }
+                folded.push(path);
+            } else {
+                entries.insert(path.to_owned(), Node::Dir);
             }
         }
     }
