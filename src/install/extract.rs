@@ -302,19 +302,7 @@ pub fn extract(
             }
             tar::EntryType::Directory => {
                 fs_err::create_dir_all(&at)?;
-                push(
-                    &mut files,
-                    on_file,
-                    FileRow {
-                        path: rel,
-                        kind: FileKind::Dir,
-                        sha256: None,
-                        md5: None,
-                        mode: 0o755,
-                        size: 0,
-                        target: None,
-                    },
-                )?;
+                push(&mut files, on_file, directory_row(rel))?;
             }
             tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => {
                 bail!("{pkgname}: {rel} is a device node or FIFO; packages may not contain them");
@@ -339,19 +327,7 @@ pub fn extract(
             crate::package::plist::Entry::Command(Command::PkgDir, dir) => {
                 let rel = depot_path(pkgname, &prefix, &cwd, dir)?;
                 fs_err::create_dir_all(dest.join(&rel))?;
-                push(
-                    &mut files,
-                    on_file,
-                    FileRow {
-                        path: rel,
-                        kind: FileKind::Dir,
-                        sha256: None,
-                        md5: None,
-                        mode: 0o755,
-                        size: 0,
-                        target: None,
-                    },
-                )?;
+                push(&mut files, on_file, directory_row(rel))?;
             }
             _ => {}
         }
