@@ -339,6 +339,19 @@ pub fn extract(
     })
 }
 
+/// The row of a directory the package owns.
+fn directory_row(path: String) -> FileRow {
+    FileRow {
+        path,
+        kind: FileKind::Dir,
+        sha256: None,
+        md5: None,
+        mode: 0o755,
+        size: 0,
+        target: None,
+    }
+}
+
 fn push(
     files: &mut Vec<FileRow>,
     on_file: &mut dyn FnMut(&FileRow) -> Result<()>,
