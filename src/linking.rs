@@ -3,6 +3,7 @@
 //! plans and materialises a new generation, records it in the same database
 //! transaction as the operation that caused it, then switches the view.
 
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -385,6 +386,87 @@ fn stitch_root(settings: &Settings, top_level: &[String]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Compare the live tree of `view` with the plan of its current generation.
+pub fn check(settings: &Settings, db: &Database, view: &str) -> Result<Vec<String>> {
+    let Some(v) = db.view(view)? else {
+        bail!("no view named {view}");
+    };
+    let Some(current) = v.current else {
+        return Ok(vec![format!("view {view} has no current generation")]);
+    };
+    let members = db.members(v.id, current)?;
+    let (plan, depot_dirs) = plan_members(db, view, &members, None, None)?;
+    let dir = generations_dir(settings, view).join(current.to_string());
+    let mut problems = Vec::new();
+    let want_link = PathBuf::from(".gen").join(view).join(current.to_string());
+    if std::fs::read_link(view_link(settings, view)).ok() != Some(want_link) {
+        problems.push(format!(
+            "{} does not point at generation {current}",
+            view_link(settings, view).display()
+        ));
+    }
+    let mut planned = BTreeSet::new();
+    for (path, node) in &plan.entries {
+        planned.insert(path.clone());
+        let at = dir.join(path);
+        let meta = std::fs::symlink_metadata(&at);
+        match node {
+            views::Node::Dir => {
+                if !meta.as_ref().is_ok_and(std::fs::Metadata::is_dir) {
+                    problems.push(format!("{}: should be a directory", at.display()));
+                }
+            }
+            views::Node::Link { member, source } => {
+                let target = depot_dirs[*member].join(source);
+                let expected = views::relative_path(at.parent().unwrap_or(&dir), &target);
+                match std::fs::read_link(&at) {
+                    Ok(actual) if actual == expected => {
+                        if std::fs::metadata(&at).is_err() {
+                            problems.push(format!(
+                                "{}: dangling link to {}",
+                                at.display(),
+                                target.display()
+                            ));
+                        }
+                    }
+                    Ok(actual) => problems.push(format!(
+                        "{}: points to {}, expected {}",
+                        at.display(),
+                        actual.display(),
+                        expected.display()
+                    )),
+                    Err(_) => problems.push(format!(
+                        "{}: missing link to {}",
+                        at.display(),
+                        target.display()
+                    )),
+                }
+            }
+        }
+    }
+    for entry in walkdir::WalkDir::new(&dir)
+        .min_depth(1)
+        .into_iter()
+        .filter_map(Result::ok)
+    {
+        let rel = entry
+            .path()
+            .strip_prefix(&dir)
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let under_link = Path::new(&rel).ancestors().skip(1).any(|a| {
+            matches!(
+                plan.entries.get(a.to_string_lossy().as_ref()),
+                Some(views::Node::Link { .. })
+            )
+        });
+        if !planned.contains(&rel) && !under_link {
+            problems.push(format!("{}: not part of the view", entry.path().display()));
+        }
+    }
+    Ok(problems)
 }
 
 /// Bring the disk in step with the database after a crash: remove half-written

@@ -8,6 +8,7 @@ mod cli;
 mod commands;
 mod install;
 mod linking;
+mod owners;
 mod package;
 mod repo;
 mod settings;

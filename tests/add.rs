@@ -320,7 +320,6 @@ fn already_installed_is_not_an_error() {
 fn dry_run_changes_nothing() {
     let w = World::new();
     let p = w.package("dry-1.0", &[("bin/dry", "d")], &[]);
-    w.ok(&["info"]);
     let before = w.snapshot();
     let out = w.ok(&["add", "-n", p.to_str().unwrap()]);
     assert!(out.contains("would install dry-1.0"), "{out}");

@@ -331,6 +331,7 @@ fn never_links_into_the_depot_itself() {
         &[("packages/evil", "e"), ("bin/sneaky", "s")],
         &[],
     );
+    w.ok(&["view", "list"]); // the root exists, with its database
     let before = w.snapshot();
     let err = w.fails(&["add", p.to_str().unwrap()]);
     assert!(err.contains("packages/evil: reserved by depot"), "{err}");

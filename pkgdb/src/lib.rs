@@ -106,10 +106,20 @@ impl Database {
         Ok(db)
     }
 
-    /// Open for reading only. A missing database reads as empty: it is created
-    /// (and migrated) so that queries work, which is harmless for readers.
+    /// Open for a reader. Nothing is created: a missing database reads as an empty
+    /// one (in memory), so `depot info` on a fresh root leaves the root untouched.
     pub fn open_read(dir: &Path) -> Result<Database> {
-        Self::open(dir)
+        let path = dir.join(DATABASE_FILE);
+        if path.exists() {
+            return Self::open(dir);
+        }
+        let conn = Connection::open_in_memory().map_err(|source| Error::Sqlite {
+            path: path.clone(),
+            source,
+        })?;
+        let mut db = Database { conn, path };
+        schema::migrate(&mut db)?;
+        Ok(db)
     }
 
     fn configure(&self) -> Result<()> {

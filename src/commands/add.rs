@@ -14,7 +14,12 @@ pub fn run(settings: Settings, args: &AddArgs) -> Result<ExitStatus> {
     if args.prefix.is_some() {
         eprintln!("depot: note: -p is ignored; every package is installed into its own depot dir");
     }
-    let mut ctx = Context::writer(settings)?;
+    // A dry run changes nothing, not even the lock file.
+    let mut ctx = if args.dry_run {
+        Context::reader(settings)?
+    } else {
+        Context::writer(settings)?
+    };
     let options = AddOptions {
         automatic: args.automatic,
         force: args.force,

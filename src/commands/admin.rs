@@ -8,7 +8,7 @@ use pkgdb::{Database, DependencyKind, FileKind, FileRow, NewDependency, NewPacka
 use super::ExitStatus;
 use crate::cli::{AdminAction, AdminArgs};
 use crate::install::Context;
-use crate::install::delete::{resolve_installed, verify_file};
+use crate::install::delete::verify_file;
 use crate::package::pattern;
 use crate::package::plist::{Command, Entry, PackingList};
 use crate::repo;
@@ -85,7 +85,7 @@ fn set_flag(settings: Settings, var: &str, on: bool, packages: &[String]) -> Res
     let mut ctx = Context::writer(settings)?;
     let mut rows = Vec::new();
     for p in packages {
-        rows.extend(resolve_installed(&ctx, p, false)?);
+        rows.extend(crate::owners::resolve(&ctx.settings, &ctx.db, p, false)?);
     }
     ctx.db.transaction(|tx| -> Result<()> {
         for row in &rows {
@@ -107,19 +107,7 @@ fn check(settings: &Settings, packages: &[String]) -> Result<ExitStatus> {
     } else {
         let mut rows = Vec::new();
         for p in packages {
-            if let Some(r) = db.package(p)? {
-                rows.push(r);
-            } else {
-                let m: Vec<_> = db
-                    .packages()?
-                    .into_iter()
-                    .filter(|r| pattern::pkg_match(p, &r.pkgname))
-                    .collect();
-                if m.is_empty() {
-                    bail!("{p}: no such package installed");
-                }
-                rows.extend(m);
-            }
+            rows.extend(crate::owners::resolve(settings, &db, p, false)?);
         }
         rows
     };

@@ -105,9 +105,12 @@ pub fn run(settings: &Settings, args: &CreateArgs) -> Result<ExitStatus> {
 
     // Dependencies, build dependencies and conflicts go on top, as pkg_create puts them.
     let mut head = PackingList::default();
-    let installed = Database::open(&settings.dbdir)
-        .and_then(|db| db.pkgnames())
-        .unwrap_or_default();
+    // @blddep records the installed package each dependency was built against.
+    let installed = if args.depends.is_some() || args.build_depends.is_some() {
+        Database::open_read(&settings.dbdir)?.pkgnames()?
+    } else {
+        Vec::new()
+    };
     for pattern_text in args.depends.iter().flat_map(|s| s.split_whitespace()) {
         if let Some(best) = pattern::find_best(pattern_text, installed.iter().map(String::as_str)) {
             head.push(Command::BldDep, best);

@@ -1,7 +1,7 @@
 //! `depot gc` and the view check it shares with `depot view check`.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Result;
 use pkgdb::{Queries, ViewQueries};
@@ -11,87 +11,6 @@ use crate::cli::GcArgs;
 use crate::install::Context;
 use crate::linking;
 use crate::settings::Settings;
-
-/// Compare the live tree of `view` with the plan of its current generation.
-pub fn check_view(ctx: &Context, view: &str) -> Result<Vec<String>> {
-    let Some(v) = ctx.db.view(view)? else {
-        anyhow::bail!("no view named {view}");
-    };
-    let Some(current) = v.current else {
-        return Ok(vec![format!("view {view} has no current generation")]);
-    };
-    let members = ctx.db.members(v.id, current)?;
-    let (plan, depot_dirs) = linking::plan_members(&ctx.db, view, &members, None, None)?;
-    let dir = linking::generations_dir(&ctx.settings, view).join(current.to_string());
-    let mut problems = Vec::new();
-    let want_link = PathBuf::from(".gen").join(view).join(current.to_string());
-    if std::fs::read_link(linking::view_link(&ctx.settings, view)).ok() != Some(want_link) {
-        problems.push(format!(
-            "{} does not point at generation {current}",
-            linking::view_link(&ctx.settings, view).display()
-        ));
-    }
-    let mut planned = BTreeSet::new();
-    for (path, node) in &plan.entries {
-        planned.insert(path.clone());
-        let at = dir.join(path);
-        let meta = std::fs::symlink_metadata(&at);
-        match node {
-            views::Node::Dir => {
-                if !meta.as_ref().is_ok_and(std::fs::Metadata::is_dir) {
-                    problems.push(format!("{}: should be a directory", at.display()));
-                }
-            }
-            views::Node::Link { member, source } => {
-                let target = depot_dirs[*member].join(source);
-                let expected = views::relative_path(at.parent().unwrap_or(&dir), &target);
-                match std::fs::read_link(&at) {
-                    Ok(actual) if actual == expected => {
-                        if std::fs::metadata(&at).is_err() {
-                            problems.push(format!(
-                                "{}: dangling link to {}",
-                                at.display(),
-                                target.display()
-                            ));
-                        }
-                    }
-                    Ok(actual) => problems.push(format!(
-                        "{}: points to {}, expected {}",
-                        at.display(),
-                        actual.display(),
-                        expected.display()
-                    )),
-                    Err(_) => problems.push(format!(
-                        "{}: missing link to {}",
-                        at.display(),
-                        target.display()
-                    )),
-                }
-            }
-        }
-    }
-    for entry in walkdir::WalkDir::new(&dir)
-        .min_depth(1)
-        .into_iter()
-        .filter_map(Result::ok)
-    {
-        let rel = entry
-            .path()
-            .strip_prefix(&dir)
-            .map(|p| p.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let under_link = Path::new(&rel).ancestors().skip(1).any(|a| {
-            matches!(
-                plan.entries.get(a.to_string_lossy().as_ref()),
-                Some(views::Node::Link { .. })
-            )
-        });
-        if !planned.contains(&rel) && !under_link {
-            problems.push(format!("{}: not part of the view", entry.path().display()));
-        }
-    }
-    Ok(problems)
-}
 
 /// Run `depot gc`.
 pub fn run(settings: Settings, args: &GcArgs) -> Result<ExitStatus> {

@@ -83,48 +83,6 @@ impl Subject {
     }
 }
 
-/// The packages owning `path`: a depot path, a view path (followed through its
-/// links), or a path relative to the root.
-pub fn owners_of_path(settings: &Settings, db: &Database, path: &str) -> Result<Vec<String>> {
-    let packages = settings.packages_dir();
-    let absolute = std::path::absolute(path)?;
-    let mut candidates = vec![absolute.clone()];
-    if let Ok(real) = absolute.canonicalize() {
-        candidates.push(real);
-    } else if let Some(parent) = absolute.parent()
-        && let Ok(real_parent) = parent.canonicalize()
-        && let Some(name) = absolute.file_name()
-    {
-        candidates.push(real_parent.join(name));
-    }
-    for candidate in &candidates {
-        if let Ok(rest) = candidate.strip_prefix(&packages) {
-            let mut parts = rest.components();
-            if let Some(pkg) = parts.next() {
-                let pkgname = pkg.as_os_str().to_string_lossy().into_owned();
-                let rel = parts.as_path().to_string_lossy().into_owned();
-                if db.owns(&pkgname, &rel)? {
-                    return Ok(vec![pkgname]);
-                }
-            }
-        }
-        // Packages kept outside packages/ (imported from pkg_install).
-        if let Some((pkgname, _)) = db.package_containing(&candidate.to_string_lossy())? {
-            return Ok(vec![pkgname]);
-        }
-    }
-    if let Ok(rel) = absolute.strip_prefix(&settings.root) {
-        let owners = db.owners(&rel.to_string_lossy())?;
-        if !owners.is_empty() {
-            return Ok(owners);
-        }
-    }
-    if !Path::new(path).is_absolute() {
-        return Ok(db.owners(path)?);
-    }
-    Ok(Vec::new())
-}
-
 fn installed_subject(db: &Database, row: PackageRow) -> Result<Subject> {
     let metadata = db.all_metadata(row.id)?;
     let contents = metadata
@@ -214,7 +172,7 @@ pub fn run(settings: &Settings, args: &InfoArgs) -> Result<ExitStatus> {
     }
     for spec in &args.packages {
         if args.by_file {
-            let owners = owners_of_path(settings, &db, spec)?;
+            let owners = crate::owners::owners_of_path(settings, &db, spec)?;
             if owners.is_empty() {
                 bail!("No matching pkg for {spec}.");
             }
@@ -251,7 +209,7 @@ pub fn run(settings: &Settings, args: &InfoArgs) -> Result<ExitStatus> {
     }
     let mut out = String::new();
     if args.json {
-        print_json(&db, &subjects, args)?;
+        print_json(&subjects, args)?;
         return Ok(i32::from(errors > 0));
     }
     for subject in &subjects {
@@ -280,7 +238,10 @@ pub fn run(settings: &Settings, args: &InfoArgs) -> Result<ExitStatus> {
 
 fn exists(settings: &Settings, db: &Database, spec: &str, args: &InfoArgs) -> Result<ExitStatus> {
     let spec = if args.by_file {
-        match owners_of_path(settings, db, spec)?.into_iter().next() {
+        match crate::owners::owners_of_path(settings, db, spec)?
+            .into_iter()
+            .next()
+        {
             Some(p) => p,
             None => bail!("No matching pkg for {spec}."),
         }
@@ -625,7 +586,7 @@ struct JsonPackage<'a> {
     files: Option<Vec<String>>,
 }
 
-fn print_json(_db: &Database, subjects: &[Subject], args: &InfoArgs) -> Result<()> {
+fn print_json(subjects: &[Subject], args: &InfoArgs) -> Result<()> {
     let list: Vec<JsonPackage<'_>> = subjects
         .iter()
         .map(|s| {

@@ -251,7 +251,7 @@ pub fn run(settings: Settings, command: &ViewCommand) -> Result<ExitStatus> {
             println!("view {name}: back at generation {target}");
         }
         ViewCommand::Check { name } => {
-            let problems = crate::commands::gc::check_view(&ctx, name)?;
+            let problems = linking::check(&ctx.settings, &ctx.db, name)?;
             if problems.is_empty() {
                 println!("view {name}: matches its plan");
                 return Ok(0);

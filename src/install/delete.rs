@@ -10,7 +10,6 @@ use pkgdb::{FileKind, FileRow, PackageRow, Queries, ViewQueries};
 
 use super::{Context, TRASH_PREFIX, scripts};
 use crate::linking::{self, DEFAULT_VIEW};
-use crate::package::pattern;
 use crate::package::plist::{Command, PackingList};
 
 /// How `delete` behaves.
@@ -105,39 +104,11 @@ pub fn verify_file(depot_dir: &Path, file: &FileRow) -> Option<Problem> {
     }
 }
 
-/// Resolve an argument to installed packages.
-pub fn resolve_installed(ctx: &Context, spec: &str, by_file: bool) -> Result<Vec<PackageRow>> {
-    if by_file {
-        let owners = crate::commands::info::owners_of_path(&ctx.settings, &ctx.db, spec)?;
-        if owners.is_empty() {
-            bail!("{spec}: no installed package owns this file");
-        }
-        let mut out = Vec::new();
-        for o in owners {
-            out.extend(ctx.db.package(&o)?);
-        }
-        return Ok(out);
-    }
-    if let Some(p) = ctx.db.package(spec)? {
-        return Ok(vec![p]);
-    }
-    let matches: Vec<PackageRow> = ctx
-        .db
-        .packages()?
-        .into_iter()
-        .filter(|p| pattern::pkg_match(spec, &p.pkgname))
-        .collect();
-    if matches.is_empty() {
-        bail!("{spec}: no such package installed (see `depot info` for what is installed)");
-    }
-    Ok(matches)
-}
-
 /// Delete the packages named by `specs`.
 pub fn delete(ctx: &mut Context, specs: &[String], options: &DeleteOptions) -> Result<()> {
     let mut targets: Vec<PackageRow> = Vec::new();
     for spec in specs {
-        for p in resolve_installed(ctx, spec, options.by_file)? {
+        for p in crate::owners::resolve(&ctx.settings, &ctx.db, spec, options.by_file)? {
             if !targets.iter().any(|t| t.id == p.id) {
                 targets.push(p);
             }

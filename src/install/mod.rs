@@ -24,7 +24,7 @@ pub struct Context {
     pub settings: Settings,
     /// The database.
     pub db: Database,
-    _lock: WriteLock,
+    _lock: Option<WriteLock>,
 }
 
 impl Context {
@@ -35,10 +35,20 @@ impl Context {
         let ctx = Context {
             settings,
             db,
-            _lock: lock,
+            _lock: Some(lock),
         };
         ctx.recover()?;
         Ok(ctx)
+    }
+
+    /// Open for a dry run: no lock, nothing created, nothing cleaned up.
+    pub fn reader(settings: Settings) -> Result<Context> {
+        let db = Database::open_read(&settings.dbdir)?;
+        Ok(Context {
+            settings,
+            db,
+            _lock: None,
+        })
     }
 
     /// Remove staging and trash directories left by an interrupted run and put views back in step.
