@@ -325,3 +325,32 @@ fn dry_run_changes_nothing() {
     assert!(out.contains("would install dry-1.0"), "{out}");
     assert_eq!(before, w.snapshot());
 }
+
+#[test]
+fn hard_links_survive_create_and_add() {
+    use std::os::unix::fs::MetadataExt;
+    let w = World::new();
+    let stage = w.scratch.join("hl");
+    std::fs::create_dir_all(stage.join("bin")).unwrap();
+    std::fs::write(stage.join("bin/one"), "same inode").unwrap();
+    std::fs::hard_link(stage.join("bin/one"), stage.join("bin/two")).unwrap();
+    let file = w.pkgs.join("hl-1.0.tgz");
+    w.ok(&[
+        "create",
+        "--from-dir",
+        stage.to_str().unwrap(),
+        file.to_str().unwrap(),
+    ]);
+    w.ok(&["add", file.to_str().unwrap()]);
+    let dir = w.root.join("packages/hl-1.0/bin");
+    let (a, b) = (
+        std::fs::metadata(dir.join("one")).unwrap(),
+        std::fs::metadata(dir.join("two")).unwrap(),
+    );
+    assert_eq!(a.ino(), b.ino());
+    assert_eq!(
+        std::fs::read_to_string(dir.join("two")).unwrap(),
+        "same inode"
+    );
+    w.ok(&["admin", "check"]);
+}

@@ -129,13 +129,30 @@ fn read_planned(file: &Path, automatic: bool) -> Result<Planned> {
     })
 }
 
+/// What planning needs from the database and settings, read once per run.
+struct Known {
+    installed: Vec<String>,
+    conflicts: Vec<(String, String)>,
+    pkg_path: Vec<PathBuf>,
+}
+
 /// Install the packages named by `specs`, with their dependencies.
 pub fn add(ctx: &mut Context, specs: &[String], options: &AddOptions) -> Result<()> {
+    let known = Known {
+        installed: ctx.db.pkgnames()?,
+        conflicts: ctx.db.all_conflicts()?,
+        pkg_path: ctx
+            .settings
+            .pkg_path
+            .iter()
+            .map(|e| repo::local_dir(e))
+            .collect(),
+    };
     let mut order: Vec<Planned> = Vec::new();
     for spec in specs {
         let file = locate(ctx, spec)?;
         let planned = read_planned(&file, options.automatic)?;
-        plan_dependencies(ctx, planned, options, &mut order, &mut Vec::new())?;
+        plan_dependencies(&known, planned, options, &mut order, &mut Vec::new())?;
     }
     for planned in &order {
         install_one(ctx, planned, options)?;
@@ -145,7 +162,7 @@ pub fn add(ctx: &mut Context, specs: &[String], options: &AddOptions) -> Result<
 
 /// Depth-first: dependencies before the package; everything checked before anything is installed.
 fn plan_dependencies(
-    ctx: &Context,
+    known: &Known,
     planned: Planned,
     options: &AddOptions,
     order: &mut Vec<Planned>,
@@ -161,15 +178,16 @@ fn plan_dependencies(
             planned.pkgname
         );
     }
-    let installed = ctx.db.pkgnames()?;
+    let installed = &known.installed;
     if installed.contains(&planned.pkgname) {
         order.push(planned);
         return Ok(());
     }
-    check_conflicts(ctx, &planned, order, options)?;
+    check_conflicts(known, &planned, order, options)?;
+    // The directory of the package being installed comes first, then PKG_PATH.
     let toplevel = planned.file.parent().map(Path::to_path_buf);
     let mut dirs: Vec<PathBuf> = toplevel.into_iter().collect();
-    dirs.extend(ctx.settings.pkg_path.iter().map(|e| repo::local_dir(e)));
+    dirs.extend(known.pkg_path.iter().cloned());
     chain.push(planned.pkgname.clone());
     for dep in planned
         .plist
@@ -195,7 +213,7 @@ fn plan_dependencies(
         match found {
             Some((_, file)) => {
                 let dep_planned = read_planned(&file, true)?;
-                plan_dependencies(ctx, dep_planned, options, order, chain)?;
+                plan_dependencies(known, dep_planned, options, order, chain)?;
             }
             None if options.force => {
                 eprintln!(
@@ -224,14 +242,14 @@ fn plan_dependencies(
 }
 
 fn check_conflicts(
-    ctx: &Context,
+    known: &Known,
     planned: &Planned,
     order: &[Planned],
     options: &AddOptions,
 ) -> Result<()> {
     let mut problems = Vec::new();
-    let installed = ctx.db.pkgnames()?;
-    let others = installed
+    let others = known
+        .installed
         .iter()
         .map(String::as_str)
         .chain(order.iter().map(|p| p.pkgname.as_str()));
@@ -246,8 +264,8 @@ fn check_conflicts(
             }
         }
     }
-    for (other, pattern) in ctx.db.all_conflicts()? {
-        if pattern::pkg_match(&pattern, &planned.pkgname) {
+    for (other, pattern) in &known.conflicts {
+        if pattern::pkg_match(pattern, &planned.pkgname) {
             problems.push(format!(
                 "installed {other} conflicts with {} (@pkgcfl {pattern})",
                 planned.pkgname

@@ -1,7 +1,7 @@
 //! Unpacking a package's payload into a staging directory, in exactly
 //! `+CONTENTS` order, with every entry confined and every checksum verified.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::io::{Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Component, Path, PathBuf};
@@ -124,13 +124,12 @@ pub fn extract(
     }
     let mut created_dirs: HashSet<PathBuf> = HashSet::new();
     created_dirs.insert(dest.to_owned());
-    let mut by_archive_name: HashMap<String, (String, Option<String>)> = HashMap::new();
     let mut files = Vec::with_capacity(items.len());
     let mut size = 0u64;
     let mut buffer = vec![0u8; 128 * 1024];
     let mut next = first.map(Ok);
 
-    for item in &items {
+    for (index, item) in items.iter().enumerate() {
         let rel = depot_path(pkgname, &prefix, &item.cwd, &item.name)?;
         let entry = match next.take().or_else(|| entries.next()) {
             Some(entry) => entry.with_context(|| {
@@ -219,7 +218,6 @@ pub fn extract(
                     );
                 }
                 size += written;
-                by_archive_name.insert(name.clone(), (rel.clone(), Some(sha256.clone())));
                 push(
                     &mut files,
                     on_file,
@@ -255,7 +253,6 @@ pub fn extract(
                 }
                 std::os::unix::fs::symlink(&target, &at)
                     .with_context(|| format!("cannot create symlink {}", at.display()))?;
-                by_archive_name.insert(name.clone(), (rel.clone(), None));
                 push(
                     &mut files,
                     on_file,
@@ -278,14 +275,21 @@ pub fn extract(
                     .map(|t| t.to_string_lossy().into_owned())
                     .unwrap_or_default();
                 let target = target.strip_prefix("./").unwrap_or(&target).to_owned();
-                let Some((target_rel, sha256)) = by_archive_name.get(&target).cloned() else {
+                // Entry names equal item names (checked above) and `files[k]` is the row of
+                // `items[k]`, so an earlier regular file is found without an index of names.
+                let earlier = items[..index]
+                    .iter()
+                    .rposition(|it| it.name == target)
+                    .map(|k| &files[k])
+                    .filter(|row: &&FileRow| row.kind == FileKind::File)
+                    .map(|row| (row.path.clone(), row.sha256.clone()));
+                let Some((target_rel, sha256)) = earlier else {
                     bail!(
                         "{pkgname}: hard link {rel} -> {target} does not point to an earlier file of the package; refusing it"
                     );
                 };
                 fs_err::hard_link(dest.join(&target_rel), &at)?;
                 let meta = fs_err::symlink_metadata(&at)?;
-                by_archive_name.insert(name.clone(), (rel.clone(), sha256.clone()));
                 push(
                     &mut files,
                     on_file,
