@@ -214,3 +214,26 @@ fn system_tar_reads_what_depot_writes() {
         "+CONTENTS\n+COMMENT\n+DESC\n+BUILD_INFO\n+SIZE_PKG\nbin/x\nshare/a/b/c\n"
     );
 }
+
+#[test]
+fn an_output_name_without_a_package_suffix_gets_tgz() {
+    let w = World::new();
+    let stage = w.scratch.join("s");
+    std::fs::create_dir_all(&stage).unwrap();
+    std::fs::write(stage.join("f"), "f").unwrap();
+    let out = w.pkgs.join("nosuffix-1.0");
+    w.ok(&[
+        "create",
+        "--from-dir",
+        stage.to_str().unwrap(),
+        out.to_str().unwrap(),
+    ]);
+    assert!(w.pkgs.join("nosuffix-1.0.tgz").is_file());
+    assert!(!out.exists());
+    assert_eq!(
+        read_member(&w.pkgs.join("nosuffix-1.0.tgz"), "+CONTENTS")
+            .lines()
+            .next(),
+        Some("@name nosuffix-1.0")
+    );
+}

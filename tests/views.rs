@@ -436,3 +436,30 @@ fn a_crash_at_any_point_of_a_view_change_leaves_the_view_usable() {
         "the fault hook should have fired several times ({crashed})"
     );
 }
+
+#[test]
+fn env_replaces_view_directories_and_keeps_the_users_own() {
+    let w = World::new();
+    w.ok(&["view", "create", "a"]);
+    w.ok(&["view", "create", "b"]);
+    let own = w.root.join("lib/mytools");
+    let old_view = w.root.join("views/a/bin");
+    let path = format!("{}:{}:/usr/bin", old_view.display(), own.display());
+    let out = w
+        .command(&depot_bin())
+        .env("PATH", &path)
+        .args(["env", "b"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().find(|l| l.starts_with("PATH=")).unwrap();
+    let b = w.root.join("views/b");
+    assert_eq!(
+        line,
+        format!(
+            "PATH='{0}/bin:{0}/sbin:{1}:/usr/bin'; export PATH;",
+            b.display(),
+            own.display()
+        )
+    );
+}

@@ -35,22 +35,13 @@ pub fn run(settings: &Settings, args: &CreateArgs) -> Result<ExitStatus> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    // pkg_create: the name is the output file without its suffix.
-    let pkgname = match file_name.rfind('.') {
-        Some(i)
-            if repo::pkgname_of_file(&file_name).is_some() || file_name.ends_with(".tar.gz") =>
-        {
-            file_name
-                .strip_suffix(".tar.gz")
-                .unwrap_or(&file_name[..i])
-                .to_owned()
-        }
-        _ => file_name.clone(),
-    };
-    let out = if repo::pkgname_of_file(&file_name).is_none() && !file_name.contains('.') {
-        out.with_file_name(format!("{file_name}.tgz"))
-    } else {
-        out.clone()
+    // pkg_create: the name is the output file without its suffix; none means .tgz.
+    let (pkgname, out) = match repo::pkgname_of_file(&file_name) {
+        Some(name) => (name.to_owned(), out.clone()),
+        None => (
+            file_name.clone(),
+            out.with_file_name(format!("{file_name}.tgz")),
+        ),
     };
     let compression = match &args.compression {
         Some(name) => Compression::from_name(name).with_context(|| {

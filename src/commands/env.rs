@@ -29,41 +29,47 @@ fn check_view(settings: &Settings, name: &str) -> Result<PathBuf> {
     Ok(view_dir(settings, name))
 }
 
-/// Variables and the view directories to put first in each; existing entries that
-/// belong to any depot view of this root are dropped, so switching views does not pile up.
-fn variables(settings: &Settings, dir: &Path) -> Vec<(&'static str, Vec<PathBuf>, String)> {
+/// The directories of the view at `dir` that each variable gets.
+fn view_dirs(dir: &Path) -> [(&'static str, [PathBuf; 2]); 4] {
+    [
+        ("PATH", [dir.join("bin"), dir.join("sbin")]),
+        ("MANPATH", [dir.join("share/man"), dir.join("man")]),
+        ("INFOPATH", [dir.join("share/info"), dir.join("info")]),
+        (
+            "PKG_CONFIG_PATH",
+            [dir.join("lib/pkgconfig"), dir.join("share/pkgconfig")],
+        ),
+    ]
+}
+
+/// Each variable's new value: the view's directories first, then the current value
+/// without the directories of any view of this root, so switching views does not pile up.
+fn variables(settings: &Settings, dir: &Path) -> Vec<(&'static str, String)> {
+    let default_view = view_dirs(&settings.root);
     let ours = |entry: &str| {
         let p = Path::new(entry);
         p.starts_with(settings.views_dir())
-            || (p.starts_with(&settings.root) && p.parent() == Some(settings.root.as_path()))
-            || p.starts_with(settings.root.join("share"))
-            || p.starts_with(settings.root.join("lib"))
+            || default_view
+                .iter()
+                .any(|(_, dirs)| dirs.iter().any(|d| d == p))
     };
-    let spec: [(&'static str, Vec<PathBuf>); 4] = [
-        ("PATH", vec![dir.join("bin"), dir.join("sbin")]),
-        ("MANPATH", vec![dir.join("share/man"), dir.join("man")]),
-        ("INFOPATH", vec![dir.join("share/info"), dir.join("info")]),
-        (
-            "PKG_CONFIG_PATH",
-            vec![dir.join("lib/pkgconfig"), dir.join("share/pkgconfig")],
-        ),
-    ];
-    spec.into_iter()
+    view_dirs(dir)
+        .into_iter()
         .map(|(var, dirs)| {
-            let rest: Vec<String> = std::env::var(var)
-                .unwrap_or_default()
-                .split(':')
-                .filter(|e| !e.is_empty() && !ours(e))
-                .map(str::to_owned)
-                .collect();
             let mut all: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
-            all.extend(rest);
-            // MANPATH: a trailing empty entry keeps the system default search path.
+            all.extend(
+                std::env::var(var)
+                    .unwrap_or_default()
+                    .split(':')
+                    .filter(|e| !e.is_empty() && !ours(e))
+                    .map(str::to_owned),
+            );
             let mut value = all.join(":");
+            // MANPATH: a trailing empty entry keeps the system's default search path.
             if var == "MANPATH" {
                 value.push(':');
             }
-            (var, dirs, value)
+            (var, value)
         })
         .collect()
 }
@@ -76,7 +82,7 @@ fn quote(s: &str) -> String {
 pub fn run_env(settings: &Settings, args: &EnvArgs) -> Result<ExitStatus> {
     let name = args.name.as_deref().unwrap_or(DEFAULT_VIEW);
     let dir = check_view(settings, name)?;
-    for (var, _, value) in variables(settings, &dir) {
+    for (var, value) in variables(settings, &dir) {
         match args.shell {
             Shell::Sh | Shell::Bash | Shell::Zsh => {
                 println!("{var}={}; export {var};", quote(&value));
@@ -97,7 +103,7 @@ fn command_in_view(
 ) -> Result<std::process::Command> {
     let dir = check_view(settings, name)?;
     let mut command = std::process::Command::new(program);
-    for (var, _, value) in variables(settings, &dir) {
+    for (var, value) in variables(settings, &dir) {
         command.env(var, value);
     }
     command.env("DEPOT_VIEW", name);

@@ -326,23 +326,18 @@ fn class_match(p: &[u8], c: u8) -> Option<(bool, usize)> {
     }
 }
 
-/// pkg_install's `pkg_order`: of two packages matching `pattern`, the better one.
-/// Higher version wins; on a tie, the first argument (found first) is kept.
-pub fn better<'a>(pattern: &str, current: Option<&'a str>, candidate: &'a str) -> Option<&'a str> {
-    let candidate_ok = pkg_match(pattern, candidate);
-    match current {
-        None => candidate_ok.then_some(candidate),
-        Some(current) if !candidate_ok => Some(current),
-        Some(current) => {
-            let cv = split_pkgname(current).map_or("", |(_, v)| v);
-            let nv = split_pkgname(candidate).map_or("", |(_, v)| v);
-            if dewey_compare(nv, cv) == Ordering::Greater {
-                Some(candidate)
-            } else {
-                Some(current)
-            }
-        }
+/// pkg_install's `pkg_order`: whether `candidate` matches `pattern` and beats the best
+/// so far (a higher version); on a tie the earlier one is kept.
+pub fn beats(pattern: &str, current: Option<&str>, candidate: &str) -> bool {
+    if !pkg_match(pattern, candidate) {
+        return false;
     }
+    let Some(current) = current else {
+        return true;
+    };
+    let cv = split_pkgname(current).map_or("", |(_, v)| v);
+    let nv = split_pkgname(candidate).map_or("", |(_, v)| v);
+    dewey_compare(nv, cv) == Ordering::Greater
 }
 
 /// The best match for `pattern` among `candidates` (PKGNAMEs), pkg_install's rule.
@@ -350,9 +345,13 @@ pub fn find_best<'a, I>(pattern: &str, candidates: I) -> Option<&'a str>
 where
     I: IntoIterator<Item = &'a str>,
 {
-    candidates
-        .into_iter()
-        .fold(None, |best, c| better(pattern, best, c))
+    candidates.into_iter().fold(None, |best, c| {
+        if beats(pattern, best, c) {
+            Some(c)
+        } else {
+            best
+        }
+    })
 }
 
 /// Compare two PKGNAMEs by version (for sorting the same PKGBASE).

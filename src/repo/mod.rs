@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use crate::package::pattern;
 
 /// File name suffixes of binary packages, in preference order.
-pub const SUFFIXES: &[&str] = &[".tgz", ".tbz", ".txz", ".tzst", ".tar"];
+pub const SUFFIXES: &[&str] = &[
+    ".tgz", ".tbz", ".txz", ".tzst", ".tar", ".tar.gz", ".tar.bz2", ".tar.xz", ".tar.zst",
+];
 
 /// The PKGNAME a package file name stands for, if it has a package suffix.
 pub fn pkgname_of_file(file_name: &str) -> Option<&str> {
@@ -39,10 +41,7 @@ pub fn find_best(dirs: &[PathBuf], pattern: &str) -> Option<(String, PathBuf)> {
     let mut best: Option<(String, PathBuf)> = None;
     for dir in dirs {
         for (pkgname, path) in list_packages(dir) {
-            let current = best.as_ref().map(|(n, _)| n.as_str());
-            if pattern::better(pattern, current, &pkgname) == Some(pkgname.as_str())
-                && current != Some(pkgname.as_str())
-            {
+            if pattern::beats(pattern, best.as_ref().map(|(n, _)| n.as_str()), &pkgname) {
                 best = Some((pkgname, path));
             }
         }
