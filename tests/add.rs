@@ -1,6 +1,6 @@
 //! `depot add`: side by side, views, dependencies, conflicts, scripts, formats.
 
-use crate::util::{World, stderr, stdout};
+use crate::util::World;
 
 #[test]
 fn side_by_side_and_replace_switches_the_default_view() {
@@ -86,27 +86,12 @@ fn dependencies_come_from_pkg_path_exact_blddep_first_and_are_automatic() {
     ]);
     let app = w.package("app-1.0", &[("bin/app", "a")], &["-P", "dep>=1.0"]);
     w.ok(&["delete", "dep-1.5"]);
-    let (contents, ()) = (
-        std::process::Command::new("sh")
-            .arg("-c")
-            .arg(format!("tar xzOf {} +CONTENTS", app.display()))
-            .output()
-            .unwrap()
-            .stdout,
-        (),
-    );
-    let contents = String::from_utf8(contents).unwrap();
+    let contents = crate::util::read_member(&app, "+CONTENTS");
     assert!(
         contents.contains("@blddep dep-1.5\n@pkgdep dep>=1.0\n"),
         "{contents}"
     );
-    let out = w
-        .command(&crate::util::depot_bin())
-        .env("PKG_PATH", &w.pkgs)
-        .args(["add", "app-1.0"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    w.ok_in(&w.pkgs, &["add", "app-1.0"]);
     assert!(
         w.root.join("packages/dep-1.5").is_dir(),
         "the exact @blddep package is preferred"
@@ -127,22 +112,10 @@ fn pkg_path_best_match_across_entries() {
     let p2 = w.package("multi-2.0", &[("bin/m", "2")], &[]);
     std::fs::rename(&p2, other.join("multi-2.0.tgz")).unwrap();
     let path = format!("{};file://{}", w.pkgs.display(), other.display());
-    let out = w
-        .command(&crate::util::depot_bin())
-        .env("PKG_PATH", &path)
-        .args(["add", "multi"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    w.ok_in(&path, &["add", "multi"]);
     assert!(w.root.join("packages/multi-2.0").is_dir());
-    let out = w
-        .command(&crate::util::depot_bin())
-        .env("PKG_PATH", &path)
-        .args(["admin", "findbest", "multi<2"])
-        .output()
-        .unwrap();
     assert_eq!(
-        stdout(&out),
+        w.ok_in(&path, &["admin", "findbest", "multi<2"]),
         format!("{}\n", w.pkgs.join("multi-1.0.tgz").display())
     );
 }

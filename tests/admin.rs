@@ -90,13 +90,7 @@ fn export_then_import_round_trips() {
     let w = World::new();
     w.package("exp-1.0", &[("lib/e", "e")], &[]);
     w.package("expuser-1.0", &[("bin/u", "u")], &["-P", "exp>=1"]);
-    let out = w
-        .command(&crate::util::depot_bin())
-        .env("PKG_PATH", &w.pkgs)
-        .args(["add", "expuser"])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    w.ok_in(&w.pkgs, &["add", "expuser"]);
     let tree = w.scratch.join("pkgdb-export");
     w.ok(&["admin", "export", tree.to_str().unwrap()]);
     let contents = std::fs::read_to_string(tree.join("exp-1.0/+CONTENTS")).unwrap();

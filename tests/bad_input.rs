@@ -198,14 +198,7 @@ fn dependency_nobody_provides() {
         &["-P", "unobtainium>=1"],
     );
     let before = w.snapshot();
-    let out = w
-        .command(&crate::util::depot_bin())
-        .env("PKG_PATH", &w.pkgs)
-        .args(["add", p.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = w.fails_in(&w.pkgs, &["add", p.to_str().unwrap()]);
     assert!(
         err.contains("needy-1.0 requires unobtainium>=1") && err.contains("PKG_PATH"),
         "{err}"
@@ -218,13 +211,7 @@ fn dependency_nobody_provides() {
         &["-P", "unobtainium>=1"],
     );
     let p = w.package("chain-1.0", &[("bin/chain", "c")], &["-P", "first>=1"]);
-    let out = w
-        .command(&crate::util::depot_bin())
-        .env("PKG_PATH", &w.pkgs)
-        .args(["add", p.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
+    w.fails_in(&w.pkgs, &["add", p.to_str().unwrap()]);
     assert_eq!(before, w.snapshot());
 }
 

@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use crate::util::World;
+use crate::util::{World, read_member};
 
 fn list_archive(path: &std::path::Path) -> Vec<String> {
     let file = std::fs::File::open(path).unwrap();
@@ -12,20 +12,6 @@ fn list_archive(path: &std::path::Path) -> Vec<String> {
         .unwrap()
         .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
         .collect()
-}
-
-fn read_member(path: &std::path::Path, name: &str) -> String {
-    let file = std::fs::File::open(path).unwrap();
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
-    for e in archive.entries().unwrap() {
-        let mut e = e.unwrap();
-        if e.path().unwrap().to_string_lossy() == name {
-            let mut s = String::new();
-            std::io::Read::read_to_string(&mut e, &mut s).unwrap();
-            return s;
-        }
-    }
-    panic!("{name} not in {}", path.display());
 }
 
 #[test]

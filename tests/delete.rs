@@ -36,17 +36,7 @@ fn dependents_block_deletion_and_recursion_flags_work() {
     w.package("base-1.0", &[("lib/base", "b")], &[]);
     w.package("mid-1.0", &[("lib/mid", "m")], &["-P", "base>=1"]);
     w.package("top-1.0", &[("bin/top", "t")], &["-P", "mid>=1"]);
-    let out = w
-        .command(&crate::util::depot_bin())
-        .env("PKG_PATH", &w.pkgs)
-        .args(["add", "top"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    w.ok_in(&w.pkgs, &["add", "top"]);
     let before = w.snapshot();
     let err = w.fails(&["delete", "base-1.0"]);
     assert!(
@@ -66,13 +56,7 @@ fn autoremove_takes_automatic_dependencies_no_longer_needed() {
     let w = World::new();
     w.package("leaf-1.0", &[("lib/leaf", "l")], &[]);
     w.package("user-1.0", &[("bin/user", "u")], &["-P", "leaf>=1"]);
-    let out = w
-        .command(&crate::util::depot_bin())
-        .env("PKG_PATH", &w.pkgs)
-        .args(["add", "user"])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    w.ok_in(&w.pkgs, &["add", "user"]);
     w.ok(&["delete", "-A", "user-1.0"]);
     assert!(
         !w.root.join("packages/leaf-1.0").exists(),
@@ -82,13 +66,7 @@ fn autoremove_takes_automatic_dependencies_no_longer_needed() {
     let w = World::new();
     w.package("leaf-1.0", &[("lib/leaf", "l")], &[]);
     w.package("user-1.0", &[("bin/user", "u")], &["-P", "leaf>=1"]);
-    let out = w
-        .command(&crate::util::depot_bin())
-        .env("PKG_PATH", &w.pkgs)
-        .args(["add", "user"])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    w.ok_in(&w.pkgs, &["add", "user"]);
     w.ok(&["delete", "user-1.0"]);
     assert!(w.root.join("packages/leaf-1.0").exists());
 }

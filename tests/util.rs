@@ -61,7 +61,31 @@ impl World {
 
     /// Run depot and require success; returns stdout.
     pub fn ok(&self, args: &[&str]) -> String {
-        let out = self.depot(args);
+        Self::ok_with(self.command(&depot_bin()).args(args), args)
+    }
+
+    /// Like [`World::ok`] with `PKG_PATH` set.
+    pub fn ok_in(&self, pkg_path: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> String {
+        Self::ok_with(
+            self.command(&depot_bin())
+                .env("PKG_PATH", pkg_path)
+                .args(args),
+            args,
+        )
+    }
+
+    /// Like [`World::fails`] with `PKG_PATH` set.
+    pub fn fails_in(&self, pkg_path: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> String {
+        Self::fails_with(
+            self.command(&depot_bin())
+                .env("PKG_PATH", pkg_path)
+                .args(args),
+            args,
+        )
+    }
+
+    fn ok_with(command: &mut Command, args: &[&str]) -> String {
+        let out = command.output().expect("run depot");
         assert!(
             out.status.success(),
             "depot {args:?} failed ({}):\nstdout: {}\nstderr: {}",
@@ -74,7 +98,11 @@ impl World {
 
     /// Run depot and require failure; returns stderr.
     pub fn fails(&self, args: &[&str]) -> String {
-        let out = self.depot(args);
+        Self::fails_with(self.command(&depot_bin()).args(args), args)
+    }
+
+    fn fails_with(command: &mut Command, args: &[&str]) -> String {
+        let out = command.output().expect("run depot");
         assert!(
             !out.status.success(),
             "depot {args:?} unexpectedly succeeded:\nstdout: {}\nstderr: {}",
@@ -307,4 +335,19 @@ pub fn contents_for(pkgname: &str, files: &[(&str, &[u8])]) -> String {
     }
     s.push_str("@cwd .\n@ignore\n+COMMENT\n@ignore\n+DESC\n@ignore\n+BUILD_INFO\n");
     s
+}
+
+/// One member of a gzip package archive, as text.
+pub fn read_member(path: &Path, name: &str) -> String {
+    let file = std::fs::File::open(path).unwrap();
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
+    for e in archive.entries().unwrap() {
+        let mut e = e.unwrap();
+        if e.path().unwrap().to_string_lossy() == name {
+            let mut s = String::new();
+            std::io::Read::read_to_string(&mut e, &mut s).unwrap();
+            return s;
+        }
+    }
+    panic!("{name} not in {}", path.display());
 }
