@@ -59,15 +59,16 @@ pub fn run(args: &DemoArgs) -> Result<ExitStatus> {
             .env_remove("PKG_DBDIR")
             .output()
             .context("cannot run depot")?;
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        // Show what a user would see in a terminal: both streams.
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         if !out.status.success() {
-            bail!(
-                "depot {} failed:\n{stdout}{}",
-                args.join(" "),
-                String::from_utf8_lossy(&out.stderr)
-            );
+            bail!("depot {} failed:\n{text}", args.join(" "));
         }
-        Ok(stdout)
+        Ok(text)
     };
     let show = |title: &str, text: &str| {
         println!("$ {title}");
