@@ -3,12 +3,12 @@
 //! plans and materialises a new generation, records it in the same database
 //! transaction as the operation that caused it, then switches the view.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use pkgdb::{Database, FileKind, MemberRow, Queries, Transaction, ViewQueries};
+use pkgdb::{Database, MemberRow, Queries, Transaction, ViewQueries};
 
 use crate::settings::Settings;
 
@@ -61,6 +61,7 @@ pub struct Prepared {
     dir: PathBuf,
     top_level: Vec<String>,
     reason: String,
+    plan: Vec<u8>,
 }
 
 /// The options a view is planned with; `setting` overrides one stored list.
@@ -141,75 +142,263 @@ pub fn prepare_with_setting<R: ViewQueries + Queries>(
     )
 }
 
-/// Plan `members` for `view`: the plan and each member's depot dir (link targets).
+/// A planned generation: the plan, where each member's links point, and the
+/// members' names (indexed as the plan's links are).
+pub struct Planned {
+    /// The link plan.
+    pub plan: views::Plan,
+    /// Each member's depot dir: the link targets.
+    pub targets: Vec<PathBuf>,
+    /// Each member's PKGNAME.
+    pub names: Vec<String>,
+}
+
+/// Members as the view engine sees them (paths not yet loaded), their link
+/// targets, and their package ids (`None` for a package not yet in the database).
+type EngineMembers = (Vec<views::Member>, Vec<PathBuf>, Vec<Option<i64>>);
+
+/// The [`EngineMembers`] of `members`.
+fn engine_members<R: Queries>(
+    db: &R,
+    view: &str,
+    members: &[MemberRow],
+    incoming: Option<&Incoming<'_>>,
+) -> Result<EngineMembers> {
+    let installed: HashMap<String, (i64, String)> = db
+        .package_dirs()?
+        .into_iter()
+        .map(|(id, name, dir)| (name, (id, dir)))
+        .collect();
+    let mut engine = Vec::with_capacity(members.len());
+    let mut targets = Vec::with_capacity(members.len());
+    let mut ids = Vec::with_capacity(members.len());
+    for m in members {
+        let (id, depot_dir, target) = match incoming {
+            Some(inc) if inc.pkgname == m.pkgname => {
+                (None, inc.staged_at.to_owned(), inc.depot_dir.to_owned())
+            }
+            _ => match installed.get(&m.pkgname) {
+                Some((id, dir)) => (Some(*id), PathBuf::from(dir), PathBuf::from(dir)),
+                None => bail!("view {view}: member {} is not installed", m.pkgname),
+            },
+        };
+        engine.push(views::Member {
+            name: m.pkgname.clone(),
+            depot_dir,
+            paths: Vec::new(),
+            priority: m.priority,
+        });
+        targets.push(target);
+        ids.push(id);
+    }
+    Ok((engine, targets, ids))
+}
+
+/// Load one member's paths: from the incoming package, else from the database.
+fn load_paths<R: Queries>(
+    db: &R,
+    member: &mut views::Member,
+    id: Option<i64>,
+    incoming: Option<&Incoming<'_>>,
+) -> Result<()> {
+    member.paths = match (id, incoming) {
+        (Some(id), _) => db.entry_paths(id, "")?,
+        (None, Some(inc)) => inc.paths.clone(),
+        (None, None) => Vec::new(),
+    };
+    Ok(())
+}
+
+/// The error for a plan with conflicts: every conflict, and a command that resolves one.
+fn conflict_error(view: &str, conflicts: &[views::Conflict]) -> anyhow::Error {
+    let mut msg = format!(
+        "cannot link into view {view}: {} conflicting path(s); nothing was changed",
+        conflicts.len()
+    );
+    for c in conflicts {
+        msg.push_str("\n  ");
+        msg.push_str(&c.to_string());
+    }
+    if let Some(c) = conflicts
+        .iter()
+        .find(|c| c.kind == views::ConflictKind::File)
+        && let Some(winner) = c.owners.first()
+    {
+        let _ = write!(
+            msg,
+            "\nto resolve, give one package priority (lower wins), e.g.:\n  depot view priority {view} {winner} -1\nor prefer one package for one path:\n  depot view prefer {view} {} {winner}",
+            c.path
+        );
+    }
+    anyhow::anyhow!(msg)
+}
+
+fn planned_or_conflicts(view: &str, plan: views::Result<views::Plan>) -> Result<views::Plan> {
+    match plan {
+        Ok(plan) => Ok(plan),
+        Err(views::Error::Conflicts(conflicts)) => Err(conflict_error(view, &conflicts)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Plan `members` for `view` from scratch, reading every member's paths.
 pub fn plan_members<R: ViewQueries + Queries>(
     db: &R,
     view: &str,
     members: &[MemberRow],
     incoming: Option<&Incoming<'_>>,
     setting: Option<(&str, &[String])>,
-) -> Result<(views::Plan, Vec<PathBuf>)> {
-    let mut engine_members = Vec::with_capacity(members.len() + 1);
-    let mut depot_dirs = Vec::with_capacity(members.len() + 1);
-    for m in members {
-        if let Some(inc) = incoming
-            && inc.pkgname == m.pkgname
-        {
-            engine_members.push(views::Member {
-                name: m.pkgname.clone(),
-                depot_dir: inc.staged_at.to_owned(),
-                paths: inc.paths.clone(),
-                priority: m.priority,
-            });
-            depot_dirs.push(inc.depot_dir.to_owned());
-            continue;
-        }
-        let Some(row) = db.package(&m.pkgname)? else {
-            bail!("view {view}: member {} is not installed", m.pkgname);
-        };
-        let paths = db
-            .files(row.id)?
-            .into_iter()
-            .filter(|f| f.kind != FileKind::Dir)
-            .map(|f| f.path)
-            .collect();
-        let dir = PathBuf::from(&row.depot_dir);
-        engine_members.push(views::Member {
-            name: m.pkgname.clone(),
-            depot_dir: dir.clone(),
-            paths,
-            priority: m.priority,
-        });
-        depot_dirs.push(dir);
+) -> Result<Planned> {
+    let (mut engine, targets, ids) = engine_members(db, view, members, incoming)?;
+    for (member, id) in engine.iter_mut().zip(&ids) {
+        load_paths(db, member, *id, incoming)?;
     }
     let options = options(db, view, setting)?;
-    let plan = match views::plan(&engine_members, &options) {
-        Ok(plan) => plan,
-        Err(views::Error::Conflicts(conflicts)) => {
-            let mut msg = format!(
-                "cannot link into view {view}: {} conflicting path(s); nothing was changed",
-                conflicts.len()
-            );
-            for c in &conflicts {
-                msg.push_str("\n  ");
-                msg.push_str(&c.to_string());
-            }
-            if let Some(c) = conflicts
-                .iter()
-                .find(|c| c.kind == views::ConflictKind::File)
-                && let Some(winner) = c.owners.first()
-            {
-                let _ = write!(
-                    msg,
-                    "\nto resolve, give one package priority (lower wins), e.g.:\n  depot view priority {view} {winner} -1\nor prefer one package for one path:\n  depot view prefer {view} {} {winner}",
-                    c.path
-                );
-            }
-            bail!(msg);
+    let plan = planned_or_conflicts(view, views::plan(&engine, &options))?;
+    let names = engine.into_iter().map(|m| m.name).collect();
+    Ok(Planned {
+        plan,
+        targets,
+        names,
+    })
+}
+
+/// The database as the view engine's catalog of the new generation's members.
+struct DbCatalog<'a, R> {
+    db: &'a R,
+    /// Member index to package id.
+    ids: &'a [Option<i64>],
+    /// Package id to member index.
+    index: HashMap<i64, usize>,
+}
+
+impl<R: Queries> views::Catalog for DbCatalog<'_, R> {
+    fn paths_under(&self, member: usize, dir: &str) -> Result<Vec<String>, views::CatalogError> {
+        match self.ids.get(member).copied().flatten() {
+            Some(id) => Ok(self.db.entry_paths(id, dir)?),
+            None => Ok(Vec::new()),
         }
-        Err(e) => return Err(e.into()),
+    }
+
+    fn shippers(&self, path: &str) -> Result<Vec<usize>, views::CatalogError> {
+        Ok(self
+            .db
+            .shippers(path)?
+            .into_iter()
+            .filter_map(|id| self.index.get(&id).copied())
+            .collect())
+    }
+
+    fn visit_under(
+        &self,
+        dir: &str,
+        visit: &mut dyn FnMut(usize, &str) -> bool,
+    ) -> Result<(), views::CatalogError> {
+        Ok(self.db.visit_entries_under(dir, &mut |id, path| {
+            self.index
+                .get(&id)
+                .is_none_or(|&member| visit(member, path))
+        })?)
+    }
+}
+
+/// Plan `members` for `view` as a change from its current generation: only what
+/// the change touches is planned again. Falls back to [`plan_members`] when the
+/// current generation has no recorded plan or the ignore rules change.
+pub fn plan_change<R: ViewQueries + Queries>(
+    db: &R,
+    view: &str,
+    members: &[MemberRow],
+    incoming: Option<&Incoming<'_>>,
+    setting: Option<(&str, &[String])>,
+) -> Result<Planned> {
+    let previous = match db.view(view)? {
+        Some(v) => match v.current {
+            Some(n) => db
+                .generation_plan(v.id, n)?
+                .and_then(|bytes| views::Plan::decode(&bytes))
+                .map(|decoded| (v.id, n, decoded)),
+            None => None,
+        },
+        None => None,
     };
-    Ok((plan, depot_dirs))
+    let Some((view_id, number, (previous_plan, previous_names))) = previous else {
+        return plan_members(db, view, members, incoming, setting);
+    };
+    if setting.is_some_and(|(key, _)| key == "ignore") {
+        return plan_members(db, view, members, incoming, setting);
+    }
+    let before = db.members(view_id, number)?;
+    let (mut engine, targets, ids) = engine_members(db, view, members, incoming)?;
+    let mut changed = Vec::new();
+    for (i, (member, id)) in engine.iter_mut().zip(&ids).enumerate() {
+        let same = before
+            .iter()
+            .any(|b| b.pkgname == member.name && b.priority == member.priority);
+        if !same || id.is_none() {
+            load_paths(db, member, *id, incoming)?;
+            changed.push(i);
+        }
+    }
+    let mut removed = Vec::new();
+    for b in &before {
+        if members.iter().any(|m| m.pkgname == b.pkgname) {
+            continue;
+        }
+        let Some(row) = db.package(&b.pkgname)? else {
+            return plan_members(db, view, members, incoming, setting);
+        };
+        removed.push(views::Member {
+            name: b.pkgname.clone(),
+            depot_dir: PathBuf::from(&row.depot_dir),
+            paths: db.entry_paths(row.id, "")?,
+            priority: b.priority,
+        });
+    }
+    let mut preference_paths = Vec::new();
+    if let Some(("prefer", values)) = setting {
+        let stored = db.view_settings(view_id, "prefer")?;
+        for p in stored.iter().chain(values) {
+            if stored.contains(p) != values.contains(p)
+                && let Some((path, _)) = p.split_once('\t')
+            {
+                preference_paths.push(path.to_owned());
+            }
+        }
+    }
+    let options = options(db, view, setting)?;
+    let catalog = DbCatalog {
+        db,
+        ids: &ids,
+        index: ids
+            .iter()
+            .enumerate()
+            .filter_map(|(i, id)| id.map(|id| (id, i)))
+            .collect(),
+    };
+    let plan = planned_or_conflicts(
+        view,
+        views::replan(
+            views::Previous {
+                plan: &previous_plan,
+                members: &previous_names,
+            },
+            &engine,
+            views::Change {
+                changed: &changed,
+                removed: &removed,
+                paths: &preference_paths,
+            },
+            &catalog,
+            &options,
+        ),
+    )?;
+    let names = engine.into_iter().map(|m| m.name).collect();
+    Ok(Planned {
+        plan,
+        targets,
+        names,
+    })
 }
 
 fn prepare_inner<R: ViewQueries + Queries>(
@@ -221,7 +410,10 @@ fn prepare_inner<R: ViewQueries + Queries>(
     setting: Option<(&str, &[String])>,
     reason: &str,
 ) -> Result<Prepared> {
-    let (plan, depot_dirs) = plan_members(db, view, &members, incoming, setting)?;
+    // One order for every planner (ties between identical files go to the first).
+    let mut members = members;
+    members.sort_by(|a, b| a.pkgname.cmp(&b.pkgname));
+    let planned = plan_change(db, view, &members, incoming, setting)?;
     let gen_root = generations_dir(settings, view);
     let (parent, number) = match db.view(view)? {
         Some(v) => {
@@ -231,9 +423,12 @@ fn prepare_inner<R: ViewQueries + Queries>(
         None => (None, highest_on_disk(&gen_root) + 1),
     };
     let dir = gen_root.join(number.to_string());
-    views::materialise(&plan, &depot_dirs, &dir)
+    views::materialise(&planned.plan, &planned.targets, &dir)
         .with_context(|| format!("cannot write generation {}", dir.display()))?;
-    let top_level = plan
+    let names: Vec<&str> = planned.names.iter().map(String::as_str).collect();
+    let encoded = planned.plan.encode(&names);
+    let top_level = planned
+        .plan
         .entries
         .keys()
         .filter(|k| !k.contains('/'))
@@ -247,6 +442,7 @@ fn prepare_inner<R: ViewQueries + Queries>(
         dir,
         top_level,
         reason: reason.to_owned(),
+        plan: encoded,
     })
 }
 
@@ -257,12 +453,13 @@ fn record_generation(
     parent: Option<i64>,
     reason: &str,
     members: &[MemberRow],
+    plan: &[u8],
 ) -> pkgdb::Result<()> {
     let view_id = match tx.view(view)? {
         Some(v) => v.id,
         None => tx.create_view(view)?,
     };
-    tx.record_generation(view_id, number, parent, reason, members)
+    tx.record_generation(view_id, number, parent, reason, members, Some(plan))
 }
 
 fn highest_on_disk(gen_root: &Path) -> i64 {
@@ -284,19 +481,21 @@ impl Prepared {
             self.parent,
             &self.reason,
             &self.members,
+            &self.plan,
         )?)
     }
 
     /// The same, as work for a [`pkgdb::Recorder`] to do before it commits.
     pub fn finisher(&self) -> pkgdb::Finisher {
-        let (view, number, parent, reason, members) = (
+        let (view, number, parent, reason, members, plan) = (
             self.view.clone(),
             self.number,
             self.parent,
             self.reason.clone(),
             self.members.clone(),
+            self.plan.clone(),
         );
-        Box::new(move |tx| record_generation(tx, &view, number, parent, &reason, &members))
+        Box::new(move |tx| record_generation(tx, &view, number, parent, &reason, &members, &plan))
     }
 
     /// Switch the view to this generation (one rename), then keep the root's links in step.
@@ -397,7 +596,7 @@ pub fn check(settings: &Settings, db: &Database, view: &str) -> Result<Vec<Strin
         return Ok(vec![format!("view {view} has no current generation")]);
     };
     let members = db.members(v.id, current)?;
-    let (plan, depot_dirs) = plan_members(db, view, &members, None, None)?;
+    let Planned { plan, targets, .. } = plan_members(db, view, &members, None, None)?;
     let dir = generations_dir(settings, view).join(current.to_string());
     let mut problems = Vec::new();
     let want_link = PathBuf::from(".gen").join(view).join(current.to_string());
@@ -418,8 +617,8 @@ pub fn check(settings: &Settings, db: &Database, view: &str) -> Result<Vec<Strin
                     problems.push(format!("{}: should be a directory", at.display()));
                 }
             }
-            views::Node::Link { member, source } => {
-                let target = depot_dirs[*member].join(source);
+            views::Node::Link { member } => {
+                let target = targets[*member].join(path);
                 let expected = views::relative_path(at.parent().unwrap_or(&dir), &target);
                 match std::fs::read_link(&at) {
                     Ok(actual) if actual == expected => {

@@ -269,6 +269,79 @@ pub trait Queries: Reader {
         .map_err(|e| self.wrap(e))
     }
 
+    /// Every package's id, PKGNAME and depot dir, by PKGNAME.
+    fn package_dirs(&self) -> Result<Vec<(i64, String, String)>> {
+        let conn = self.connection();
+        let mut stmt = conn
+            .prepare_cached("SELECT id, pkgname, depot_dir FROM packages ORDER BY pkgname")
+            .map_err(|e| self.wrap(e))?;
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .and_then(Iterator::collect)
+            .map_err(|e| self.wrap(e))
+    }
+
+    /// The paths of a package's files and symlinks (not directories) that are
+    /// `dir` or lie below it; `dir` empty: all of them.
+    fn entry_paths(&self, package_id: i64, dir: &str) -> Result<Vec<String>> {
+        let conn = self.connection();
+        let mut stmt = if dir.is_empty() {
+            conn.prepare_cached(
+                "SELECT path FROM files WHERE package_id = ?1 AND kind != 'dir' AND ?2 = ''",
+            )
+        } else {
+            conn.prepare_cached(
+                "SELECT path FROM files WHERE package_id = ?1 AND kind != 'dir'
+                 AND (path = ?2 OR (path >= ?2 || '/' AND path < ?2 || '0'))",
+            )
+        }
+        .map_err(|e| self.wrap(e))?;
+        stmt.query_map(params![package_id, dir], |r| r.get(0))
+            .and_then(Iterator::collect)
+            .map_err(|e| self.wrap(e))
+    }
+
+    /// The packages shipping a file or symlink at exactly `path`.
+    fn shippers(&self, path: &str) -> Result<Vec<i64>> {
+        let conn = self.connection();
+        let mut stmt = conn
+            .prepare_cached("SELECT package_id FROM files WHERE path = ?1 AND kind != 'dir'")
+            .map_err(|e| self.wrap(e))?;
+        stmt.query_map([path], |r| r.get(0))
+            .and_then(Iterator::collect)
+            .map_err(|e| self.wrap(e))
+    }
+
+    /// Calls `visit(package_id, path)` for the files and symlinks of any package
+    /// strictly below `dir`, in path order, until it returns false.
+    fn visit_entries_under(
+        &self,
+        dir: &str,
+        visit: &mut dyn FnMut(i64, &str) -> bool,
+    ) -> Result<()> {
+        let conn = self.connection();
+        let mut stmt = if dir.is_empty() {
+            conn.prepare_cached(
+                "SELECT package_id, path FROM files WHERE kind != 'dir' AND ?1 = '' ORDER BY path",
+            )
+        } else {
+            conn.prepare_cached(
+                "SELECT package_id, path FROM files
+                 WHERE path >= ?1 || '/' AND path < ?1 || '0' AND kind != 'dir' ORDER BY path",
+            )
+        }
+        .map_err(|e| self.wrap(e))?;
+        let mut rows = stmt.query([dir]).map_err(|e| self.wrap(e))?;
+        while let Some(row) = rows.next().map_err(|e| self.wrap(e))? {
+            let id: i64 = row.get(0).map_err(|e| self.wrap(e))?;
+            let path = row.get_ref(1).map_err(|e| self.wrap(e))?;
+            let path = path.as_str().map_err(|e| self.wrap(e.into()))?;
+            if !visit(id, path) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     /// The packages that own `path` (relative to the prefix).
     fn owners(&self, path: &str) -> Result<Vec<String>> {
         let conn = self.connection();

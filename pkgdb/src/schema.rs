@@ -3,7 +3,8 @@
 use crate::{Database, Error, Result};
 
 /// Each migration takes the schema from version `index` to `index + 1`.
-const MIGRATIONS: &[&str] = &[r"
+const MIGRATIONS: &[&str] = &[
+    r"
 CREATE TABLE packages (
     id            INTEGER PRIMARY KEY,
     pkgname       TEXT NOT NULL UNIQUE,
@@ -92,7 +93,13 @@ CREATE TABLE view_settings (
     key        TEXT NOT NULL,
     value      TEXT NOT NULL
 );
-"];
+",
+    r"
+-- Each generation's link plan (views::Plan::encode), so that the next change
+-- plans only what it touches. NULL for generations made before version 2.
+ALTER TABLE generations ADD COLUMN plan BLOB;
+",
+];
 
 /// The schema version this build writes.
 pub const VERSION: i64 = MIGRATIONS.len() as i64;

@@ -116,6 +116,18 @@ pub trait ViewQueries: Reader {
         .map_err(|e| self.wrap(e))
     }
 
+    /// The link plan recorded with a generation, if any.
+    fn generation_plan(&self, view_id: i64, number: i64) -> Result<Option<Vec<u8>>> {
+        let conn = self.connection();
+        let mut stmt = conn
+            .prepare_cached("SELECT plan FROM generations WHERE view_id = ?1 AND number = ?2")
+            .map_err(|e| self.wrap(e))?;
+        stmt.query_row(params![view_id, number], |r| r.get::<_, Option<Vec<u8>>>(0))
+            .optional()
+            .map(Option::flatten)
+            .map_err(|e| self.wrap(e))
+    }
+
     /// Views whose current generation holds the package.
     fn views_holding(&self, package_id: i64) -> Result<Vec<String>> {
         let conn = self.connection();
@@ -198,11 +210,12 @@ impl Transaction<'_> {
         parent: Option<i64>,
         reason: &str,
         members: &[MemberRow],
+        plan: Option<&[u8]>,
     ) -> Result<()> {
         self.tx
             .execute(
-                "INSERT INTO generations (view_id, number, parent, created, reason) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![view_id, number, parent, crate::now(), reason],
+                "INSERT INTO generations (view_id, number, parent, created, reason, plan) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![view_id, number, parent, crate::now(), reason, plan],
             )
             .map_err(|e| self.err(e))?;
         let mut stmt = self
@@ -250,6 +263,28 @@ impl Transaction<'_> {
             })
             .map_err(|e| self.err(e))?;
         Ok(())
+    }
+
+    /// Forget every generation, other than a view's current one, that holds the
+    /// package (it is being deleted, so they could not be restored). Returns the
+    /// (view, generation) pairs forgotten, for their directories to be removed.
+    pub fn forget_generations_holding(&self, package_id: i64) -> Result<Vec<(String, i64)>> {
+        let gone: Vec<(i64, String, i64)> = {
+            let mut stmt = self
+                .tx
+                .prepare_cached(
+                    "SELECT v.id, v.name, m.generation FROM members m JOIN views v ON v.id = m.view_id
+                     WHERE m.package_id = ?1 AND m.generation IS NOT v.current ORDER BY v.name, m.generation",
+                )
+                .map_err(|e| self.err(e))?;
+            stmt.query_map([package_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .and_then(Iterator::collect)
+                .map_err(|e| self.err(e))?
+        };
+        for (view_id, _, number) in &gone {
+            self.delete_generation(*view_id, *number)?;
+        }
+        Ok(gone.into_iter().map(|(_, name, n)| (name, n)).collect())
     }
 
     /// Replace a per-view setting list.

@@ -287,21 +287,30 @@ fn delete_one(
             &format!("delete {pkgname}"),
         )?);
     }
-    let committed = ctx.db.transaction(|tx| -> Result<()> {
-        tx.delete_package(target.id)?;
+    // The new generations go in first; then the older generations that hold the
+    // package are forgotten (they could not be restored without it), then the row.
+    let committed = ctx.db.transaction(|tx| -> Result<Vec<(String, i64)>> {
         for change in &changes {
             change.record(tx)?;
         }
-        Ok(())
+        let forgotten = tx.forget_generations_holding(target.id)?;
+        tx.delete_package(target.id)?;
+        Ok(forgotten)
     });
-    if let Err(e) = committed {
-        for change in changes {
-            change.abandon();
+    let forgotten = match committed {
+        Ok(forgotten) => forgotten,
+        Err(e) => {
+            for change in changes {
+                change.abandon();
+            }
+            return Err(e);
         }
-        return Err(e);
-    }
+    };
     for change in &changes {
         change.switch(&settings)?;
+    }
+    for (view, number) in forgotten {
+        linking::remove_tree(&linking::generations_dir(&settings, &view).join(number.to_string()))?;
     }
     let packages = settings.packages_dir();
     if !options.unregister_only && depot_dir.starts_with(&packages) && depot_dir.exists() {

@@ -2,7 +2,8 @@
 //! ignore rules) to a tree of relative symlinks into depot dirs.
 //!
 //! [`plan()`] computes the whole link plan first (folding, ignore rules,
-//! conflicts) and reports every conflict at once; [`materialise`] writes a
+//! conflicts) and reports every conflict at once; [`replan()`] computes the
+//! same plan from the previous generation's, looking only at what changed; [`materialise`] writes a
 //! plan into a new, immutable generation directory; [`switch`] points a view
 //! at a generation with one `rename(2)` of a symlink. The crate knows nothing
 //! of SQLite or archives: callers hand it members and paths.
@@ -10,10 +11,12 @@
 mod glob;
 mod link;
 mod plan;
+mod replan;
 
 pub use glob::glob_match;
 pub use link::{materialise, read_link_target, relative_path, switch};
 pub use plan::{Conflict, ConflictKind, Member, Node, Options, Plan, plan};
+pub use replan::{Catalog, CatalogError, Change, Previous, replan};
 
 /// The metadata files and pkg_view's default ignore globs.
 pub const DEFAULT_IGNORES: &[&str] = &["+*", "info/dir", "*[~#]", "*.OLD", "*.orig", "*,v"];
@@ -36,6 +39,9 @@ pub enum Error {
     /// The plan has conflicts; nothing was changed.
     #[error("{}", describe_conflicts(.0))]
     Conflicts(Vec<Conflict>),
+    /// The catalog (the package database) could not answer.
+    #[error(transparent)]
+    Catalog(CatalogError),
     /// An I/O error (the path is in the message).
     #[error(transparent)]
     Io(#[from] std::io::Error),

@@ -24,11 +24,14 @@ pub fn relative_path(from_dir: &Path, to: &Path) -> PathBuf {
     out
 }
 
-/// Write `plan` as a new generation at `dest` (which must not exist).
+/// Write `plan` as a new generation at `dest` (which must not exist);
+/// `depot_dirs[i]` is where member `i`'s links point.
 ///
 /// The tree is built under a temporary sibling name and renamed into place, so
-/// `dest` either does not exist or is complete. Links are relative.
+/// `dest` either does not exist or is complete. Links are relative. Directories
+/// are made first, in order; the links then go in from all cores.
 pub fn materialise(plan: &Plan, depot_dirs: &[PathBuf], dest: &Path) -> Result<()> {
+    use rayon::prelude::*;
     let parent = dest.parent().unwrap_or(Path::new("/"));
     fs_err::create_dir_all(parent)?;
     let name = dest
@@ -40,23 +43,46 @@ pub fn materialise(plan: &Plan, depot_dirs: &[PathBuf], dest: &Path) -> Result<(
         fs_err::remove_dir_all(&staging)?;
     }
     fs_err::create_dir(&staging)?;
+    // Each member's depot dir as seen from the top of the generation.
+    let prefixes: Vec<String> = depot_dirs
+        .iter()
+        .map(|d| relative_path(dest, d).to_string_lossy().into_owned())
+        .collect();
+    let mut links = Vec::with_capacity(plan.entries.len());
     for (path, node) in &plan.entries {
-        let at = staging.join(path);
         match node {
-            Node::Dir => fs_err::create_dir(&at)?,
-            Node::Link { member, source } => {
-                let target = depot_dirs[*member].join(source);
-                let link_dir = dest.join(path);
-                let link_parent = link_dir.parent().unwrap_or(dest);
-                let relative = relative_path(link_parent, &target);
-                crate::link::symlink(&relative, &at)?;
+            Node::Dir => {
+                fs_err::create_dir(staging.join(path))?;
+                crate::link::fault_point();
             }
+            Node::Link { member } => links.push((path.as_str(), *member)),
         }
+    }
+    let make = |(path, member): &(&str, usize)| -> std::io::Result<()> {
+        let depth = path.bytes().filter(|&b| b == b'/').count();
+        let mut target = "../".repeat(depth);
+        target.push_str(&prefixes[*member]);
+        target.push('/');
+        target.push_str(path);
+        symlink(Path::new(&target), &staging.join(path))?;
         crate::link::fault_point();
+        Ok(())
+    };
+    if links.len() >= PARALLEL_FROM {
+        links
+            .par_chunks(CHUNK)
+            .try_for_each(|chunk| chunk.iter().try_for_each(make))?;
+    } else {
+        links.iter().try_for_each(make)?;
     }
     fs_err::rename(&staging, dest)?;
     Ok(())
 }
+
+/// Below this many links, threads cost more than they save.
+const PARALLEL_FROM: usize = 1024;
+/// Links per unit of parallel work.
+const CHUNK: usize = 256;
 
 pub(crate) fn symlink(target: &Path, at: &Path) -> std::io::Result<()> {
     std::os::unix::fs::symlink(target, at).map_err(|e| {

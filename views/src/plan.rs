@@ -1,7 +1,7 @@
 //! Planning a generation: which paths become links, which stay directories,
 //! and every conflict, before anything on disk changes.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 
@@ -15,7 +15,7 @@ use crate::{Error, Result};
 pub struct Member {
     /// Its name in messages (the PKGNAME).
     pub name: String,
-    /// Its depot dir (absolute).
+    /// Where its files are now (absolute), for comparing contents.
     pub depot_dir: PathBuf,
     /// Its entries (files and symlinks) relative to the depot dir.
     pub paths: Vec<String>,
@@ -36,17 +36,30 @@ pub struct Options {
     pub reserved: Vec<String>,
 }
 
+impl Options {
+    /// Whether `path` is left out of the view.
+    pub fn ignored(&self, path: &str) -> bool {
+        self.ignore.iter().any(|g| glob_match(g, path))
+    }
+
+    /// Whether the directory `dir` always stays a real directory.
+    pub fn always_real(&self, dir: &str) -> bool {
+        self.always_real
+            .iter()
+            .any(|g| g.contains('/') == dir.contains('/') && glob_match(g, dir))
+    }
+}
+
 /// What a planned path is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Node {
     /// A real directory in the generation.
     Dir,
-    /// A link to `source` in member `member`'s depot dir.
+    /// A link to the same path in member `member`'s depot dir (a file, a
+    /// symlink, or a whole directory folded into one link).
     Link {
         /// Index into the members.
         member: usize,
-        /// Path inside the member's depot dir.
-        source: String,
     },
 }
 
@@ -103,10 +116,18 @@ impl fmt::Display for Conflict {
     }
 }
 
-fn parents(path: &str) -> impl Iterator<Item = &str> {
+/// The directories above `path`, outermost first.
+pub(crate) fn parents(path: &str) -> impl Iterator<Item = &str> {
     path.char_indices()
         .filter(|(_, c)| *c == '/')
         .map(move |(i, _)| &path[..i])
+}
+
+/// Whether `path` is `dir` or lies below it (`dir` empty: the whole view).
+pub(crate) fn at_or_under(path: &str, dir: &str) -> bool {
+    dir.is_empty()
+        || (path.starts_with(dir)
+            && (path.len() == dir.len() || path.as_bytes()[dir.len()] == b'/'))
 }
 
 fn same_content(a: &Member, b: &Member, path: &str) -> bool {
@@ -129,25 +150,59 @@ fn same_content(a: &Member, b: &Member, path: &str) -> bool {
     }
 }
 
+/// Who has something below a directory.
+#[derive(Debug, Clone, Copy)]
+struct Owners {
+    first: usize,
+    shared: bool,
+}
+
 /// Plan a generation from `members`. Returns every conflict at once, or the plan.
 pub fn plan(members: &[Member], options: &Options) -> Result<Plan> {
-    let ignored = |path: &str| options.ignore.iter().any(|g| glob_match(g, path));
+    match plan_region(members, options, "") {
+        Ok(entries) => Ok(Plan { entries }),
+        Err(conflicts) => Err(Error::Conflicts(conflicts)),
+    }
+}
+
+/// Plan the part of a view at or below `region` ("" is the whole view); the
+/// directories above it are real and stay so. Paths of `members` outside the
+/// region are not considered.
+pub(crate) fn plan_region(
+    members: &[Member],
+    options: &Options,
+    region: &str,
+) -> std::result::Result<BTreeMap<String, Node>, Vec<Conflict>> {
     // path -> members shipping a file there
     let mut files: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-    // dir -> members with something below it
-    let mut dirs: BTreeMap<&str, BTreeSet<usize>> = BTreeMap::new();
-    // dirs holding an ignored entry of some member: never folded
-    let mut dirs_with_ignored: BTreeSet<&str> = BTreeSet::new();
+    // dir (at or below the region) -> members with something linked below it
+    let mut dirs: BTreeMap<&str, Owners> = BTreeMap::new();
+    // dir -> members with an ignored entry below it: such a member's dir never folds
+    let mut hidden: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (index, member) in members.iter().enumerate() {
         for path in &member.paths {
             let path = path.as_str();
-            if ignored(path) {
-                dirs_with_ignored.extend(parents(path));
+            if !at_or_under(path, region) {
+                continue;
+            }
+            let in_region = parents(path).filter(|d| d.len() >= region.len());
+            if options.ignored(path) {
+                for dir in in_region {
+                    let list = hidden.entry(dir).or_default();
+                    if list.last() != Some(&index) {
+                        list.push(index);
+                    }
+                }
                 continue;
             }
             files.entry(path).or_default().push(index);
-            for dir in parents(path) {
-                dirs.entry(dir).or_default().insert(index);
+            for dir in in_region {
+                dirs.entry(dir)
+                    .and_modify(|o| o.shared |= o.first != index)
+                    .or_insert(Owners {
+                        first: index,
+                        shared: false,
+                    });
             }
         }
     }
@@ -164,54 +219,18 @@ pub fn plan(members: &[Member], options: &Options) -> Result<Plan> {
             });
             continue;
         }
-        if let Some(dir_owners) = dirs.get(path) {
-            let file_owner = owners[0];
-            let dir_owner = *dir_owners.iter().next().unwrap_or(&file_owner);
+        if let Some(dir) = dirs.get(path) {
             conflicts.push(Conflict {
                 path: path.to_owned(),
                 kind: ConflictKind::FileVersusDirectory,
                 owners: vec![
-                    members[file_owner].name.clone(),
-                    members[dir_owner].name.clone(),
+                    members[owners[0]].name.clone(),
+                    members[dir.first].name.clone(),
                 ],
             });
             continue;
         }
-        let winner = if owners.len() == 1 {
-            Some(owners[0])
-        } else if let Some((_, name)) = options
-            .prefer
-            .iter()
-            .find(|(p, n)| p == path && owners.iter().any(|&i| members[i].name == *n))
-        {
-            owners.iter().copied().find(|&i| members[i].name == *name)
-        } else if owners[1..]
-            .iter()
-            .all(|&i| same_content(&members[owners[0]], &members[i], path))
-        {
-            Some(owners[0])
-        } else {
-            let best = owners
-                .iter()
-                .map(|&i| members[i].priority)
-                .min()
-                .unwrap_or(0);
-            let at_best: Vec<usize> = owners
-                .iter()
-                .copied()
-                .filter(|&i| members[i].priority == best)
-                .collect();
-            if at_best.len() == 1
-                || at_best[1..]
-                    .iter()
-                    .all(|&i| same_content(&members[at_best[0]], &members[i], path))
-            {
-                Some(at_best[0])
-            } else {
-                None
-            }
-        };
-        match winner {
+        match winner(members, options, path, owners) {
             Some(w) => {
                 winners.insert(path, w);
             }
@@ -223,22 +242,9 @@ pub fn plan(members: &[Member], options: &Options) -> Result<Plan> {
         }
     }
     if !conflicts.is_empty() {
-        return Err(Error::Conflicts(conflicts));
+        return Err(conflicts);
     }
 
-    let always_real = |dir: &str| {
-        options
-            .always_real
-            .iter()
-            .any(|g| glob_match(g, dir) && g.contains('/') == dir.contains('/'))
-    };
-    let mut entries = BTreeMap::new();
-    let mut folded: Vec<&str> = Vec::new();
-    let under_fold = |path: &str, folded: &[&str]| {
-        folded.last().is_some_and(|f| {
-            path.len() > f.len() && path.starts_with(f) && path.as_bytes()[f.len()] == b'/'
-        })
-    };
     // Walk dirs and files together in path order so parents come first.
     let mut all: BTreeMap<&str, Option<usize>> = BTreeMap::new();
     for &dir in dirs.keys() {
@@ -247,39 +253,131 @@ pub fn plan(members: &[Member], options: &Options) -> Result<Plan> {
     for (&path, &w) in &winners {
         all.insert(path, Some(w));
     }
+    let mut entries = BTreeMap::new();
+    let mut folded: Option<&str> = None;
     for (path, winner) in all {
-        while !folded.is_empty() && !under_fold(path, &folded) {
-            folded.pop();
-        }
-        if under_fold(path, &folded) {
-            continue;
-        }
-        if let Some(member) = winner {
-            entries.insert(
-                path.to_owned(),
-                Node::Link {
-                    member,
-                    source: path.to_owned(),
-                },
-            );
-        } else {
-            // A directory below which exactly one member ships anything folds into one
-            // link (its single owner means no conflict lies below it either).
-            let owners = &dirs[path];
-            if owners.len() == 1 && !always_real(path) && !dirs_with_ignored.contains(path) {
-                let member = *owners.iter().next().unwrap_or(&0);
-                entries.insert(
-                    path.to_owned(),
-                    Node::Link {
-                        member,
-                        source: path.to_owned(),
-                    },
-                );
-                folded.push(path);
-            } else {
-                entries.insert(path.to_owned(), Node::Dir);
+        if let Some(f) = folded {
+            if at_or_under(path, f) {
+                continue;
             }
+            folded = None;
         }
+        let node = if let Some(member) = winner {
+            Node::Link { member }
+        } else {
+            // A directory below which exactly one member ships anything folds into
+            // one link (its single owner means no conflict lies below it either),
+            // unless it must stay real or that member has entries hidden below it.
+            let owners = dirs[path];
+            let hides = hidden.get(path).is_some_and(|h| h.contains(&owners.first));
+            if !owners.shared && !hides && !options.always_real(path) {
+                folded = Some(path);
+                Node::Link {
+                    member: owners.first,
+                }
+            } else {
+                Node::Dir
+            }
+        };
+        entries.insert(path.to_owned(), node);
     }
-    Ok(Plan { entries })
+    Ok(entries)
 }
+
+/// Which of the members shipping a file at `path` is linked, or `None` for a conflict.
+fn winner(members: &[Member], options: &Options, path: &str, owners: &[usize]) -> Option<usize> {
+    if owners.len() == 1 {
+        return Some(owners[0]);
+    }
+    if let Some((_, name)) = options
+        .prefer
+        .iter()
+        .find(|(p, n)| p == path && owners.iter().any(|&i| members[i].name == *n))
+    {
+        return owners.iter().copied().find(|&i| members[i].name == *name);
+    }
+    let best = owners
+        .iter()
+        .map(|&i| members[i].priority)
+        .min()
+        .unwrap_or(0);
+    let at_best: Vec<usize> = owners
+        .iter()
+        .copied()
+        .filter(|&i| members[i].priority == best)
+        .collect();
+    if at_best[1..]
+        .iter()
+        .all(|&i| same_content(&members[at_best[0]], &members[i], path))
+    {
+        Some(at_best[0])
+    } else {
+        None
+    }
+}
+
+impl Plan {
+    /// The plan as bytes, self-contained: `names[i]` is member `i`'s name.
+    pub fn encode(&self, names: &[&str]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.entries.len() * 48);
+        out.extend_from_slice(ENCODING);
+        out.extend_from_slice(names.len().to_string().as_bytes());
+        out.push(0);
+        for name in names {
+            out.extend_from_slice(name.as_bytes());
+            out.push(0);
+        }
+        for (path, node) in &self.entries {
+            match node {
+                Node::Dir => out.push(b'D'),
+                Node::Link { member } => {
+                    out.push(b'L');
+                    out.extend_from_slice(member.to_string().as_bytes());
+                }
+            }
+            out.push(0);
+            out.extend_from_slice(path.as_bytes());
+            out.push(0);
+        }
+        out
+    }
+
+    /// Read [`Plan::encode`]'s bytes back: the plan and its members' names.
+    /// `None` if the bytes are not such a plan.
+    pub fn decode(bytes: &[u8]) -> Option<(Plan, Vec<String>)> {
+        let rest = bytes.strip_prefix(ENCODING)?;
+        let mut fields = rest.split(|&b| b == 0);
+        let count: usize = std::str::from_utf8(fields.next()?).ok()?.parse().ok()?;
+        let mut names = Vec::with_capacity(count);
+        for _ in 0..count {
+            names.push(String::from_utf8(fields.next()?.to_vec()).ok()?);
+        }
+        let mut entries = Vec::new();
+        while let Some(kind) = fields.next() {
+            if kind.is_empty() {
+                break; // the trailing separator
+            }
+            let path = String::from_utf8(fields.next()?.to_vec()).ok()?;
+            let node = match kind {
+                b"D" => Node::Dir,
+                [b'L', index @ ..] => {
+                    let member: usize = std::str::from_utf8(index).ok()?.parse().ok()?;
+                    if member >= count {
+                        return None;
+                    }
+                    Node::Link { member }
+                }
+                _ => return None,
+            };
+            entries.push((path, node));
+        }
+        Some((
+            Plan {
+                entries: entries.into_iter().collect(),
+            },
+            names,
+        ))
+    }
+}
+
+const ENCODING: &[u8] = b"depot-plan-1\0";
