@@ -10,6 +10,7 @@ mod install;
 mod linking;
 mod owners;
 mod package;
+mod profile;
 mod repo;
 mod settings;
 

@@ -284,20 +284,25 @@ pub trait Queries: Reader {
     /// `dir` or lie below it; `dir` empty: all of them.
     fn entry_paths(&self, package_id: i64, dir: &str) -> Result<Vec<String>> {
         let conn = self.connection();
-        let mut stmt = if dir.is_empty() {
-            conn.prepare_cached(
-                "SELECT path FROM files WHERE package_id = ?1 AND kind != 'dir' AND ?2 = ''",
-            )
-        } else {
-            conn.prepare_cached(
-                "SELECT path FROM files WHERE package_id = ?1 AND kind != 'dir'
-                 AND (path = ?2 OR (path >= ?2 || '/' AND path < ?2 || '0'))",
-            )
-        }
-        .map_err(|e| self.wrap(e))?;
-        stmt.query_map(params![package_id, dir], |r| r.get(0))
-            .and_then(Iterator::collect)
-            .map_err(|e| self.wrap(e))
+        let mut stmt = conn
+            .prepare_cached("SELECT paths FROM entry_lists WHERE package_id = ?1")
+            .map_err(|e| self.wrap(e))?;
+        let mut rows = stmt.query([package_id]).map_err(|e| self.wrap(e))?;
+        let Some(row) = rows.next().map_err(|e| self.wrap(e))? else {
+            return Ok(Vec::new());
+        };
+        let list = row.get_ref(0).map_err(|e| self.wrap(e))?;
+        let list = list.as_str().map_err(|e| self.wrap(e.into()))?;
+        let under = |p: &&str| {
+            dir.is_empty()
+                || (p.starts_with(dir) && (p.len() == dir.len() || p.as_bytes()[dir.len()] == b'/'))
+        };
+        Ok(list
+            .split('\0')
+            .filter(|p| !p.is_empty())
+            .filter(under)
+            .map(str::to_owned)
+            .collect())
     }
 
     /// The packages shipping a file or symlink at exactly `path`.
@@ -568,6 +573,14 @@ impl Transaction<'_> {
 
     /// Metadata, dependencies and conflicts.
     pub(crate) fn insert_package_details(&self, id: i64, p: &NewPackage) -> Result<()> {
+        self.tx
+            .execute(
+                "INSERT INTO entry_lists (package_id, paths)
+                 SELECT ?1, coalesce(group_concat(path, char(0)), '') FROM files
+                 WHERE package_id = ?1 AND kind != 'dir'",
+                [id],
+            )
+            .map_err(|e| self.err(e))?;
         let tx = &self.tx;
         {
             let mut stmt = tx

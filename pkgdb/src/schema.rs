@@ -98,6 +98,19 @@ CREATE TABLE view_settings (
 -- Each generation's link plan (views::Plan::encode), so that the next change
 -- plans only what it touches. NULL for generations made before version 2.
 ALTER TABLE generations ADD COLUMN plan BLOB;
+
+-- Each package's file and symlink paths (not directories), NUL-separated: what
+-- a view links. A package never changes once installed, so this copy of its
+-- files rows never goes stale; views read one row per package instead of one
+-- row per file.
+CREATE TABLE entry_lists (
+    package_id INTEGER PRIMARY KEY REFERENCES packages(id) ON DELETE CASCADE,
+    paths      TEXT NOT NULL
+);
+INSERT INTO entry_lists (package_id, paths)
+    SELECT id, coalesce((SELECT group_concat(path, char(0)) FROM files
+                         WHERE package_id = packages.id AND kind != 'dir'), '')
+    FROM packages;
 ",
 ];
 

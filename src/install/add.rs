@@ -338,15 +338,8 @@ fn stage_and_commit(
     let settings = ctx.settings.clone();
     let pkgname = planned.pkgname.as_str();
     let (name, version) = pattern::split_pkgname(pkgname).unwrap_or((pkgname, ""));
-    let clock = std::time::Instant::now();
-    let phase = |name: &str| {
-        if std::env::var_os("DEPOT_PROFILE").is_some() {
-            eprintln!(
-                "depot: profile: {name} at {:.1} ms",
-                clock.elapsed().as_secs_f64() * 1000.0
-            );
-        }
-    };
+    let profile = crate::profile::Profile::start();
+    let phase = |name: &str| profile.phase(name);
     // File rows stream into an open transaction on a second connection while the
     // files are written, so the database work overlaps the unpacking.
     let head = NewPackage {

@@ -48,14 +48,22 @@ pub fn materialise(plan: &Plan, depot_dirs: &[PathBuf], dest: &Path) -> Result<(
         .iter()
         .map(|d| relative_path(dest, d).to_string_lossy().into_owned())
         .collect();
-    let mut links = Vec::with_capacity(plan.entries.len());
+    // Links grouped by the directory they go in: a directory takes one link at a
+    // time (the kernel locks it), so threads work on different directories.
+    let mut groups: Vec<(&str, Vec<(&str, usize)>)> = Vec::new();
     for (path, node) in &plan.entries {
         match node {
             Node::Dir => {
                 fs_err::create_dir(staging.join(path))?;
                 crate::link::fault_point();
             }
-            Node::Link { member } => links.push((path.as_str(), *member)),
+            Node::Link { member } => {
+                let parent = path.rsplit_once('/').map_or("", |(p, _)| p);
+                match groups.iter_mut().rev().take(4).find(|(p, _)| *p == parent) {
+                    Some((_, links)) => links.push((path.as_str(), *member)),
+                    None => groups.push((parent, vec![(path.as_str(), *member)])),
+                }
+            }
         }
     }
     let make = |(path, member): &(&str, usize)| -> std::io::Result<()> {
@@ -68,12 +76,16 @@ pub fn materialise(plan: &Plan, depot_dirs: &[PathBuf], dest: &Path) -> Result<(
         crate::link::fault_point();
         Ok(())
     };
-    if links.len() >= PARALLEL_FROM {
-        links
-            .par_chunks(CHUNK)
-            .try_for_each(|chunk| chunk.iter().try_for_each(make))?;
+    let total: usize = groups.iter().map(|(_, links)| links.len()).sum();
+    if total >= PARALLEL_FROM {
+        groups.sort_unstable_by_key(|(_, links)| std::cmp::Reverse(links.len()));
+        groups
+            .par_iter()
+            .try_for_each(|(_, links)| links.iter().try_for_each(make))?;
     } else {
-        links.iter().try_for_each(make)?;
+        groups
+            .iter()
+            .try_for_each(|(_, links)| links.iter().try_for_each(make))?;
     }
     fs_err::rename(&staging, dest)?;
     Ok(())
@@ -81,8 +93,6 @@ pub fn materialise(plan: &Plan, depot_dirs: &[PathBuf], dest: &Path) -> Result<(
 
 /// Below this many links, threads cost more than they save.
 const PARALLEL_FROM: usize = 1024;
-/// Links per unit of parallel work.
-const CHUNK: usize = 256;
 
 pub(crate) fn symlink(target: &Path, at: &Path) -> std::io::Result<()> {
     std::os::unix::fs::symlink(target, at).map_err(|e| {

@@ -2,12 +2,14 @@
 //! and every conflict, before anything on disk changes.
 
 use std::collections::BTreeMap;
+
+use foldhash::HashMap;
 use std::fmt;
 use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::glob::glob_match;
+use crate::glob::{Globs, glob_match};
 use crate::{Error, Result};
 
 /// A package as the view engine sees it.
@@ -150,13 +152,6 @@ fn same_content(a: &Member, b: &Member, path: &str) -> bool {
     }
 }
 
-/// Who has something below a directory.
-#[derive(Debug, Clone, Copy)]
-struct Owners {
-    first: usize,
-    shared: bool,
-}
-
 /// Plan a generation from `members`. Returns every conflict at once, or the plan.
 pub fn plan(members: &[Member], options: &Options) -> Result<Plan> {
     match plan_region(members, options, "") {
@@ -173,115 +168,274 @@ pub(crate) fn plan_region(
     options: &Options,
     region: &str,
 ) -> std::result::Result<BTreeMap<String, Node>, Vec<Conflict>> {
-    // path -> members shipping a file there
-    let mut files: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-    // dir (at or below the region) -> members with something linked below it
-    let mut dirs: BTreeMap<&str, Owners> = BTreeMap::new();
-    // dir -> members with an ignored entry below it: such a member's dir never folds
-    let mut hidden: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    let mut tree = Tree::default();
+    let ignore = Globs::new(&options.ignore);
     for (index, member) in members.iter().enumerate() {
-        for path in &member.paths {
-            let path = path.as_str();
+        tree.add_member(index, &member.paths, region, &ignore);
+    }
+    let mut walk = Walk {
+        tree: &tree,
+        members,
+        options,
+        fixed_depth: if region.is_empty() {
+            0
+        } else {
+            region.split('/').count()
+        },
+        entries: Vec::new(),
+        conflicts: Vec::new(),
+    };
+    let mut path = String::new();
+    walk.children(0, &mut path, 0, true);
+    if walk.conflicts.is_empty() {
+        Ok(walk.entries.into_iter().collect())
+    } else {
+        Err(walk.conflicts)
+    }
+}
+
+/// The members' paths as a tree of directories; files hang off their directory.
+struct Tree<'a> {
+    /// Node 0 is the top of the view.
+    nodes: Vec<DirNode<'a>>,
+    /// (parent, name) -> child directory.
+    index: HashMap<(usize, &'a str), usize>,
+}
+
+impl Default for Tree<'_> {
+    fn default() -> Self {
+        Tree {
+            nodes: vec![DirNode::default()],
+            index: HashMap::default(),
+        }
+    }
+}
+
+/// An entry of a directory. Several members may ship the same name: the walk
+/// merges equal names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Child {
+    /// A directory node.
+    Dir(usize),
+    /// A file (or symlink) shipped by a member.
+    File(usize),
+}
+
+#[derive(Default)]
+struct DirNode<'a> {
+    children: Vec<(&'a str, Child)>,
+    /// The first member with something linked below this path.
+    owner: Option<usize>,
+    /// Whether other members have something linked below it too.
+    shared: bool,
+    /// Members with an ignored entry below this path: such a member's directory never folds.
+    hidden: Vec<usize>,
+}
+
+impl<'a> Tree<'a> {
+    fn dir(&mut self, parent: usize, name: &'a str) -> usize {
+        if let Some(&child) = self.index.get(&(parent, name)) {
+            return child;
+        }
+        let child = self.nodes.len();
+        self.nodes.push(DirNode::default());
+        self.nodes[parent].children.push((name, Child::Dir(child)));
+        self.index.insert((parent, name), child);
+        child
+    }
+
+    fn add_member(&mut self, index: usize, paths: &'a [String], region: &str, ignore: &Globs) {
+        // The directories of the previous path: consecutive paths mostly share them.
+        let mut last: Vec<(&'a str, usize)> = Vec::new();
+        for path in paths {
             if !at_or_under(path, region) {
                 continue;
             }
-            let in_region = parents(path).filter(|d| d.len() >= region.len());
-            if options.ignored(path) {
-                for dir in in_region {
-                    let list = hidden.entry(dir).or_default();
-                    if list.last() != Some(&index) {
-                        list.push(index);
+            let ignored = ignore.matches(path);
+            let (dir, file) = match path.rsplit_once('/') {
+                Some((dir, file)) => (Some(dir), file),
+                None => (None, path.as_str()),
+            };
+            let mut node = 0;
+            let mut depth = 0;
+            for name in dir.into_iter().flat_map(|d| d.split('/')) {
+                node = match last.get(depth) {
+                    Some(&(n, child)) if n == name => child,
+                    _ => {
+                        last.truncate(depth);
+                        let child = self.dir(node, name);
+                        last.push((name, child));
+                        child
+                    }
+                };
+                depth += 1;
+                let n = &mut self.nodes[node];
+                if ignored {
+                    if n.hidden.last() != Some(&index) {
+                        n.hidden.push(index);
+                    }
+                } else {
+                    match n.owner {
+                        None => n.owner = Some(index),
+                        Some(o) => n.shared |= o != index,
                     }
                 }
-                continue;
             }
-            files.entry(path).or_default().push(index);
-            for dir in in_region {
-                dirs.entry(dir)
-                    .and_modify(|o| o.shared |= o.first != index)
-                    .or_insert(Owners {
-                        first: index,
-                        shared: false,
-                    });
+            last.truncate(depth);
+            if !ignored {
+                self.nodes[node].children.push((file, Child::File(index)));
             }
+        }
+    }
+}
+
+/// Walking the tree in order: entries and conflicts.
+struct Walk<'a, 't> {
+    tree: &'t Tree<'a>,
+    members: &'t [Member],
+    options: &'t Options,
+    /// Entries less deep than this lie above the region: real directories, not planned.
+    fixed_depth: usize,
+    entries: Vec<(String, Node)>,
+    conflicts: Vec<Conflict>,
+}
+
+impl Walk<'_, '_> {
+    fn names(&self, members: &[usize]) -> Vec<String> {
+        members
+            .iter()
+            .map(|&i| self.members[i].name.clone())
+            .collect()
+    }
+
+    /// Visit the entries of directory `node` (at `path`, `depth` deep) in name
+    /// order; `emit` is false below a conflict, where only more conflicts are
+    /// looked for.
+    fn children(&mut self, node: usize, path: &mut String, depth: usize, emit: bool) {
+        let mut children = self.tree.nodes[node].children.clone();
+        // By name, then directories before files, files in member order.
+        children.sort_unstable();
+        let mut files = Vec::new();
+        let mut rest = children.as_slice();
+        while let Some(&(name, _)) = rest.first() {
+            let same = rest.iter().take_while(|(n, _)| *n == name).count();
+            let (group, tail) = rest.split_at(same);
+            rest = tail;
+            files.clear();
+            let mut dir = None;
+            for &(_, child) in group {
+                match child {
+                    Child::Dir(d) => dir = Some(d),
+                    Child::File(m) if files.last() != Some(&m) => files.push(m),
+                    Child::File(_) => {}
+                }
+            }
+            let len = path.len();
+            if !path.is_empty() {
+                path.push('/');
+            }
+            path.push_str(name);
+            self.visit(&files, dir, path, depth + 1, emit);
+            path.truncate(len);
         }
     }
 
-    let mut conflicts = Vec::new();
-    let mut winners: BTreeMap<&str, usize> = BTreeMap::new();
-    for (&path, owners) in &files {
-        let top = path.split('/').next().unwrap_or(path);
-        if options.reserved.iter().any(|r| r == top) {
-            conflicts.push(Conflict {
-                path: path.to_owned(),
-                kind: ConflictKind::Reserved,
-                owners: owners.iter().map(|&i| members[i].name.clone()).collect(),
-            });
-            continue;
-        }
-        if let Some(dir) = dirs.get(path) {
-            conflicts.push(Conflict {
-                path: path.to_owned(),
-                kind: ConflictKind::FileVersusDirectory,
-                owners: vec![
-                    members[owners[0]].name.clone(),
-                    members[dir.first].name.clone(),
-                ],
-            });
-            continue;
-        }
-        match winner(members, options, path, owners) {
-            Some(w) => {
-                winners.insert(path, w);
+    /// Visit one name: the members shipping a file there, and the directory there.
+    fn visit(
+        &mut self,
+        files: &[usize],
+        dir: Option<usize>,
+        path: &mut String,
+        depth: usize,
+        emit: bool,
+    ) {
+        if depth < self.fixed_depth {
+            if let Some(d) = dir {
+                self.children(d, path, depth, emit);
             }
-            None => conflicts.push(Conflict {
-                path: path.to_owned(),
-                kind: ConflictKind::File,
-                owners: owners.iter().map(|&i| members[i].name.clone()).collect(),
-            }),
+            return;
         }
-    }
-    if !conflicts.is_empty() {
-        return Err(conflicts);
-    }
-
-    // Walk dirs and files together in path order so parents come first.
-    let mut all: BTreeMap<&str, Option<usize>> = BTreeMap::new();
-    for &dir in dirs.keys() {
-        all.insert(dir, None);
-    }
-    for (&path, &w) in &winners {
-        all.insert(path, Some(w));
-    }
-    let mut entries = BTreeMap::new();
-    let mut folded: Option<&str> = None;
-    for (path, winner) in all {
-        if let Some(f) = folded {
-            if at_or_under(path, f) {
-                continue;
-            }
-            folded = None;
+        if depth == 1 && self.options.reserved.iter().any(|r| r == path) {
+            self.reserved(files, dir, path);
+            return;
         }
-        let node = if let Some(member) = winner {
-            Node::Link { member }
-        } else {
-            // A directory below which exactly one member ships anything folds into
-            // one link (its single owner means no conflict lies below it either),
-            // unless it must stay real or that member has entries hidden below it.
-            let owners = dirs[path];
-            let hides = hidden.get(path).is_some_and(|h| h.contains(&owners.first));
-            if !owners.shared && !hides && !options.always_real(path) {
-                folded = Some(path);
-                Node::Link {
-                    member: owners.first,
+        let owner = dir.and_then(|d| self.tree.nodes[d].owner);
+        if !files.is_empty() {
+            if let (Some(owner), Some(d)) = (owner, dir) {
+                self.conflicts.push(Conflict {
+                    path: path.clone(),
+                    kind: ConflictKind::FileVersusDirectory,
+                    owners: self.names(&[files[0], owner]),
+                });
+                self.children(d, path, depth, false);
+            } else if let Some(w) = winner(self.members, self.options, path, files) {
+                if emit {
+                    self.entries.push((path.clone(), Node::Link { member: w }));
                 }
             } else {
-                Node::Dir
+                self.conflicts.push(Conflict {
+                    path: path.clone(),
+                    kind: ConflictKind::File,
+                    owners: self.names(files),
+                });
             }
+            return;
+        }
+        let (Some(owner), Some(d)) = (owner, dir) else {
+            return; // only ignored entries below
         };
-        entries.insert(path.to_owned(), node);
+        // A directory below which exactly one member ships anything folds into one
+        // link (its single owner means no conflict lies below it either), unless it
+        // must stay real or that member has entries hidden below it.
+        let n = &self.tree.nodes[d];
+        if !n.shared && !n.hidden.contains(&owner) && !self.options.always_real(path) {
+            if emit {
+                self.entries
+                    .push((path.clone(), Node::Link { member: owner }));
+            }
+            return;
+        }
+        if emit {
+            self.entries.push((path.clone(), Node::Dir));
+        }
+        self.children(d, path, depth, emit);
     }
-    Ok(entries)
+
+    /// Every file at or below a reserved top-level name is a conflict.
+    fn reserved(&mut self, files: &[usize], dir: Option<usize>, path: &mut String) {
+        if !files.is_empty() {
+            self.conflicts.push(Conflict {
+                path: path.clone(),
+                kind: ConflictKind::Reserved,
+                owners: self.names(files),
+            });
+        }
+        let Some(d) = dir else { return };
+        let mut children = self.tree.nodes[d].children.clone();
+        children.sort_unstable();
+        let mut rest = children.as_slice();
+        while let Some(&(name, _)) = rest.first() {
+            let same = rest.iter().take_while(|(n, _)| *n == name).count();
+            let (group, tail) = rest.split_at(same);
+            rest = tail;
+            let files: Vec<usize> = group
+                .iter()
+                .filter_map(|(_, c)| match c {
+                    Child::File(m) => Some(*m),
+                    Child::Dir(_) => None,
+                })
+                .collect();
+            let sub = group.iter().find_map(|(_, c)| match c {
+                Child::Dir(d) => Some(*d),
+                Child::File(_) => None,
+            });
+            let len = path.len();
+            path.push('/');
+            path.push_str(name);
+            self.reserved(&files, sub, path);
+            path.truncate(len);
+        }
+    }
 }
 
 /// Which of the members shipping a file at `path` is linked, or `None` for a conflict.

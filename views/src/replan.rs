@@ -79,14 +79,6 @@ pub fn replan(
         .iter()
         .map(|n| index.get(n.as_str()).copied())
         .collect();
-    let mut was = BTreeMap::new();
-    for (path, node) in &previous.plan.entries {
-        let w = match node {
-            Node::Dir => Was::Dir,
-            Node::Link { member } => Was::Link(old_to_new.get(*member).copied().flatten()),
-        };
-        was.insert(path.as_str(), w);
-    }
     let mut changed_paths: Vec<Vec<&str>> = vec![Vec::new(); members.len()];
     for &i in change.changed {
         let mut paths: Vec<&str> = members[i].paths.iter().map(String::as_str).collect();
@@ -100,24 +92,26 @@ pub fn replan(
         .collect();
     removed_paths.sort_unstable();
     removed_paths.dedup();
-    let mut touched: BTreeSet<&str> = removed_paths.iter().copied().collect();
+    let mut touched: Vec<&str> = removed_paths.clone();
     for paths in &changed_paths {
         touched.extend(paths.iter().copied());
     }
     touched.extend(change.paths.iter().map(String::as_str));
+    touched.sort_unstable();
+    touched.dedup();
 
     let mut replanner = Replanner {
         members,
         options,
         catalog,
-        was: &was,
+        previous: &previous.plan.entries,
+        old_to_new: &old_to_new,
         changed: change.changed,
         changed_paths: &changed_paths,
         removed_paths: &removed_paths,
         regions: Vec::new(),
         conflicts: Vec::new(),
     };
-    let touched: Vec<&str> = touched.into_iter().collect();
     replanner.descend("", &touched)?;
     if !replanner.conflicts.is_empty() {
         return Err(Error::Conflicts(replanner.conflicts));
@@ -157,7 +151,8 @@ struct Replanner<'a> {
     members: &'a [Member],
     options: &'a Options,
     catalog: &'a dyn Catalog,
-    was: &'a BTreeMap<&'a str, Was>,
+    previous: &'a BTreeMap<String, Node>,
+    old_to_new: &'a [Option<usize>],
     changed: &'a [usize],
     changed_paths: &'a [Vec<&'a str>],
     removed_paths: &'a [&'a str],
@@ -178,6 +173,14 @@ fn below<'p>(paths: &'p [&'p str], dir: &str) -> &'p [&'p str] {
 }
 
 impl Replanner<'_> {
+    /// What `path` was in the previous plan, its link remapped to the new members.
+    fn was(&self, path: &str) -> Option<Was> {
+        self.previous.get(path).map(|node| match node {
+            Node::Dir => Was::Dir,
+            Node::Link { member } => Was::Link(self.old_to_new.get(*member).copied().flatten()),
+        })
+    }
+
     fn is_changed(&self, member: usize) -> bool {
         self.changed.contains(&member)
     }
@@ -188,7 +191,7 @@ impl Replanner<'_> {
         let was = if dir.is_empty() {
             Some(Was::Dir)
         } else {
-            self.was.get(dir).copied()
+            self.was(dir)
         };
         match was {
             Some(Was::Dir) => {}
@@ -276,10 +279,11 @@ impl Replanner<'_> {
     /// path, and the changed members.
     fn region(&mut self, region: &str, owners: &[usize]) -> Result<()> {
         let mut involved: BTreeSet<usize> = owners.iter().copied().collect();
-        if let Some(Was::Link(Some(m))) = self.was.get(region) {
-            involved.insert(*m);
+        let was = self.was(region);
+        if let Some(Was::Link(Some(m))) = was {
+            involved.insert(m);
         }
-        if self.was.contains_key(region) {
+        if was.is_some() {
             involved.extend(self.catalog.shippers(region).map_err(Error::Catalog)?);
         }
         // In member order, as the full planner sees them (ties go to the first).
