@@ -55,6 +55,7 @@ fn base(pkgname: &str) -> &str {
 
 /// Make a new generation of `view` with `members` and switch to it.
 pub fn change(ctx: &mut Context, view: &str, members: Vec<MemberRow>, reason: &str) -> Result<i64> {
+    let profile = crate::profile::Profile::start();
     let prepared = linking::prepare(&ctx.settings, &ctx.db, view, members, None, reason)?;
     let recorded = ctx
         .db
@@ -63,13 +64,17 @@ pub fn change(ctx: &mut Context, view: &str, members: Vec<MemberRow>, reason: &s
         prepared.abandon();
         return Err(e);
     }
+    profile.phase("recorded");
     prepared.switch(&ctx.settings)?;
+    profile.phase("switched");
     Ok(prepared.number())
 }
 
 /// Run `depot view ...`.
 pub fn run(settings: Settings, command: &ViewCommand) -> Result<ExitStatus> {
+    let profile = crate::profile::Profile::start();
     let mut ctx = Context::writer(settings)?;
+    profile.phase("database open and locked");
     match command {
         ViewCommand::List => {
             let views = ctx.db.views()?;

@@ -66,26 +66,43 @@ pub fn materialise(plan: &Plan, depot_dirs: &[PathBuf], dest: &Path) -> Result<(
             }
         }
     }
-    let make = |(path, member): &(&str, usize)| -> std::io::Result<()> {
-        let depth = path.bytes().filter(|&b| b == b'/').count();
-        let mut target = "../".repeat(depth);
-        target.push_str(&prefixes[*member]);
-        target.push('/');
-        target.push_str(path);
-        symlink(Path::new(&target), &staging.join(path))?;
-        crate::link::fault_point();
+    // One directory's links, made relative to an open handle on it (no path walk per link).
+    let make_group = |(parent, links): &(&str, Vec<(&str, usize)>)| -> std::io::Result<()> {
+        let dir_path = staging.join(parent);
+        let dir = rustix::fs::open(
+            &dir_path,
+            rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )
+        .map_err(|e| io_error(e.into(), "cannot open", &dir_path))?;
+        let mut target = String::new();
+        for (path, member) in links {
+            let depth = path.bytes().filter(|&b| b == b'/').count();
+            target.clear();
+            for _ in 0..depth {
+                target.push_str("../");
+            }
+            target.push_str(&prefixes[*member]);
+            target.push('/');
+            target.push_str(path);
+            let name = path.rsplit('/').next().unwrap_or(path);
+            rustix::fs::symlinkat(target.as_str(), &dir, name).map_err(|e| {
+                io_error(
+                    e.into(),
+                    &format!("cannot create symlink to {target} at"),
+                    &staging.join(path),
+                )
+            })?;
+            crate::link::fault_point();
+        }
         Ok(())
     };
     let total: usize = groups.iter().map(|(_, links)| links.len()).sum();
     if total >= PARALLEL_FROM {
         groups.sort_unstable_by_key(|(_, links)| std::cmp::Reverse(links.len()));
-        groups
-            .par_iter()
-            .try_for_each(|(_, links)| links.iter().try_for_each(make))?;
+        groups.par_iter().try_for_each(make_group)?;
     } else {
-        groups
-            .iter()
-            .try_for_each(|(_, links)| links.iter().try_for_each(make))?;
+        groups.iter().try_for_each(make_group)?;
     }
     fs_err::rename(&staging, dest)?;
     Ok(())
@@ -93,6 +110,10 @@ pub fn materialise(plan: &Plan, depot_dirs: &[PathBuf], dest: &Path) -> Result<(
 
 /// Below this many links, threads cost more than they save.
 const PARALLEL_FROM: usize = 1024;
+
+fn io_error(e: std::io::Error, what: &str, path: &Path) -> std::io::Error {
+    std::io::Error::new(e.kind(), format!("{what} {}: {e}", path.display()))
+}
 
 pub(crate) fn symlink(target: &Path, at: &Path) -> std::io::Result<()> {
     std::os::unix::fs::symlink(target, at).map_err(|e| {
