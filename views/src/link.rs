@@ -74,7 +74,7 @@ pub fn materialise(plan: &Plan, depot_dirs: &[PathBuf], dest: &Path) -> Result<(
             rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
             rustix::fs::Mode::empty(),
         )
-        .map_err(|e| io_error(e.into(), "cannot open", &dir_path))?;
+        .map_err(|e| io_error(&e.into(), "cannot open", &dir_path))?;
         let mut target = String::new();
         for (path, member) in links {
             let depth = path.bytes().filter(|&b| b == b'/').count();
@@ -88,7 +88,7 @@ pub fn materialise(plan: &Plan, depot_dirs: &[PathBuf], dest: &Path) -> Result<(
             let name = path.rsplit('/').next().unwrap_or(path);
             rustix::fs::symlinkat(target.as_str(), &dir, name).map_err(|e| {
                 io_error(
-                    e.into(),
+                    &e.into(),
                     &format!("cannot create symlink to {target} at"),
                     &staging.join(path),
                 )
@@ -111,7 +111,7 @@ pub fn materialise(plan: &Plan, depot_dirs: &[PathBuf], dest: &Path) -> Result<(
 /// Below this many links, threads cost more than they save.
 const PARALLEL_FROM: usize = 1024;
 
-fn io_error(e: std::io::Error, what: &str, path: &Path) -> std::io::Error {
+fn io_error(e: &std::io::Error, what: &str, path: &Path) -> std::io::Error {
     std::io::Error::new(e.kind(), format!("{what} {}: {e}", path.display()))
 }
 
