@@ -141,6 +141,9 @@ pub struct DeleteArgs {
 /// `depot info` / `pkg_info`.
 #[derive(Debug, Args)]
 pub struct InfoArgs {
+    /// Invoked as pkg_info: keep pkg_info's default sections exactly (no views).
+    #[arg(long, hide = true)]
+    pub pkg_info: bool,
     /// All installed packages.
     #[arg(short = 'a', long)]
     pub all: bool,
@@ -443,6 +446,9 @@ pub enum ViewCommand {
     Check {
         /// The view.
         name: String,
+        /// If it differs, write a new generation from the plan and switch to it.
+        #[arg(long)]
+        repair: bool,
     },
     /// Set a package's priority in a view (lower wins conflicts).
     Priority {

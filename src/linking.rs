@@ -64,6 +64,27 @@ pub struct Prepared {
     plan: Vec<u8>,
 }
 
+/// What a new generation is planned from.
+#[derive(Debug, Clone, Copy)]
+pub enum Basis<'a> {
+    /// The current generation's recorded plan, replanning only what changed.
+    Current,
+    /// Nothing: plan from scratch (to repair a view).
+    Fresh,
+    /// The current generation, with a new value for one per-view setting list
+    /// (`ignore` or `prefer`) before it is stored.
+    Setting(&'a str, &'a [String]),
+}
+
+impl Basis<'_> {
+    fn setting(&self) -> Option<(&str, &[String])> {
+        match *self {
+            Basis::Setting(key, values) => Some((key, values)),
+            Basis::Current | Basis::Fresh => None,
+        }
+    }
+}
+
 /// The options a view is planned with; `setting` overrides one stored list.
 fn options<R: ViewQueries>(
     db: &R,
@@ -117,7 +138,27 @@ pub fn prepare<R: ViewQueries + Queries>(
     incoming: Option<&Incoming<'_>>,
     reason: &str,
 ) -> Result<Prepared> {
-    prepare_inner(settings, db, view, members, incoming, None, reason)
+    prepare_inner(
+        settings,
+        db,
+        view,
+        members,
+        incoming,
+        Basis::Current,
+        reason,
+    )
+}
+
+/// Like [`prepare`], planning from scratch rather than from the current
+/// generation's recorded plan (to repair a damaged view).
+pub fn prepare_fresh<R: ViewQueries + Queries>(
+    settings: &Settings,
+    db: &R,
+    view: &str,
+    members: Vec<MemberRow>,
+    reason: &str,
+) -> Result<Prepared> {
+    prepare_inner(settings, db, view, members, None, Basis::Fresh, reason)
 }
 
 /// Like [`prepare`], planning with a new value for one per-view setting list
@@ -137,7 +178,7 @@ pub fn prepare_with_setting<R: ViewQueries + Queries>(
         view,
         members,
         None,
-        Some((key, values)),
+        Basis::Setting(key, values),
         reason,
     )
 }
@@ -308,14 +349,16 @@ impl<R: Queries> views::Catalog for DbCatalog<'_, R> {
 
 /// Plan `members` for `view` as a change from its current generation: only what
 /// the change touches is planned again. Falls back to [`plan_members`] when the
-/// current generation has no recorded plan or the ignore rules change.
+/// current generation has no recorded plan, when the ignore rules change, and
+/// for [`Basis::Fresh`].
 pub fn plan_change<R: ViewQueries + Queries>(
     db: &R,
     view: &str,
     members: &[MemberRow],
     incoming: Option<&Incoming<'_>>,
-    setting: Option<(&str, &[String])>,
+    basis: Basis<'_>,
 ) -> Result<Planned> {
+    let setting = basis.setting();
     let previous = match db.view(view)? {
         Some(v) => match v.current {
             Some(n) => db
@@ -329,7 +372,7 @@ pub fn plan_change<R: ViewQueries + Queries>(
     let Some((view_id, number, (previous_plan, previous_names))) = previous else {
         return plan_members(db, view, members, incoming, setting);
     };
-    if setting.is_some_and(|(key, _)| key == "ignore") {
+    if matches!(basis, Basis::Fresh | Basis::Setting("ignore", _)) {
         return plan_members(db, view, members, incoming, setting);
     }
     let profile = crate::profile::Profile::start();
@@ -418,14 +461,14 @@ fn prepare_inner<R: ViewQueries + Queries>(
     view: &str,
     members: Vec<MemberRow>,
     incoming: Option<&Incoming<'_>>,
-    setting: Option<(&str, &[String])>,
+    basis: Basis<'_>,
     reason: &str,
 ) -> Result<Prepared> {
     // One order for every planner (ties between identical files go to the first).
     let profile = crate::profile::Profile::start();
     let mut members = members;
     members.sort_by(|a, b| a.pkgname.cmp(&b.pkgname));
-    let planned = plan_change(db, view, &members, incoming, setting)?;
+    let planned = plan_change(db, view, &members, incoming, basis)?;
     profile.phase("view planned");
     let gen_root = generations_dir(settings, view);
     let (parent, number) = match db.view(view)? {

@@ -41,6 +41,9 @@ fn arguments() -> Vec<OsString> {
         .unwrap_or_default();
     if let Some((_, sub)) = MULTI_CALL.iter().find(|(name, _)| *name == invoked) {
         args.insert(1, OsString::from(sub));
+        if *sub == "info" {
+            args.insert(2, OsString::from("--pkg-info"));
+        }
     }
     args
 }

@@ -29,10 +29,18 @@ fn index_lines_are_padded_to_twenty_columns() {
 #[test]
 fn default_sections_and_quiet() {
     let w = setup();
+    // Invoked as pkg_info: pkg_info's default sections, exactly.
+    let pkg_info = w.multi_call("pkg_info");
+    let out = w.command(&pkg_info).arg("alpha-1.0").output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "Information for alpha-1.0:\n\nComment:\ntest package\n\nDescription:\na test package for depot\n\n\n"
+    );
+    // depot info adds where the package is linked.
     let out = w.ok(&["info", "alpha-1.0"]);
     assert_eq!(
         out,
-        "Information for alpha-1.0:\n\nComment:\ntest package\n\nDescription:\na test package for depot\n\n\n"
+        "Information for alpha-1.0:\n\nComment:\ntest package\n\nDescription:\na test package for depot\n\nViews:\ndefault\n\n\n"
     );
     let out = w.ok(&["info", "-q", "-c", "alpha-1.0"]);
     assert_eq!(out, "test package\n");

@@ -313,6 +313,17 @@ fn dangling_links_we_own_are_replaced_and_check_reports_damage() {
     let out = w.depot(&["view", "check", "v"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("bin/dl: points to ../nowhere"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("depot view check --repair v"));
+    // --repair writes a new generation from the plan; the damaged one stays for the record.
+    let repaired = w.ok(&["view", "check", "--repair", "v"]);
+    assert!(repaired.contains("repaired as generation 3"), "{repaired}");
+    w.ok(&["view", "check", "v"]);
+    assert_eq!(
+        std::fs::read_to_string(w.root.join("views/v/bin/dl")).unwrap(),
+        "d"
+    );
+    w.ok(&["view", "rollback", "v"]);
+    assert_eq!(w.depot(&["view", "check", "v"]).status.code(), Some(1));
     // The next change builds a fresh generation: no dangling link survives.
     install(&w, "dl2-1.0", &[("bin/dl2", "2")]);
     w.ok(&["view", "add", "v", "dl2-1.0"]);
@@ -568,4 +579,39 @@ fn each_change_plans_only_what_it_touches_and_matches_a_view_built_from_scratch(
     // The folds ended where they should: share belongs to a-1 alone again.
     let v = std::fs::canonicalize(w.root.join("views/v")).unwrap();
     assert!(is_link(&v.join("share")));
+}
+
+#[test]
+fn deleting_a_package_forgets_the_generations_that_held_it() {
+    let w = World::new();
+    let a = w.package("fa-1.0", &[("bin/fa", "a")], &[]);
+    let b = w.package("fb-1.0", &[("bin/fb", "b")], &[]);
+    w.ok(&["add", a.to_str().unwrap()]);
+    w.ok(&["add", b.to_str().unwrap()]);
+    let gens = w.ok(&["view", "generations", "default"]);
+    let numbers = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter_map(|l| l.trim_start_matches(['*', ' ']).split_whitespace().next())
+            .filter(|n| n.chars().all(|c| c.is_ascii_digit()))
+            .map(str::to_owned)
+            .collect()
+    };
+    let before = numbers(&gens);
+    assert_eq!(before.len(), 2, "{gens}");
+    // The default view's info shows where a package is linked.
+    assert!(w.ok(&["info", "fb-1.0"]).contains("Views:\ndefault\n"));
+    w.ok(&["delete", "fb-1.0"]);
+    // The generation that held fb-1.0 cannot come back without it: forgotten, on disk too.
+    let after = numbers(&w.ok(&["view", "generations", "default"]));
+    assert!(!after.contains(&before[1]), "{after:?}");
+    assert!(after.contains(&before[0]), "{after:?}");
+    assert!(!w.root.join("views/.gen/default").join(&before[1]).exists());
+    w.ok(&["view", "check", "default"]);
+    // Rolling back goes to the generation before it, which only held fa-1.0.
+    let err = w.fails(&["view", "rollback", "default"]);
+    assert!(err.contains("no generation"), "{err}");
+    w.ok(&["view", "rollback", "default", "--to", &before[0]]);
+    assert!(w.root.join("bin/fa").exists() && !w.root.join("bin/fb").exists());
+    w.ok(&["gc"]);
+    w.ok(&["view", "check", "default"]);
 }

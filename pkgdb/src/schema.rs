@@ -96,8 +96,15 @@ CREATE TABLE view_settings (
 ",
     r"
 -- Each generation's link plan (views::Plan::encode), so that the next change
--- plans only what it touches. NULL for generations made before version 2.
-ALTER TABLE generations ADD COLUMN plan BLOB;
+-- plans only what it touches; none for generations made before version 2.
+-- A table of its own: large values would slow every lookup in generations.
+CREATE TABLE generation_plans (
+    view_id    INTEGER NOT NULL,
+    number     INTEGER NOT NULL,
+    plan       BLOB NOT NULL,
+    PRIMARY KEY (view_id, number),
+    FOREIGN KEY (view_id, number) REFERENCES generations(view_id, number) ON DELETE CASCADE
+);
 
 -- Each package's file and symlink paths (not directories), NUL-separated: what
 -- a view links. A package never changes once installed, so this copy of its
@@ -156,4 +163,43 @@ pub(crate) fn migrate(db: &mut Database) -> Result<()> {
             })?;
     }
     tx.commit().map_err(|source| Error::Sqlite { path, source })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MIGRATIONS;
+    use crate::{Database, Queries};
+
+    /// A database written by version 1 gains each package's entry list and an
+    /// empty plan table, and keeps its rows.
+    #[test]
+    fn version_1_migrates() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let conn = rusqlite::Connection::open(dir.path().join(crate::DATABASE_FILE)).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.execute_batch(
+                "PRAGMA user_version = 1;
+                 INSERT INTO packages (id, pkgname, name, version, comment, description, prefix, depot_dir, install_time)
+                     VALUES (7, 'old-1.0', 'old', '1.0', 'c', 'd', '/p', '/p/packages/old-1.0', 0);
+                 INSERT INTO files (package_id, seq, path, kind) VALUES
+                     (7, 0, 'bin/old', 'file'), (7, 1, 'share/old', 'dir'), (7, 2, 'lib/libold.so', 'symlink');",
+            )
+            .unwrap();
+        }
+        let db = Database::open(dir.path()).unwrap();
+        let mut paths = db.entry_paths(7, "").unwrap();
+        paths.sort();
+        assert_eq!(paths, ["bin/old", "lib/libold.so"]);
+        assert_eq!(db.entry_paths(7, "bin").unwrap(), ["bin/old"]);
+        assert_eq!(
+            db.package("old-1.0").unwrap().unwrap().depot_dir,
+            "/p/packages/old-1.0"
+        );
+        let plans: i64 = db
+            .conn
+            .query_row("SELECT count(*) FROM generation_plans", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(plans, 0);
+    }
 }

@@ -120,11 +120,10 @@ pub trait ViewQueries: Reader {
     fn generation_plan(&self, view_id: i64, number: i64) -> Result<Option<Vec<u8>>> {
         let conn = self.connection();
         let mut stmt = conn
-            .prepare_cached("SELECT plan FROM generations WHERE view_id = ?1 AND number = ?2")
+            .prepare_cached("SELECT plan FROM generation_plans WHERE view_id = ?1 AND number = ?2")
             .map_err(|e| self.wrap(e))?;
-        stmt.query_row(params![view_id, number], |r| r.get::<_, Option<Vec<u8>>>(0))
+        stmt.query_row(params![view_id, number], |r| r.get::<_, Vec<u8>>(0))
             .optional()
-            .map(Option::flatten)
             .map_err(|e| self.wrap(e))
     }
 
@@ -214,10 +213,18 @@ impl Transaction<'_> {
     ) -> Result<()> {
         self.tx
             .execute(
-                "INSERT INTO generations (view_id, number, parent, created, reason, plan) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![view_id, number, parent, crate::now(), reason, plan],
+                "INSERT INTO generations (view_id, number, parent, created, reason) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![view_id, number, parent, crate::now(), reason],
             )
             .map_err(|e| self.err(e))?;
+        if let Some(plan) = plan {
+            self.tx
+                .execute(
+                    "INSERT INTO generation_plans (view_id, number, plan) VALUES (?1, ?2, ?3)",
+                    params![view_id, number, plan],
+                )
+                .map_err(|e| self.err(e))?;
+        }
         let mut stmt = self
             .tx
             .prepare_cached(

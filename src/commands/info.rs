@@ -431,7 +431,8 @@ fn sections(
             quiet,
         );
     }
-    if v && !s.views.is_empty() {
+    // depot's own section: where the package is linked (not in pkg_info's output).
+    if (v || (default && !args.pkg_info)) && !s.views.is_empty() {
         let mut text = s.views.join("\n");
         text.push('\n');
         show_text(out, "Views:\n", &text, quiet);

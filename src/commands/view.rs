@@ -255,7 +255,7 @@ pub fn run(settings: Settings, command: &ViewCommand) -> Result<ExitStatus> {
             linking::switch_to(&ctx.settings, name, target, &top)?;
             println!("view {name}: back at generation {target}");
         }
-        ViewCommand::Check { name } => {
+        ViewCommand::Check { name, repair } => {
             let problems = linking::check(&ctx.settings, &ctx.db, name)?;
             if problems.is_empty() {
                 println!("view {name}: matches its plan");
@@ -264,7 +264,24 @@ pub fn run(settings: Settings, command: &ViewCommand) -> Result<ExitStatus> {
             for p in &problems {
                 println!("{p}");
             }
-            return Ok(1);
+            if !repair {
+                println!(
+                    "`depot view check --repair {name}` writes a fresh generation from the plan"
+                );
+                return Ok(1);
+            }
+            // Generations are immutable: the repair is a new one, planned from scratch.
+            let members = linking::current_members(&ctx.db, name)?;
+            let prepared = linking::prepare_fresh(&ctx.settings, &ctx.db, name, members, "repair")?;
+            let recorded = ctx
+                .db
+                .transaction(|tx| -> Result<()> { prepared.record(tx) });
+            if let Err(e) = recorded {
+                prepared.abandon();
+                return Err(e);
+            }
+            prepared.switch(&ctx.settings)?;
+            println!("view {name}: repaired as generation {}", prepared.number());
         }
         ViewCommand::Priority {
             name,
