@@ -49,6 +49,16 @@ fn installed_pkgname(ctx: &Context, spec: &str) -> Result<String> {
     }
 }
 
+/// Members for a one-line listing: all of a small view, a count for a large one.
+fn summary(members: &[String]) -> String {
+    match members {
+        [first, .., last] if members.len() > 6 => {
+            format!("{} packages: {first} ... {last}", members.len())
+        }
+        _ => members.join(" "),
+    }
+}
+
 fn base(pkgname: &str) -> &str {
     pattern::split_pkgname(pkgname).map_or(pkgname, |(n, _)| n)
 }
@@ -93,7 +103,7 @@ pub fn run(settings: Settings, command: &ViewCommand) -> Result<ExitStatus> {
                     "{:<12} generation {:<4} {}",
                     v.name,
                     v.current.map_or_else(|| "-".to_owned(), |n| n.to_string()),
-                    names.join(" ")
+                    summary(&names)
                 );
             }
         }
@@ -216,7 +226,7 @@ pub fn run(settings: Settings, command: &ViewCommand) -> Result<ExitStatus> {
                     g.number,
                     g.parent.map_or_else(|| "-".to_owned(), |p| p.to_string()),
                     g.reason,
-                    members.join(" ")
+                    summary(&members)
                 );
             }
         }
@@ -372,4 +382,17 @@ pub fn run(settings: Settings, command: &ViewCommand) -> Result<ExitStatus> {
         }
     }
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::summary;
+
+    #[test]
+    fn large_views_list_as_a_count() {
+        let few: Vec<String> = (0..3).map(|i| format!("p{i}-1.0")).collect();
+        assert_eq!(summary(&few), "p0-1.0 p1-1.0 p2-1.0");
+        let many: Vec<String> = (0..1000).map(|i| format!("p{i}-1.0")).collect();
+        assert_eq!(summary(&many), "1000 packages: p0-1.0 ... p999-1.0");
+    }
 }
