@@ -61,7 +61,8 @@ def bench_info(depot, work, runs, packages=2000, files_per=500):
     root = os.path.join(work, "inforoot")
     env = dict(os.environ, DEPOT_ROOT=root)
     env.pop("PKG_DBDIR", None)
-    subprocess.run([depot, "info"], check=True, env=env, stdout=subprocess.DEVNULL)
+    # A writer creates the database (readers such as `depot info` never create a root).
+    subprocess.run([depot, "view", "list"], check=True, env=env, stdout=subprocess.DEVNULL)
     db = sqlite3.connect(os.path.join(root, "pkgdb", "pkgdb.sqlite3"))
     db.execute("PRAGMA synchronous = OFF")
     with db:
