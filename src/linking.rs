@@ -308,6 +308,10 @@ pub fn plan_members<R: ViewQueries + Queries>(
     })
 }
 
+/// Up to this many members, a catalog reads their own path lists rather than
+/// the path index over every installed package.
+const FEW_MEMBERS: usize = 32;
+
 /// The database as the view engine's catalog of the new generation's members.
 struct DbCatalog<'a, R> {
     db: &'a R,
@@ -339,6 +343,19 @@ impl<R: Queries> views::Catalog for DbCatalog<'_, R> {
         dir: &str,
         visit: &mut dyn FnMut(usize, &str) -> bool,
     ) -> Result<(), views::CatalogError> {
+        // A small view in a large depot: the members' own lists are shorter than
+        // everything every installed package has below `dir`.
+        if self.ids.len() <= FEW_MEMBERS {
+            for (member, id) in self.ids.iter().enumerate() {
+                let Some(id) = id else { continue };
+                for path in self.db.entry_paths(*id, dir)? {
+                    if path.len() > dir.len() && !visit(member, &path) {
+                        return Ok(());
+                    }
+                }
+            }
+            return Ok(());
+        }
         Ok(self.db.visit_entries_under(dir, &mut |id, path| {
             self.index
                 .get(&id)

@@ -615,3 +615,43 @@ fn deleting_a_package_forgets_the_generations_that_held_it() {
     w.ok(&["gc"]);
     w.ok(&["view", "check", "default"]);
 }
+
+#[test]
+fn a_removal_in_a_large_view_refolds_what_one_package_is_left_with() {
+    // More members than the catalog reads one by one, so owners are found
+    // through the database's path index.
+    let w = World::new();
+    let mut args = vec!["add".to_owned(), "--no-view".to_owned()];
+    for i in 0..40 {
+        let name = format!("fill{i}-1.0");
+        let bin = format!("bin/fill{i}");
+        let doc = format!("share/fill/{i}");
+        let p = w.package(&name, &[(bin.as_str(), "f"), (doc.as_str(), "d")], &[]);
+        args.push(p.to_str().unwrap().to_owned());
+    }
+    for (name, file) in [("x-1.0", "share/xy/x"), ("y-1.0", "share/xy/y")] {
+        let p = w.package(name, &[(file, name)], &[]);
+        args.push(p.to_str().unwrap().to_owned());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    w.ok(&args);
+    w.ok(&["view", "create", "big"]);
+    let mut add = vec!["view", "add", "big", "x-1.0", "y-1.0"];
+    let fills: Vec<String> = (0..40).map(|i| format!("fill{i}-1.0")).collect();
+    add.extend(fills.iter().map(String::as_str));
+    w.ok(&add);
+    let v = std::fs::canonicalize(w.root.join("views/big")).unwrap();
+    assert!(is_real_dir(&v.join("share/xy")));
+    w.ok(&["view", "remove", "big", "x-1.0"]);
+    w.ok(&["view", "check", "big"]);
+    let v = std::fs::canonicalize(w.root.join("views/big")).unwrap();
+    assert!(
+        is_link(&v.join("share/xy")),
+        "share/xy should fold into y-1.0"
+    );
+    assert!(is_real_dir(&v.join("share/fill")));
+    w.ok(&["view", "remove", "big", "fill7-1.0"]);
+    w.ok(&["view", "check", "big"]);
+    assert!(!w.root.join("views/big/share/fill/7").exists());
+    assert!(w.root.join("views/big/share/fill/8").exists());
+}
