@@ -546,6 +546,27 @@ fn highest_on_disk(gen_root: &Path) -> i64 {
 }
 
 impl Prepared {
+    /// Record the generation, together with `also` (say, a changed view setting), in
+    /// one transaction, then switch to it. If the transaction fails, the generation
+    /// directory is removed and nothing visible has changed. Returns its number.
+    pub fn commit(
+        self,
+        db: &mut Database,
+        settings: &Settings,
+        also: impl FnOnce(&Transaction<'_>) -> pkgdb::Result<()>,
+    ) -> Result<i64> {
+        let recorded = db.transaction(|tx| -> Result<()> {
+            also(tx)?;
+            self.record(tx)
+        });
+        if let Err(e) = recorded {
+            self.abandon();
+            return Err(e);
+        }
+        self.switch(settings)?;
+        Ok(self.number)
+    }
+
     /// Record the generation in the database (inside the operation's transaction).
     pub fn record(&self, tx: &Transaction<'_>) -> Result<()> {
         Ok(record_generation(
@@ -580,11 +601,6 @@ impl Prepared {
     /// Remove the generation directory (the operation failed before recording it).
     pub fn abandon(self) {
         let _ = fs_err::remove_dir_all(&self.dir);
-    }
-
-    /// The generation number.
-    pub fn number(&self) -> i64 {
-        self.number
     }
 }
 

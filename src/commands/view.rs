@@ -67,17 +67,10 @@ fn base(pkgname: &str) -> &str {
 pub fn change(ctx: &mut Context, view: &str, members: Vec<MemberRow>, reason: &str) -> Result<i64> {
     let profile = crate::profile::Profile::start();
     let prepared = linking::prepare(&ctx.settings, &ctx.db, view, members, None, reason)?;
-    let recorded = ctx
-        .db
-        .transaction(|tx| -> Result<()> { prepared.record(tx) });
-    if let Err(e) = recorded {
-        prepared.abandon();
-        return Err(e);
-    }
-    profile.phase("recorded");
-    prepared.switch(&ctx.settings)?;
-    profile.phase("switched");
-    Ok(prepared.number())
+    profile.phase("prepared");
+    let number = prepared.commit(&mut ctx.db, &ctx.settings, |_| Ok(()))?;
+    profile.phase("recorded and switched");
+    Ok(number)
 }
 
 /// Run `depot view ...`.
@@ -283,15 +276,8 @@ pub fn run(settings: Settings, command: &ViewCommand) -> Result<ExitStatus> {
             // Generations are immutable: the repair is a new one, planned from scratch.
             let members = linking::current_members(&ctx.db, name)?;
             let prepared = linking::prepare_fresh(&ctx.settings, &ctx.db, name, members, "repair")?;
-            let recorded = ctx
-                .db
-                .transaction(|tx| -> Result<()> { prepared.record(tx) });
-            if let Err(e) = recorded {
-                prepared.abandon();
-                return Err(e);
-            }
-            prepared.switch(&ctx.settings)?;
-            println!("view {name}: repaired as generation {}", prepared.number());
+            let number = prepared.commit(&mut ctx.db, &ctx.settings, |_| Ok(()))?;
+            println!("view {name}: repaired as generation {number}");
         }
         ViewCommand::Priority {
             name,
@@ -341,15 +327,9 @@ pub fn run(settings: Settings, command: &ViewCommand) -> Result<ExitStatus> {
                 &prefs,
                 &format!("prefer {path} {pkgname}"),
             )?;
-            let recorded = ctx.db.transaction(|tx| -> Result<()> {
-                tx.set_view_settings(v.id, "prefer", &prefs)?;
-                prepared.record(tx)
-            });
-            if let Err(e) = recorded {
-                prepared.abandon();
-                return Err(e);
-            }
-            prepared.switch(&ctx.settings)?;
+            prepared.commit(&mut ctx.db, &ctx.settings, |tx| {
+                tx.set_view_settings(v.id, "prefer", &prefs)
+            })?;
             println!("view {name}: {path} now comes from {pkgname}");
         }
         ViewCommand::Ignore { name, globs } => {
@@ -369,15 +349,9 @@ pub fn run(settings: Settings, command: &ViewCommand) -> Result<ExitStatus> {
                 &all,
                 &format!("ignore {}", globs.join(" ")),
             )?;
-            let recorded = ctx.db.transaction(|tx| -> Result<()> {
-                tx.set_view_settings(v.id, "ignore", &all)?;
-                prepared.record(tx)
-            });
-            if let Err(e) = recorded {
-                prepared.abandon();
-                return Err(e);
-            }
-            prepared.switch(&ctx.settings)?;
+            prepared.commit(&mut ctx.db, &ctx.settings, |tx| {
+                tx.set_view_settings(v.id, "ignore", &all)
+            })?;
             println!("view {name}: ignoring {}", all.join(" "));
         }
     }
