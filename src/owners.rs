@@ -70,16 +70,22 @@ pub fn resolve(
         }
         return Ok(out);
     }
-    if let Some(p) = db.package(spec)? {
-        return Ok(vec![p]);
-    }
-    let matches: Vec<PackageRow> = db
-        .packages()?
-        .into_iter()
-        .filter(|p| pattern::pkg_match(spec, &p.pkgname))
-        .collect();
+    let matches = installed_matching(db, spec)?;
     if matches.is_empty() {
         bail!("{spec}: no such package installed (see `depot info` for what is installed)");
     }
     Ok(matches)
+}
+
+/// The installed packages an argument names: the one with that exact PKGNAME, else
+/// every package the pattern matches (possibly none).
+pub fn installed_matching(db: &Database, spec: &str) -> Result<Vec<PackageRow>> {
+    if let Some(p) = db.package(spec)? {
+        return Ok(vec![p]);
+    }
+    Ok(db
+        .packages()?
+        .into_iter()
+        .filter(|p| pattern::pkg_match(spec, &p.pkgname))
+        .collect())
 }

@@ -190,15 +190,7 @@ pub fn run(settings: &Settings, args: &InfoArgs) -> Result<ExitStatus> {
             subjects.push(file_subject(path)?);
             continue;
         }
-        if let Some(row) = db.package(spec)? {
-            subjects.push(installed_subject(&db, row)?);
-            continue;
-        }
-        let matches: Vec<PackageRow> = db
-            .packages()?
-            .into_iter()
-            .filter(|p| pattern::pkg_match(spec, &p.pkgname))
-            .collect();
+        let matches = crate::owners::installed_matching(&db, spec)?;
         if matches.is_empty() {
             eprintln!("depot: can't find package `{spec}' installed or in a file!");
             errors += 1;
