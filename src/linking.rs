@@ -91,18 +91,7 @@ fn options<R: ViewQueries>(
     view: &str,
     setting: Option<(&str, &[String])>,
 ) -> Result<views::Options> {
-    let mut options = views::Options {
-        ignore: views::DEFAULT_IGNORES
-            .iter()
-            .map(|s| (*s).to_owned())
-            .collect(),
-        always_real: views::DEFAULT_ALWAYS_REAL
-            .iter()
-            .map(|s| (*s).to_owned())
-            .collect(),
-        prefer: Vec::new(),
-        reserved: Vec::new(),
-    };
+    let mut options = views::Options::defaults();
     if view == DEFAULT_VIEW {
         options.reserved = RESERVED.iter().map(|s| (*s).to_owned()).collect();
     }

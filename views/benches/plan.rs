@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use views::{Catalog, CatalogError, Change, Member, Options, Previous};
+use views::{Change, InMemory, Member, Options, Previous};
 
 fn member(i: usize) -> Member {
     let mut paths: Vec<String> = (0..5).map(|k| format!("bin/p{i}-{k}")).collect();
@@ -19,40 +19,6 @@ fn member(i: usize) -> Member {
         depot_dir: PathBuf::from(format!("/nonexistent/p{i:04}-1.0")),
         paths,
         priority: 0,
-    }
-}
-
-struct Memory<'a>(&'a [Member]);
-
-impl Catalog for Memory<'_> {
-    fn paths_under(&self, member: usize, dir: &str) -> Result<Vec<String>, CatalogError> {
-        let prefix = format!("{dir}/");
-        Ok(self.0[member]
-            .paths
-            .iter()
-            .filter(|p| *p == dir || p.starts_with(&prefix))
-            .cloned()
-            .collect())
-    }
-    fn shippers(&self, path: &str) -> Result<Vec<usize>, CatalogError> {
-        Ok((0..self.0.len())
-            .filter(|&i| self.0[i].paths.iter().any(|p| p == path))
-            .collect())
-    }
-    fn visit_under(
-        &self,
-        dir: &str,
-        visit: &mut dyn FnMut(usize, &str) -> bool,
-    ) -> Result<(), CatalogError> {
-        let prefix = format!("{dir}/");
-        for (i, m) in self.0.iter().enumerate() {
-            for p in &m.paths {
-                if p.starts_with(&prefix) && !visit(i, p) {
-                    return Ok(());
-                }
-            }
-        }
-        Ok(())
     }
 }
 
@@ -77,17 +43,7 @@ fn main() {
         .skip(1)
         .find_map(|a| a.parse().ok())
         .unwrap_or(200);
-    let options = Options {
-        ignore: views::DEFAULT_IGNORES
-            .iter()
-            .map(|s| (*s).to_owned())
-            .collect(),
-        always_real: views::DEFAULT_ALWAYS_REAL
-            .iter()
-            .map(|s| (*s).to_owned())
-            .collect(),
-        ..Options::default()
-    };
+    let options = Options::defaults();
     let members: Vec<Member> = (0..=n).map(member).collect();
     let (full_ms, previous) = best_of(5, || {
         views::plan(&members[..n], &options).expect("no conflicts")
@@ -108,7 +64,7 @@ fn main() {
                 changed: &[n],
                 ..Change::default()
             },
-            &Memory(&members),
+            &InMemory(&members),
             &options,
         )
         .expect("no conflicts")

@@ -16,7 +16,7 @@ mod replan;
 pub use glob::glob_match;
 pub use link::{materialise, read_link_target, relative_path, switch};
 pub use plan::{Conflict, ConflictKind, Member, Node, Options, Plan, plan};
-pub use replan::{Catalog, CatalogError, Change, Previous, replan};
+pub use replan::{Catalog, CatalogError, Change, InMemory, Previous, replan};
 
 /// The metadata files and pkg_view's default ignore globs.
 pub const DEFAULT_IGNORES: &[&str] = &["+*", "info/dir", "*[~#]", "*.OLD", "*.orig", "*,v"];

@@ -39,6 +39,18 @@ pub struct Options {
 }
 
 impl Options {
+    /// pkg_view's ignore globs (plus `+*`) and the default always-real directories;
+    /// no preferences, nothing reserved.
+    pub fn defaults() -> Options {
+        let owned = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect();
+        Options {
+            ignore: owned(crate::DEFAULT_IGNORES),
+            always_real: owned(crate::DEFAULT_ALWAYS_REAL),
+            prefer: Vec::new(),
+            reserved: Vec::new(),
+        }
+    }
+
     /// Whether `path` is left out of the view.
     pub fn ignored(&self, path: &str) -> bool {
         self.ignore.iter().any(|g| glob_match(g, path))

@@ -11,7 +11,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
-use crate::plan::{Conflict, ConflictKind, Member, Node, Options, Plan, plan_region};
+use crate::plan::{Conflict, ConflictKind, Member, Node, Options, Plan, at_or_under, plan_region};
 use crate::{Error, Result};
 
 /// An error from a [`Catalog`].
@@ -31,6 +31,43 @@ pub trait Catalog {
         dir: &str,
         visit: &mut dyn FnMut(usize, &str) -> bool,
     ) -> Result<(), CatalogError>;
+}
+
+/// A catalog over members whose paths are all in memory (tests, benchmarks,
+/// callers without a database).
+#[derive(Debug, Clone, Copy)]
+pub struct InMemory<'a>(pub &'a [Member]);
+
+impl Catalog for InMemory<'_> {
+    fn paths_under(&self, member: usize, dir: &str) -> Result<Vec<String>, CatalogError> {
+        Ok(self.0[member]
+            .paths
+            .iter()
+            .filter(|p| at_or_under(p, dir))
+            .cloned()
+            .collect())
+    }
+
+    fn shippers(&self, path: &str) -> Result<Vec<usize>, CatalogError> {
+        Ok((0..self.0.len())
+            .filter(|&i| self.0[i].paths.iter().any(|p| p == path))
+            .collect())
+    }
+
+    fn visit_under(
+        &self,
+        dir: &str,
+        visit: &mut dyn FnMut(usize, &str) -> bool,
+    ) -> Result<(), CatalogError> {
+        for (i, m) in self.0.iter().enumerate() {
+            for p in &m.paths {
+                if p.len() > dir.len() && at_or_under(p, dir) && !visit(i, p) {
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The generation a change starts from.
@@ -350,59 +387,14 @@ mod tests {
 
     use proptest::prelude::*;
 
-    use super::{Catalog, CatalogError, Change, Previous, replan};
+    use super::{Change, InMemory, Previous, replan};
+    use crate::Error;
     use crate::plan::{Member, Options, Plan, at_or_under, plan};
-    use crate::{DEFAULT_ALWAYS_REAL, DEFAULT_IGNORES, Error};
-
-    /// Answers from the members' full path lists, as the database would.
-    struct Memory<'a>(&'a [Member]);
-
-    impl Catalog for Memory<'_> {
-        fn paths_under(&self, member: usize, dir: &str) -> Result<Vec<String>, CatalogError> {
-            Ok(self.0[member]
-                .paths
-                .iter()
-                .filter(|p| at_or_under(p, dir))
-                .cloned()
-                .collect())
-        }
-        fn shippers(&self, path: &str) -> Result<Vec<usize>, CatalogError> {
-            Ok((0..self.0.len())
-                .filter(|&i| self.0[i].paths.iter().any(|p| p == path))
-                .collect())
-        }
-        fn visit_under(
-            &self,
-            dir: &str,
-            visit: &mut dyn FnMut(usize, &str) -> bool,
-        ) -> Result<(), CatalogError> {
-            let mut rows: Vec<(&str, usize)> = Vec::new();
-            for (i, m) in self.0.iter().enumerate() {
-                for p in &m.paths {
-                    if p.len() > dir.len() && at_or_under(p, dir) {
-                        rows.push((p, i));
-                    }
-                }
-            }
-            rows.sort_unstable();
-            for (p, i) in rows {
-                if !visit(i, p) {
-                    break;
-                }
-            }
-            Ok(())
-        }
-    }
 
     fn options() -> Options {
         Options {
-            ignore: DEFAULT_IGNORES.iter().map(|s| (*s).to_owned()).collect(),
-            always_real: DEFAULT_ALWAYS_REAL
-                .iter()
-                .map(|s| (*s).to_owned())
-                .collect(),
-            prefer: Vec::new(),
             reserved: vec!["var".to_owned()],
+            ..Options::defaults()
         }
     }
 
@@ -520,7 +512,7 @@ mod tests {
                 Previous { plan: &previous, members: &old_names },
                 &new,
                 Change { changed: &changed, removed: &removed, paths: &preferred },
-                &Memory(&new),
+                &InMemory(&new),
                 &new_options,
             );
             let full = plan(&new, &new_options);
