@@ -389,19 +389,22 @@ pub fn plan_change<R: ViewQueries + Queries>(
     }
     let (mut engine, targets, ids) = engine_members(db, view, members, incoming)?;
     profile.phase("members read");
+    let priority_before: HashMap<&str, i64> = before
+        .iter()
+        .map(|b| (b.pkgname.as_str(), b.priority))
+        .collect();
     let mut changed = Vec::new();
     for (i, (member, id)) in engine.iter_mut().zip(&ids).enumerate() {
-        let same = before
-            .iter()
-            .any(|b| b.pkgname == member.name && b.priority == member.priority);
+        let same = priority_before.get(member.name.as_str()) == Some(&member.priority);
         if !same || id.is_none() {
             load_paths(db, member, *id, incoming)?;
             changed.push(i);
         }
     }
+    let kept: BTreeSet<&str> = members.iter().map(|m| m.pkgname.as_str()).collect();
     let mut removed = Vec::new();
     for b in &before {
-        if members.iter().any(|m| m.pkgname == b.pkgname) {
+        if kept.contains(b.pkgname.as_str()) {
             continue;
         }
         let Some(row) = db.package(&b.pkgname)? else {

@@ -51,6 +51,7 @@ pub fn materialise(plan: &Plan, depot_dirs: &[PathBuf], dest: &Path) -> Result<(
     // Links grouped by the directory they go in: a directory takes one link at a
     // time (the kernel locks it), so threads work on different directories.
     let mut groups: Vec<(&str, Vec<(&str, usize)>)> = Vec::new();
+    let mut group_of: foldhash::HashMap<&str, usize> = foldhash::HashMap::default();
     for (path, node) in &plan.entries {
         match node {
             Node::Dir => {
@@ -59,10 +60,11 @@ pub fn materialise(plan: &Plan, depot_dirs: &[PathBuf], dest: &Path) -> Result<(
             }
             Node::Link { member } => {
                 let parent = path.rsplit_once('/').map_or("", |(p, _)| p);
-                match groups.iter_mut().rev().take(4).find(|(p, _)| *p == parent) {
-                    Some((_, links)) => links.push((path.as_str(), *member)),
-                    None => groups.push((parent, vec![(path.as_str(), *member)])),
-                }
+                let group = *group_of.entry(parent).or_insert_with(|| {
+                    groups.push((parent, Vec::new()));
+                    groups.len() - 1
+                });
+                groups[group].1.push((path.as_str(), *member));
             }
         }
     }

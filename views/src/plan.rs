@@ -51,11 +51,6 @@ impl Options {
         }
     }
 
-    /// Whether `path` is left out of the view.
-    pub fn ignored(&self, path: &str) -> bool {
-        self.ignore.iter().any(|g| glob_match(g, path))
-    }
-
     /// Whether the directory `dir` always stays a real directory.
     pub fn always_real(&self, dir: &str) -> bool {
         self.always_real

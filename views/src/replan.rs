@@ -11,6 +11,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
+use crate::glob::Globs;
 use crate::plan::{Conflict, ConflictKind, Member, Node, Options, Plan, at_or_under, plan_region};
 use crate::{Error, Result};
 
@@ -144,6 +145,14 @@ pub fn replan(
         previous: &previous.plan.entries,
         old_to_new: &old_to_new,
         changed: change.changed,
+        is_changed: {
+            let mut mask = vec![false; members.len()];
+            for &i in change.changed {
+                mask[i] = true;
+            }
+            mask
+        },
+        ignore: Globs::new(&options.ignore),
         changed_paths: &changed_paths,
         removed_paths: &removed_paths,
         regions: Vec::new(),
@@ -191,6 +200,10 @@ struct Replanner<'a> {
     previous: &'a BTreeMap<String, Node>,
     old_to_new: &'a [Option<usize>],
     changed: &'a [usize],
+    /// By member: whether it is in `changed`.
+    is_changed: Vec<bool>,
+    /// The ignore rules, compiled.
+    ignore: Globs,
     changed_paths: &'a [Vec<&'a str>],
     removed_paths: &'a [&'a str],
     /// Regions planned again, in path order: (region, its entries).
@@ -218,10 +231,6 @@ impl Replanner<'_> {
         })
     }
 
-    fn is_changed(&self, member: usize) -> bool {
-        self.changed.contains(&member)
-    }
-
     /// Handle the touched paths at or below `dir`, which was a real directory
     /// (or is the top).
     fn descend(&mut self, dir: &str, touched: &[&str]) -> Result<()> {
@@ -245,7 +254,7 @@ impl Replanner<'_> {
         }
         // A new or reprioritised member shipping a file where a directory is.
         for &i in self.changed {
-            if self.changed_paths[i].binary_search(&dir).is_ok() && !self.options.ignored(dir) {
+            if self.changed_paths[i].binary_search(&dir).is_ok() && !self.ignore.matches(dir) {
                 let owner = self.owners_under(dir, 1)?;
                 self.conflicts.push(Conflict {
                     path: dir.to_owned(),
@@ -288,19 +297,18 @@ impl Replanner<'_> {
             }
             if below(&self.changed_paths[i], dir)
                 .iter()
-                .any(|p| !self.options.ignored(p))
+                .any(|p| !self.ignore.matches(p))
             {
                 owners.push(i);
             }
         }
         if owners.len() < limit {
-            let changed = self.changed;
-            let options = self.options;
+            let (is_changed, ignore) = (&self.is_changed, &self.ignore);
             self.catalog
                 .visit_under(dir, &mut |member, path| {
                     if !owners.contains(&member)
-                        && !changed.contains(&member)
-                        && !options.ignored(path)
+                        && !is_changed.get(member).copied().unwrap_or(false)
+                        && !ignore.matches(path)
                     {
                         owners.push(member);
                     }
@@ -328,7 +336,7 @@ impl Replanner<'_> {
         let mut subset = Vec::new();
         let mut back = Vec::new();
         for &i in &involved {
-            let paths: Vec<String> = if self.is_changed(i) {
+            let paths: Vec<String> = if self.is_changed[i] {
                 let own = &self.changed_paths[i];
                 let exact = own.binary_search(&region).is_ok().then_some(region);
                 exact
