@@ -279,16 +279,12 @@ pub fn plan_members<R: ViewQueries + Queries>(
     incoming: Option<&Incoming<'_>>,
     setting: Option<(&str, &[String])>,
 ) -> Result<Planned> {
-    let profile = crate::profile::Profile::start();
     let (mut engine, targets, ids) = engine_members(db, view, members, incoming)?;
     for (member, id) in engine.iter_mut().zip(&ids) {
         load_paths(db, member, *id, incoming)?;
     }
-    profile.phase("paths loaded");
     let options = options(db, view, setting)?;
-    profile.phase("options read");
     let plan = planned_or_conflicts(view, views::plan(&engine, &options))?;
-    profile.phase("planned");
     let names = engine.into_iter().map(|m| m.name).collect();
     Ok(Planned {
         plan,
@@ -381,14 +377,12 @@ pub fn plan_change<R: ViewQueries + Queries>(
     if matches!(basis, Basis::Fresh | Basis::Setting("ignore", _)) {
         return plan_members(db, view, members, incoming, setting);
     }
-    let profile = crate::profile::Profile::start();
     let before = db.members(view_id, number)?;
     if before.is_empty() {
         // Nothing to carry over: plan from scratch, without the bookkeeping.
         return plan_members(db, view, members, incoming, setting);
     }
     let (mut engine, targets, ids) = engine_members(db, view, members, incoming)?;
-    profile.phase("members read");
     let priority_before: HashMap<&str, i64> = before
         .iter()
         .map(|b| (b.pkgname.as_str(), b.priority))
@@ -428,7 +422,6 @@ pub fn plan_change<R: ViewQueries + Queries>(
             }
         }
     }
-    profile.phase("changed paths loaded");
     let options = options(db, view, setting)?;
     let catalog = DbCatalog {
         db,
@@ -474,11 +467,10 @@ fn prepare_inner<R: ViewQueries + Queries>(
     reason: &str,
 ) -> Result<Prepared> {
     // One order for every planner (ties between identical files go to the first).
-    let profile = crate::profile::Profile::start();
     let mut members = members;
     members.sort_by(|a, b| a.pkgname.cmp(&b.pkgname));
     let planned = plan_change(db, view, &members, incoming, basis)?;
-    profile.phase("view planned");
+    crate::profile::phase("view planned");
     let gen_root = generations_dir(settings, view);
     let (parent, number) = match db.view(view)? {
         Some(v) => {
@@ -490,7 +482,7 @@ fn prepare_inner<R: ViewQueries + Queries>(
     let dir = gen_root.join(number.to_string());
     views::materialise(&planned.plan, &planned.targets, &dir)
         .with_context(|| format!("cannot write generation {}", dir.display()))?;
-    profile.phase("generation written");
+    crate::profile::phase("generation written");
     let names: Vec<&str> = planned.names.iter().map(String::as_str).collect();
     let encoded = planned.plan.encode(&names);
     let top_level = planned

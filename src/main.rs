@@ -66,6 +66,7 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
 }
 
 fn main() {
+    profile::begin();
     let cli = Cli::parse_from(arguments());
     let code = match run(&cli) {
         Ok(code) => code,

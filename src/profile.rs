@@ -1,29 +1,22 @@
 //! `DEPOT_PROFILE=1`: phase timings on stderr, for performance work.
 
+use std::sync::OnceLock;
 use std::time::Instant;
 
-/// A clock that prints how long each phase took since it started, when profiling.
-pub struct Profile {
-    start: Instant,
-    on: bool,
+static START: OnceLock<Instant> = OnceLock::new();
+static ON: OnceLock<bool> = OnceLock::new();
+
+/// Start the clock (main calls this first, so every phase reads from process start).
+pub fn begin() {
+    START.get_or_init(Instant::now);
 }
 
-impl Profile {
-    /// Start the clock.
-    pub fn start() -> Profile {
-        Profile {
-            start: Instant::now(),
-            on: std::env::var_os("DEPOT_PROFILE").is_some(),
-        }
-    }
-
-    /// Print the time at the end of phase `name`.
-    pub fn phase(&self, name: &str) {
-        if self.on {
-            eprintln!(
-                "depot: profile: {name} at {:.1} ms",
-                self.start.elapsed().as_secs_f64() * 1000.0
-            );
-        }
+/// When profiling, print how long after [`begin`] phase `name` ended.
+pub fn phase(name: &str) {
+    if *ON.get_or_init(|| std::env::var_os("DEPOT_PROFILE").is_some()) {
+        eprintln!(
+            "depot: profile: {name} at {:.1} ms",
+            START.get_or_init(Instant::now).elapsed().as_secs_f64() * 1000.0
+        );
     }
 }

@@ -65,19 +65,16 @@ fn base(pkgname: &str) -> &str {
 
 /// Make a new generation of `view` with `members` and switch to it.
 pub fn change(ctx: &mut Context, view: &str, members: Vec<MemberRow>, reason: &str) -> Result<i64> {
-    let profile = crate::profile::Profile::start();
     let prepared = linking::prepare(&ctx.settings, &ctx.db, view, members, None, reason)?;
-    profile.phase("prepared");
     let number = prepared.commit(&mut ctx.db, &ctx.settings, |_| Ok(()))?;
-    profile.phase("recorded and switched");
+    crate::profile::phase("recorded and switched");
     Ok(number)
 }
 
 /// Run `depot view ...`.
 pub fn run(settings: Settings, command: &ViewCommand) -> Result<ExitStatus> {
-    let profile = crate::profile::Profile::start();
     let mut ctx = Context::writer(settings)?;
-    profile.phase("database open and locked");
+    crate::profile::phase("database open and locked");
     match command {
         ViewCommand::List => {
             let views = ctx.db.views()?;

@@ -338,8 +338,6 @@ fn stage_and_commit(
     let settings = ctx.settings.clone();
     let pkgname = planned.pkgname.as_str();
     let (name, version) = pattern::split_pkgname(pkgname).unwrap_or((pkgname, ""));
-    let profile = crate::profile::Profile::start();
-    let phase = |name: &str| profile.phase(name);
     // File rows stream into an open transaction on a second connection while the
     // files are written, so the database work overlaps the unpacking.
     let head = NewPackage {
@@ -359,7 +357,7 @@ fn stage_and_commit(
         staging,
         &mut |row| Ok(recorder.file(row.clone())?),
     )?;
-    phase("extracted");
+    crate::profile::phase("extracted");
     if !options.no_scripts {
         scripts::run_script(
             &settings,
@@ -429,7 +427,7 @@ fn stage_and_commit(
     }
 
     let result = (|| -> Result<()> {
-        phase("view planned");
+        crate::profile::phase("view planned");
         fs_err::rename(staging, depot_dir)?;
         if !options.no_scripts {
             scripts::run_commands(&settings, &planned.plist, Command::Exec, pkgname, depot_dir)?;
@@ -486,7 +484,7 @@ fn stage_and_commit(
                 .collect(),
             ..head
         };
-        phase("record built");
+        crate::profile::phase("record built");
         let finisher: pkgdb::Finisher = match &view_change {
             Some(change) => change.finisher(),
             None => Box::new(|_| Ok(())),
@@ -504,11 +502,11 @@ fn stage_and_commit(
         }
         return Err(e);
     }
-    phase("committed");
+    crate::profile::phase("committed");
     if let Some(change) = &view_change {
         change.switch(&settings)?;
     }
-    phase("switched");
+    crate::profile::phase("switched");
     if let Some(display) = planned.plist.first(Command::Display) {
         if let Some(text) = extracted.metadata.text(display) {
             print!("{text}");
