@@ -60,16 +60,9 @@ fn pkg_tools_round_trip_through_multi_call_names() {
     make("app-2.0", &[("bin/app", "app 2.0")], Some("libfoo>=1.0"));
 
     // PKG_PATH=dir pkg_add app-1.0 installs the dependency automatically.
-    let out = w
-        .command(&pkg_add)
-        .env("PKG_PATH", &w.pkgs)
-        .arg("app-1.0")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    World::ok_with(
+        w.command(&pkg_add).env("PKG_PATH", &w.pkgs).arg("app-1.0"),
+        &["pkg_add", "app-1.0"],
     );
     assert!(w.root.join("packages/libfoo-1.0/lib/libfoo.so").is_file());
     assert!(w.root.join("packages/app-1.0/bin/app").is_file());
@@ -77,21 +70,13 @@ fn pkg_tools_round_trip_through_multi_call_names() {
     assert!(json.contains("\"automatic\": true"), "{json}");
 
     // app-2.0 goes side by side.
-    let out = w
-        .command(&pkg_add)
-        .env("PKG_PATH", &w.pkgs)
-        .arg("app-2.0")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = World::ok_with(
+        w.command(&pkg_add).env("PKG_PATH", &w.pkgs).arg("app-2.0"),
+        &["pkg_add", "app-2.0"],
     );
     assert!(
-        stdout(&out).contains("depot view switch default app-1.0 app-2.0"),
-        "{}",
-        stdout(&out)
+        out.contains("depot view switch default app-1.0 app-2.0"),
+        "{out}"
     );
     assert!(w.root.join("packages/app-2.0/bin/app").is_file());
     assert_eq!(

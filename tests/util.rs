@@ -84,7 +84,9 @@ impl World {
         )
     }
 
-    fn ok_with(command: &mut Command, args: &[&str]) -> String {
+    /// Run a prepared command (another program, or depot with extra settings) and
+    /// require success; `args` name it in the failure message. Returns stdout.
+    pub fn ok_with(command: &mut Command, args: &[&str]) -> String {
         let out = command.output().expect("run depot");
         assert!(
             out.status.success(),

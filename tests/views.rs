@@ -26,18 +26,13 @@ fn in_env(w: &World, view: &str, snippet: &str) -> String {
         "eval \"$('{}' env {view})\" && {snippet}",
         depot_bin().display()
     );
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(script)
-        .env("DEPOT_ROOT", &w.root)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    World::ok_with(
+        Command::new("sh")
+            .arg("-c")
+            .arg(&script)
+            .env("DEPOT_ROOT", &w.root),
+        &["sh", "-c", &script],
+    )
 }
 
 #[test]
