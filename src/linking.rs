@@ -239,8 +239,14 @@ fn load_paths<R: Queries>(
     Ok(())
 }
 
-/// The error for a plan with conflicts: every conflict, and a command that resolves one.
-fn conflict_error(view: &str, conflicts: &[views::Conflict]) -> anyhow::Error {
+/// The error for a plan with conflicts: every conflict, and commands that resolve
+/// one. `current` is the view's members before the change: `view priority` only
+/// takes a package already in the view, so that is the one it names.
+fn conflict_error(
+    view: &str,
+    current: &[MemberRow],
+    conflicts: &[views::Conflict],
+) -> anyhow::Error {
     let mut msg = format!(
         "cannot link into view {view}: {} conflicting path(s); nothing was changed",
         conflicts.len()
@@ -252,21 +258,40 @@ fn conflict_error(view: &str, conflicts: &[views::Conflict]) -> anyhow::Error {
     if let Some(c) = conflicts
         .iter()
         .find(|c| c.kind == views::ConflictKind::File)
-        && let Some(winner) = c.owners.first()
+        && let Some(first) = c.owners.first()
     {
+        msg.push_str("\nto resolve:");
+        if let Some(member) = c
+            .owners
+            .iter()
+            .find(|o| current.iter().any(|m| m.pkgname == **o))
+        {
+            let _ = write!(
+                msg,
+                "\n  depot view priority {view} {member} -1      (lower wins: {member} keeps its paths)"
+            );
+        }
         let _ = write!(
             msg,
-            "\nto resolve, give one package priority (lower wins), e.g.:\n  depot view priority {view} {winner} -1\nor prefer one package for one path:\n  depot view prefer {view} {} {winner}",
+            "\n  depot view prefer {view} {} {first}      (this path only)",
             c.path
         );
     }
     anyhow::anyhow!(msg)
 }
 
-fn planned_or_conflicts(view: &str, plan: views::Result<views::Plan>) -> Result<views::Plan> {
+fn planned_or_conflicts<R: ViewQueries>(
+    db: &R,
+    view: &str,
+    plan: views::Result<views::Plan>,
+) -> Result<views::Plan> {
     match plan {
         Ok(plan) => Ok(plan),
-        Err(views::Error::Conflicts(conflicts)) => Err(conflict_error(view, &conflicts)),
+        Err(views::Error::Conflicts(conflicts)) => Err(conflict_error(
+            view,
+            &current_members(db, view)?,
+            &conflicts,
+        )),
         Err(e) => Err(e.into()),
     }
 }
@@ -284,7 +309,7 @@ pub fn plan_members<R: ViewQueries + Queries>(
         load_paths(db, member, *id, incoming)?;
     }
     let options = options(db, view, setting)?;
-    let plan = planned_or_conflicts(view, views::plan(&engine, &options))?;
+    let plan = planned_or_conflicts(db, view, views::plan(&engine, &options))?;
     let names = engine.into_iter().map(|m| m.name).collect();
     Ok(Planned {
         plan,
@@ -433,6 +458,7 @@ pub fn plan_change<R: ViewQueries + Queries>(
             .collect(),
     };
     let plan = planned_or_conflicts(
+        db,
         view,
         views::replan(
             views::Previous {
