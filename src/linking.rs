@@ -189,6 +189,7 @@ type EngineMembers = (Vec<views::Member>, Vec<PathBuf>, Vec<Option<i64>>);
 
 /// The [`EngineMembers`] of `members`.
 fn engine_members<R: Queries>(
+    root: &Path,
     db: &R,
     view: &str,
     members: &[MemberRow],
@@ -208,7 +209,10 @@ fn engine_members<R: Queries>(
                 (None, inc.staged_at.to_owned(), inc.depot_dir.to_owned())
             }
             _ => match installed.get(&m.pkgname) {
-                Some((id, dir)) => (Some(*id), PathBuf::from(dir), PathBuf::from(dir)),
+                Some((id, dir)) => {
+                    let dir = root.join(dir);
+                    (Some(*id), dir.clone(), dir)
+                }
                 None => bail!("view {view}: member {} is not installed", m.pkgname),
             },
         };
@@ -298,13 +302,14 @@ fn planned_or_conflicts<R: ViewQueries>(
 
 /// Plan `members` for `view` from scratch, reading every member's paths.
 pub fn plan_members<R: ViewQueries + Queries>(
+    root: &Path,
     db: &R,
     view: &str,
     members: &[MemberRow],
     incoming: Option<&Incoming<'_>>,
     setting: Option<(&str, &[String])>,
 ) -> Result<Planned> {
-    let (mut engine, targets, ids) = engine_members(db, view, members, incoming)?;
+    let (mut engine, targets, ids) = engine_members(root, db, view, members, incoming)?;
     for (member, id) in engine.iter_mut().zip(&ids) {
         load_paths(db, member, *id, incoming)?;
     }
@@ -379,6 +384,7 @@ impl<R: Queries> views::Catalog for DbCatalog<'_, R> {
 /// current generation has no recorded plan, when the ignore rules change, and
 /// for [`Basis::Fresh`].
 pub fn plan_change<R: ViewQueries + Queries>(
+    root: &Path,
     db: &R,
     view: &str,
     members: &[MemberRow],
@@ -397,17 +403,17 @@ pub fn plan_change<R: ViewQueries + Queries>(
         None => None,
     };
     let Some((view_id, number, (previous_plan, previous_names))) = previous else {
-        return plan_members(db, view, members, incoming, setting);
+        return plan_members(root, db, view, members, incoming, setting);
     };
     if matches!(basis, Basis::Fresh | Basis::Setting("ignore", _)) {
-        return plan_members(db, view, members, incoming, setting);
+        return plan_members(root, db, view, members, incoming, setting);
     }
     let before = db.members(view_id, number)?;
     if before.is_empty() {
         // Nothing to carry over: plan from scratch, without the bookkeeping.
-        return plan_members(db, view, members, incoming, setting);
+        return plan_members(root, db, view, members, incoming, setting);
     }
-    let (mut engine, targets, ids) = engine_members(db, view, members, incoming)?;
+    let (mut engine, targets, ids) = engine_members(root, db, view, members, incoming)?;
     let priority_before: HashMap<&str, i64> = before
         .iter()
         .map(|b| (b.pkgname.as_str(), b.priority))
@@ -427,11 +433,11 @@ pub fn plan_change<R: ViewQueries + Queries>(
             continue;
         }
         let Some(row) = db.package(&b.pkgname)? else {
-            return plan_members(db, view, members, incoming, setting);
+            return plan_members(root, db, view, members, incoming, setting);
         };
         removed.push(views::Member {
             name: b.pkgname.clone(),
-            depot_dir: PathBuf::from(&row.depot_dir),
+            depot_dir: root.join(&row.depot_dir),
             paths: db.entry_paths(row.id, "")?,
             priority: b.priority,
         });
@@ -495,7 +501,7 @@ fn prepare_inner<R: ViewQueries + Queries>(
     // One order for every planner (ties between identical files go to the first).
     let mut members = members;
     members.sort_by(|a, b| a.pkgname.cmp(&b.pkgname));
-    let planned = plan_change(db, view, &members, incoming, basis)?;
+    let planned = plan_change(&settings.root, db, view, &members, incoming, basis)?;
     crate::profile::phase("view planned");
     let gen_root = generations_dir(settings, view);
     let (parent, number) = match db.view(view)? {
@@ -696,7 +702,8 @@ pub fn check(settings: &Settings, db: &Database, view: &str) -> Result<Vec<Strin
         return Ok(vec![format!("view {view} has no current generation")]);
     };
     let members = db.members(v.id, current)?;
-    let Planned { plan, targets, .. } = plan_members(db, view, &members, None, None)?;
+    let Planned { plan, targets, .. } =
+        plan_members(&settings.root, db, view, &members, None, None)?;
     let dir = generations_dir(settings, view).join(current.to_string());
     let mut problems = Vec::new();
     let want_link = PathBuf::from(".gen").join(view).join(current.to_string());

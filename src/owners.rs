@@ -12,7 +12,15 @@ use crate::settings::Settings;
 /// The packages owning `path`: a depot path, a view path (followed through its
 /// links), or a path relative to the root.
 pub fn owners_of_path(settings: &Settings, db: &Database, path: &str) -> Result<Vec<String>> {
+    // The root may be reached through a symlink: compare with both spellings.
     let packages = settings.packages_dir();
+    let mut package_dirs = vec![packages.clone()];
+    package_dirs.extend(
+        packages
+            .canonicalize()
+            .ok()
+            .filter(|real| *real != packages),
+    );
     let absolute = std::path::absolute(path)?;
     let mut candidates = vec![absolute.clone()];
     if let Ok(real) = absolute.canonicalize() {
@@ -24,7 +32,10 @@ pub fn owners_of_path(settings: &Settings, db: &Database, path: &str) -> Result<
         candidates.push(real_parent.join(name));
     }
     for candidate in &candidates {
-        if let Ok(rest) = candidate.strip_prefix(&packages) {
+        for rest in package_dirs
+            .iter()
+            .filter_map(|p| candidate.strip_prefix(p).ok())
+        {
             let mut parts = rest.components();
             if let Some(pkg) = parts.next() {
                 let pkgname = pkg.as_os_str().to_string_lossy().into_owned();

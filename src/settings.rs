@@ -15,6 +15,12 @@ pub struct Settings {
     pub pkg_path: Vec<String>,
 }
 
+/// The depot dir the database records for a package installed in the depot:
+/// relative to the root, so that the root can be moved or copied.
+pub fn recorded_depot_dir(pkgname: &str) -> String {
+    format!("packages/{pkgname}")
+}
+
 /// Default root when neither `--root` nor `DEPOT_ROOT` is given.
 pub const DEFAULT_ROOT: &str = "/usr/pkg";
 
@@ -51,6 +57,13 @@ impl Settings {
     /// `<root>/packages/<PKGNAME>`.
     pub fn depot_dir(&self, pkgname: &str) -> PathBuf {
         self.packages_dir().join(pkgname)
+    }
+
+    /// Where a package's files are, from the depot dir the database records:
+    /// relative paths (`packages/<PKGNAME>`) are under this root, wherever it
+    /// now is; an absolute one (a package imported from pkg_install) is kept.
+    pub fn package_dir(&self, recorded: &str) -> PathBuf {
+        self.root.join(recorded)
     }
 
     /// `<root>/views`.

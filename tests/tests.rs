@@ -13,5 +13,6 @@ mod bad_input;
 mod create;
 mod delete;
 mod info;
+mod relocate;
 mod roundtrip;
 mod views;

@@ -126,7 +126,10 @@ fn a_clash_is_refused_naming_the_path_and_the_view_is_unchanged() {
     assert!(err.contains("depot view priority v"), "{err}");
     // It names the package already in the view: `view priority` takes only members.
     assert!(err.contains("depot view priority v one-1.0 -1"), "{err}");
-    assert!(err.contains("depot view prefer v bin/same one-1.0"), "{err}");
+    assert!(
+        err.contains("depot view prefer v bin/same one-1.0"),
+        "{err}"
+    );
     assert_eq!(before, w.snapshot(), "the view changed");
     // Resolution by priority: lower wins.
     w.ok(&["view", "add", "v", "--priority", "5", "two-1.0"]);

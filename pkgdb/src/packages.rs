@@ -22,7 +22,9 @@ pub struct PackageRow {
     pub description: String,
     /// The `@cwd` the package was built for.
     pub prefix: String,
-    /// Where its files are: `<root>/packages/<PKGNAME>`.
+    /// Where its files are: `packages/<PKGNAME>`, relative to the root, for a
+    /// package in the depot (so the root can move); an absolute path for a
+    /// package imported from pkg_install (its files stay in its prefix).
     pub depot_dir: String,
     /// `+BUILD_INFO` text.
     pub build_info: String,
@@ -170,7 +172,7 @@ pub struct NewPackage {
     pub description: String,
     /// `@cwd`.
     pub prefix: String,
-    /// Depot dir.
+    /// Depot dir: relative to the root, or absolute (see [`PackageRow::depot_dir`]).
     pub depot_dir: String,
     /// `+BUILD_INFO`.
     pub build_info: String,

@@ -119,6 +119,13 @@ INSERT INTO entry_lists (package_id, paths)
                          WHERE package_id = packages.id AND kind != 'dir'), '')
     FROM packages;
 ",
+    r"
+-- Depot dirs relative to the root (`packages/<PKGNAME>`), so that a root can be
+-- moved, copied or reached through a symlink. Packages imported from
+-- pkg_install keep their absolute prefix: their files really are there.
+UPDATE packages SET depot_dir = 'packages/' || pkgname
+    WHERE substr(depot_dir, -length('/packages/' || pkgname)) = '/packages/' || pkgname;
+",
 ];
 
 /// The schema version this build writes.
@@ -192,9 +199,10 @@ mod tests {
         paths.sort();
         assert_eq!(paths, ["bin/old", "lib/libold.so"]);
         assert_eq!(db.entry_paths(7, "bin").unwrap(), ["bin/old"]);
+        // The depot dir became relative to the root (version 3).
         assert_eq!(
             db.package("old-1.0").unwrap().unwrap().depot_dir,
-            "/p/packages/old-1.0"
+            "packages/old-1.0"
         );
         let plans: i64 = db
             .conn

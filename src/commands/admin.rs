@@ -114,7 +114,7 @@ fn check(settings: &Settings, packages: &[String]) -> Result<ExitStatus> {
     let mut problems = 0usize;
     let mut files_checked = 0usize;
     for row in &rows {
-        let dir = PathBuf::from(&row.depot_dir);
+        let dir = settings.package_dir(&row.depot_dir);
         if !dir.is_dir() {
             println!("{}: depot dir {} is missing", row.pkgname, dir.display());
             problems += 1;
@@ -315,12 +315,13 @@ fn export(settings: &Settings, dir: &Path) -> Result<ExitStatus> {
             let content = if name == "+CONTENTS" {
                 let (mut plist, _) = PackingList::parse(&String::from_utf8_lossy(&content));
                 let prefix = row.prefix.clone();
+                let depot_dir = settings.package_dir(&row.depot_dir).display().to_string();
                 for e in &mut plist.entries {
                     if let Entry::Command(Command::Cwd, d) = e {
                         if *d == prefix {
-                            d.clone_from(&row.depot_dir);
+                            d.clone_from(&depot_dir);
                         } else if let Some(rest) = d.strip_prefix(&format!("{prefix}/")) {
-                            *d = format!("{}/{rest}", row.depot_dir);
+                            *d = format!("{depot_dir}/{rest}");
                         }
                     }
                 }

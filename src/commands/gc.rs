@@ -1,7 +1,6 @@
 //! `depot gc` and the view check it shares with `depot view check`.
 
 use std::collections::BTreeSet;
-use std::path::Path;
 
 use anyhow::Result;
 use pkgdb::{Queries, ViewQueries};
@@ -75,13 +74,14 @@ pub fn run(settings: Settings, args: &GcArgs) -> Result<ExitStatus> {
     }
     let packages_dir = ctx.settings.packages_dir();
     for p in ctx.db.packages()? {
-        if live.contains(&p.pkgname) || !Path::new(&p.depot_dir).starts_with(&packages_dir) {
+        let depot_dir = ctx.settings.package_dir(&p.depot_dir);
+        if live.contains(&p.pkgname) || !depot_dir.starts_with(&packages_dir) {
             continue;
         }
         println!("{verb} {} (in no view)", p.pkgname);
         if !args.dry_run {
             ctx.db.transaction(|tx| tx.delete_package(p.id))?;
-            linking::remove_tree(Path::new(&p.depot_dir))?;
+            linking::remove_tree(&depot_dir)?;
         }
     }
     // Depot dirs with no database row (left by a crash after the directory was renamed).

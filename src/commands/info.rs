@@ -44,7 +44,7 @@ impl Subject {
     }
 
     /// The file list as pkg_info -L prints it: installed files at their depot paths.
-    fn files(&self) -> Vec<String> {
+    fn files(&self, settings: &Settings) -> Vec<String> {
         let prefix = self.plist.prefix().unwrap_or("").to_owned();
         self.plist
             .files()
@@ -59,7 +59,11 @@ impl Subject {
                         &f.name,
                     )
                     .unwrap_or(f.name.clone());
-                    format!("{}/{rel}", row.depot_dir)
+                    settings
+                        .package_dir(&row.depot_dir)
+                        .join(rel)
+                        .display()
+                        .to_string()
                 }
                 None => {
                     if f.cwd == "/" {
@@ -201,7 +205,7 @@ pub fn run(settings: &Settings, args: &InfoArgs) -> Result<ExitStatus> {
     }
     let mut out = String::new();
     if args.json {
-        print_json(&subjects, args)?;
+        print_json(settings, &subjects, args)?;
         return Ok(i32::from(errors > 0));
     }
     for subject in &subjects {
@@ -222,7 +226,7 @@ pub fn run(settings: &Settings, args: &InfoArgs) -> Result<ExitStatus> {
             let _ = writeln!(out, "{:<19} {}", subject.pkgname, subject.comment());
             continue;
         }
-        sections(&db, subject, args, show_sections, &mut out)?;
+        sections(settings, &db, subject, args, show_sections, &mut out)?;
     }
     print!("{out}");
     Ok(i32::from(errors > 0))
@@ -278,6 +282,7 @@ fn show_text(out: &mut String, title: &str, text: &str, quiet: bool) {
 }
 
 fn sections(
+    settings: &Settings,
     db: &Database,
     s: &Subject,
     args: &InfoArgs,
@@ -381,7 +386,7 @@ fn sections(
         if !quiet {
             out.push_str("Files:\n");
         }
-        for f in s.files() {
+        for f in s.files(settings) {
             let _ = writeln!(out, "{f}");
         }
     }
@@ -570,7 +575,7 @@ struct JsonPackage<'a> {
     description: String,
     installed: bool,
     automatic: bool,
-    depot_dir: Option<&'a str>,
+    depot_dir: Option<String>,
     size: i64,
     depends: Vec<&'a str>,
     conflicts: Vec<&'a str>,
@@ -579,7 +584,7 @@ struct JsonPackage<'a> {
     files: Option<Vec<String>>,
 }
 
-fn print_json(subjects: &[Subject], args: &InfoArgs) -> Result<()> {
+fn print_json(settings: &Settings, subjects: &[Subject], args: &InfoArgs) -> Result<()> {
     let list: Vec<JsonPackage<'_>> = subjects
         .iter()
         .map(|s| {
@@ -592,13 +597,16 @@ fn print_json(subjects: &[Subject], args: &InfoArgs) -> Result<()> {
                 description: s.meta("+DESC").unwrap_or_default(),
                 installed: s.installed.is_some(),
                 automatic: s.installed.as_ref().is_some_and(|r| r.automatic),
-                depot_dir: s.installed.as_ref().map(|r| r.depot_dir.as_str()),
+                depot_dir: s
+                    .installed
+                    .as_ref()
+                    .map(|r| settings.package_dir(&r.depot_dir).display().to_string()),
                 size: s.size(),
                 depends: s.plist.all(Command::PkgDep).collect(),
                 conflicts: s.plist.all(Command::PkgCfl).collect(),
                 required_by: &s.required_by,
                 views: &s.views,
-                files: args.files.then(|| s.files()),
+                files: args.files.then(|| s.files(settings)),
             }
         })
         .collect();

@@ -344,7 +344,7 @@ fn stage_and_commit(
         pkgname: pkgname.to_owned(),
         name: name.to_owned(),
         version: version.to_owned(),
-        depot_dir: depot_dir.display().to_string(),
+        depot_dir: crate::settings::recorded_depot_dir(pkgname),
         prefix: planned.plist.prefix().unwrap_or("").to_owned(),
         automatic: planned.automatic,
         ..NewPackage::default()
@@ -470,7 +470,6 @@ fn stage_and_commit(
                 .to_owned(),
             description: metadata.text("+DESC").unwrap_or_default(),
             prefix: planned.plist.prefix().unwrap_or("").to_owned(),
-            depot_dir: depot_dir.display().to_string(),
             build_info: metadata.text("+BUILD_INFO").unwrap_or_default(),
             size_pkg: extracted.size as i64,
             size_all: extracted.size as i64,

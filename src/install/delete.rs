@@ -209,7 +209,7 @@ fn delete_one(
             holding.join(", ")
         );
     }
-    let depot_dir = PathBuf::from(&target.depot_dir);
+    let depot_dir = ctx.settings.package_dir(&target.depot_dir);
     let files = ctx.db.files(target.id)?;
     if !options.unregister_only {
         let problems: Vec<Problem> = files
