@@ -22,6 +22,18 @@ pub struct Cli {
         value_name = "DIR"
     )]
     pub pkg_dbdir: Option<PathBuf>,
+    /// When another depot process is changing the root, wait for it (for at
+    /// most SECONDS, or as long as it takes) instead of failing at once.
+    #[arg(
+        long,
+        global = true,
+        env = "DEPOT_LOCK_WAIT",
+        value_name = "SECONDS",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "forever"
+    )]
+    pub wait: Option<String>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,

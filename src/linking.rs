@@ -707,11 +707,27 @@ pub fn check(settings: &Settings, db: &Database, view: &str) -> Result<Vec<Strin
     let dir = generations_dir(settings, view).join(current.to_string());
     let mut problems = Vec::new();
     let want_link = PathBuf::from(".gen").join(view).join(current.to_string());
-    if std::fs::read_link(view_link(settings, view)).ok() != Some(want_link) {
-        problems.push(format!(
-            "{} does not point at generation {current}",
-            view_link(settings, view).display()
-        ));
+    let actual_link = std::fs::read_link(view_link(settings, view)).ok();
+    if actual_link.as_ref() != Some(&want_link) {
+        let recorded_elsewhere = actual_link
+            .as_ref()
+            .and_then(|l| l.file_name()?.to_str()?.parse::<i64>().ok())
+            .is_some_and(|n| {
+                db.generations(v.id)
+                    .is_ok_and(|g| g.iter().any(|g| g.number == n))
+            });
+        problems.push(if recorded_elsewhere {
+            format!(
+                "{} points at {}, not at the current generation {current}: a change was interrupted after it was recorded; the next command that changes the root finishes it",
+                view_link(settings, view).display(),
+                actual_link.unwrap_or_default().display()
+            )
+        } else {
+            format!(
+                "{} does not point at generation {current}",
+                view_link(settings, view).display()
+            )
+        });
     }
     let mut planned = BTreeSet::new();
     for (path, node) in &plan.entries {

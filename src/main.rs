@@ -49,7 +49,13 @@ fn arguments() -> Vec<OsString> {
 }
 
 fn run(cli: &Cli) -> anyhow::Result<i32> {
-    let settings = || settings::Settings::resolve(cli.root.as_deref(), cli.pkg_dbdir.as_deref());
+    let settings = || {
+        settings::Settings::resolve(
+            cli.root.as_deref(),
+            cli.pkg_dbdir.as_deref(),
+            cli.wait.as_deref(),
+        )
+    };
     match &cli.command {
         Command::Add(args) => commands::add::run(settings()?, args),
         Command::Delete(args) => commands::delete::run(settings()?, args),

@@ -1,6 +1,7 @@
 //! Resolves flags and environment into [`Settings`].
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 
@@ -13,6 +14,8 @@ pub struct Settings {
     pub dbdir: PathBuf,
     /// `PKG_PATH` entries.
     pub pkg_path: Vec<String>,
+    /// How long a writer waits for another one (`None`: not at all).
+    pub lock_wait: Option<Duration>,
 }
 
 /// The depot dir the database records for a package installed in the depot:
@@ -26,7 +29,11 @@ pub const DEFAULT_ROOT: &str = "/usr/pkg";
 
 impl Settings {
     /// Resolve from the command line (already merged with the environment by clap).
-    pub fn resolve(root: Option<&Path>, dbdir: Option<&Path>) -> Result<Settings> {
+    pub fn resolve(
+        root: Option<&Path>,
+        dbdir: Option<&Path>,
+        wait: Option<&str>,
+    ) -> Result<Settings> {
         let root = root.map_or_else(|| PathBuf::from(DEFAULT_ROOT), Path::to_path_buf);
         let root =
             absolute(&root).with_context(|| format!("cannot resolve root {}", root.display()))?;
@@ -46,6 +53,7 @@ impl Settings {
             root,
             dbdir,
             pkg_path,
+            lock_wait: wait.map(parse_wait).transpose()?.flatten(),
         })
     }
 
@@ -69,6 +77,25 @@ impl Settings {
     /// `<root>/views`.
     pub fn views_dir(&self) -> PathBuf {
         self.root.join("views")
+    }
+}
+
+/// `--wait`/`DEPOT_LOCK_WAIT`: `forever` (or empty) waits as long as it takes,
+/// a number of seconds waits that long, `0` or `no` not at all.
+fn parse_wait(value: &str) -> Result<Option<Duration>> {
+    match value.trim() {
+        "" | "forever" | "yes" => Ok(Some(Duration::MAX)),
+        "no" => Ok(None),
+        seconds => {
+            let seconds: f64 = seconds
+                .parse()
+                .ok()
+                .filter(|s: &f64| s.is_finite() && *s >= 0.0)
+                .with_context(|| {
+                    format!("--wait={seconds}: expected a number of seconds, or `forever`")
+                })?;
+            Ok((seconds > 0.0).then(|| Duration::from_secs_f64(seconds)))
+        }
     }
 }
 

@@ -309,8 +309,15 @@ fn interrupted_install_is_cleaned_up_by_the_next_run() {
         .filter(|e| e.file_name().to_string_lossy().starts_with(".staging-"))
         .collect();
     assert_eq!(staging.len(), 1, "the killed install left its staging dir");
-    // The next writer removes it.
-    w.ok(&["view", "list"]);
+    // admin check (a reader) reports it; the next writer removes it.
+    let out = w.depot(&["admin", "check"]);
+    assert!(!out.status.success());
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        report.contains(".staging-hang-1.0") && report.contains("interrupted"),
+        "{report}"
+    );
+    w.ok(&["admin", "rebuild-tree"]);
     assert_eq!(before, w.snapshot());
 }
 

@@ -20,7 +20,7 @@ fn links_escaping(dir: &Path, inside: &Path) -> Vec<PathBuf> {
     walkdir::WalkDir::new(dir)
         .into_iter()
         .filter_map(Result::ok)
-        .filter(|e| e.path_is_symlink())
+        .filter(walkdir::DirEntry::path_is_symlink)
         .filter(|e| {
             e.path()
                 .canonicalize()

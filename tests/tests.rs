@@ -13,6 +13,8 @@ mod bad_input;
 mod create;
 mod delete;
 mod info;
+mod lock;
+mod readers;
 mod relocate;
 mod roundtrip;
 mod views;

@@ -353,3 +353,15 @@ pub fn read_member(path: &Path, name: &str) -> String {
     }
     panic!("{name} not in {}", path.display());
 }
+
+/// Report a test as skipped (its tool or permission is missing): a line on
+/// stderr that `.ci/run` counts, never a silent pass.
+pub fn skip(reason: &str) {
+    let name = std::thread::current().name().unwrap_or("a test").to_owned();
+    eprintln!("SKIPPED {name}: {reason}");
+    let _ = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(std::env::temp_dir().join("depot-tests-skipped"))
+        .and_then(|mut f| writeln!(f, "{name}: {reason}"));
+}

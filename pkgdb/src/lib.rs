@@ -35,8 +35,8 @@ pub const DATABASE_FILE: &str = "pkgdb.sqlite3";
 /// Errors from the package database.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// SQLite failed.
-    #[error("package database {path}: {source}")]
+    /// SQLite failed. (The message is the path; the SQLite error follows in the chain.)
+    #[error("package database {path}{}", disk_hint(.source))]
     Sqlite {
         /// The database file.
         path: PathBuf,
@@ -49,7 +49,7 @@ pub enum Error {
     Io(#[from] std::io::Error),
     /// Another process holds the write lock.
     #[error(
-        "another depot process{holder} is changing the package database (lock {path}); wait for it to finish, then run the command again"
+        "another depot process{holder} is changing the package database (lock {path}); wait for it to finish and run the command again, or pass --wait (DEPOT_LOCK_WAIT) to wait for it"
     )]
     Locked {
         /// The lock file.
@@ -57,11 +57,33 @@ pub enum Error {
         /// " (pid N)" when known.
         holder: String,
     },
+    /// This user may not write the root (or its file system is read-only).
+    #[error(
+        "cannot change this root: {reason}; commands that change the root need write access to it (run them as its owner); commands that only read (info, view list, admin check, env) work without it"
+    )]
+    NoWriteAccess {
+        /// The lock file.
+        path: PathBuf,
+        /// Why it could not be opened.
+        reason: std::io::Error,
+    },
     /// The database was written by a newer depot.
     #[error(
         "package database {path} has schema version {found}, newer than this depot understands ({supported}); upgrade depot"
     )]
     TooNew {
+        /// The database file.
+        path: PathBuf,
+        /// Its version.
+        found: i64,
+        /// Ours.
+        supported: i64,
+    },
+    /// The database was written by an older depot and this user cannot upgrade it.
+    #[error(
+        "package database {path} has schema version {found}, older than this depot reads ({supported}); run a depot command that changes the root (say `depot admin rebuild-tree`) as a user who may write it, to upgrade it"
+    )]
+    TooOld {
         /// The database file.
         path: PathBuf,
         /// Its version.
@@ -106,25 +128,95 @@ impl Database {
         Ok(db)
     }
 
-    /// Open for a reader. Nothing is created: a missing database reads as an empty
-    /// one (in memory), so `depot info` on a fresh root leaves the root untouched.
+    /// Open for a reader: read-only, so it needs no write access to the root, the
+    /// database or the lock, and never waits for a writer (WAL). Nothing is
+    /// created: a missing database reads as an empty one (in memory), so
+    /// `depot info` on a fresh root leaves the root untouched.
     pub fn open_read(dir: &Path) -> Result<Database> {
         let path = dir.join(DATABASE_FILE);
-        if path.exists() {
-            return Self::open(dir);
+        if !path.exists() {
+            let conn = Connection::open_in_memory().map_err(|source| Error::Sqlite {
+                path: path.clone(),
+                source,
+            })?;
+            let mut db = Database { conn, path };
+            schema::migrate(&mut db)?;
+            return Ok(db);
         }
-        let conn = Connection::open_in_memory().map_err(|source| Error::Sqlite {
-            path: path.clone(),
+        let db = Self::open_read_only(&path, false)?;
+        let version = match db.conn.query_row("PRAGMA user_version", [], |r| r.get(0)) {
+            Ok(version) => version,
+            // A database last closed by a depot that removed its -wal and -shm
+            // files: read the main file as it is. No writer has it open (one would
+            // have made those files), and writers change the main file only when
+            // they checkpoint at the end.
+            Err(e) if is_missing_wal(&e) => {
+                let db = Self::open_read_only(&db.path, true)?;
+                let version = db
+                    .conn
+                    .query_row("PRAGMA user_version", [], |r| r.get(0))
+                    .map_err(|e| db.err(e))?;
+                return db.at_version(dir, version);
+            }
+            Err(e) => return Err(db.err(e)),
+        };
+        db.at_version(dir, version)
+    }
+
+    fn open_read_only(path: &Path, immutable: bool) -> Result<Database> {
+        let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+            | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | rusqlite::OpenFlags::SQLITE_OPEN_URI;
+        let uri = format!(
+            "file:{}{}",
+            uri_escape(path),
+            if immutable { "?immutable=1" } else { "" }
+        );
+        let conn = Connection::open_with_flags(&uri, flags).map_err(|source| Error::Sqlite {
+            path: path.to_owned(),
             source,
         })?;
-        let mut db = Database { conn, path };
-        schema::migrate(&mut db)?;
+        let db = Database {
+            conn,
+            path: path.to_owned(),
+        };
+        db.conn
+            .busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(|e| db.err(e))?;
         Ok(db)
+    }
+
+    /// A read-only database whose schema is `version`: ready, too new, or (if this
+    /// user may write it) migrated.
+    fn at_version(self, dir: &Path, version: i64) -> Result<Database> {
+        match version.cmp(&schema::VERSION) {
+            std::cmp::Ordering::Equal => Ok(self),
+            std::cmp::Ordering::Greater => Err(Error::TooNew {
+                path: self.path.clone(),
+                found: version,
+                supported: schema::VERSION,
+            }),
+            // An older schema: migrate it if this user may write it.
+            std::cmp::Ordering::Less => Self::open(dir).map_err(|_| Error::TooOld {
+                path: self.path.clone(),
+                found: version,
+                supported: schema::VERSION,
+            }),
+        }
     }
 
     fn configure(&self) -> Result<()> {
         self.conn
             .busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(|e| self.err(e))?;
+        // Keep the -wal and -shm files when the last connection closes: a reader
+        // without write access to the directory can open a WAL database only
+        // while they exist. Writers checkpoint when they are done instead (Drop).
+        self.conn
+            .set_db_config(
+                rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+                true,
+            )
             .map_err(|e| self.err(e))?;
         self.conn
             .execute_batch(
@@ -133,7 +225,8 @@ impl Database {
                  PRAGMA foreign_keys = ON;
                  PRAGMA temp_store = MEMORY;
                  PRAGMA cache_size = -65536;
-                 PRAGMA wal_autocheckpoint = 0;",
+                 PRAGMA wal_autocheckpoint = 0;
+                 PRAGMA journal_size_limit = 4194304;",
             )
             .map_err(|e| self.err(e))
     }
@@ -177,6 +270,62 @@ impl Database {
             .map_err(|source| Error::Sqlite { path, source })?;
         Ok(value)
     }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        // Writers checkpoint when they are done (closing no longer does, see
+        // `configure`); PASSIVE never waits for readers. Read-only connections
+        // cannot and need not.
+        if !self.conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(true) {
+            let _ = self.conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE)");
+        }
+    }
+}
+
+/// A hint for the errors a full disk causes, which SQLite words as I/O errors
+/// on its shared-memory file.
+fn disk_hint(error: &rusqlite::Error) -> &'static str {
+    use rusqlite::ffi;
+    let extended = match error {
+        rusqlite::Error::SqliteFailure(e, _) => e.extended_code,
+        _ => return "",
+    };
+    match extended {
+        ffi::SQLITE_FULL
+        | ffi::SQLITE_IOERR_SHMSIZE
+        | ffi::SQLITE_IOERR_SHMMAP
+        | ffi::SQLITE_IOERR_SHMOPEN
+        | ffi::SQLITE_IOERR_WRITE
+        | ffi::SQLITE_IOERR_FSYNC
+        | ffi::SQLITE_IOERR_TRUNCATE => {
+            " (this is what a full disk looks like: free some space on the file system holding it and run the command again)"
+        }
+        _ => "",
+    }
+}
+
+/// Whether opening a WAL database failed because its -wal or -shm file is
+/// missing and this user cannot create it.
+fn is_missing_wal(error: &rusqlite::Error) -> bool {
+    matches!(
+        error.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::ReadOnly | rusqlite::ErrorCode::CannotOpen)
+    )
+}
+
+/// `path` for an SQLite `file:` URI.
+fn uri_escape(path: &Path) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    for &b in path.as_os_str().as_encoded_bytes() {
+        if b.is_ascii_alphanumeric() || b"/-_.~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
 }
 
 /// A write transaction; obtained from [`Database::transaction`].

@@ -3,6 +3,7 @@
 use std::fs::TryLockError;
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use crate::{Error, Result};
 
@@ -15,31 +16,55 @@ pub struct WriteLock {
 }
 
 impl WriteLock {
-    /// Take the lock in `dir` without waiting; fail with [`Error::Locked`] if another process holds it.
-    pub fn acquire(dir: &Path) -> Result<WriteLock> {
-        fs_err::create_dir_all(dir)?;
+    /// Take the lock in `dir`. If another process holds it, wait up to `wait`
+    /// (`None`: do not wait; `Duration::MAX`: as long as it takes), then fail
+    /// with [`Error::Locked`].
+    pub fn acquire(dir: &Path, wait: Option<Duration>) -> Result<WriteLock> {
         let path = dir.join("lock");
+        let no_access = |source: std::io::Error| match source.kind() {
+            std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
+                Error::NoWriteAccess {
+                    path: path.clone(),
+                    reason: source,
+                }
+            }
+            _ => Error::Io(source),
+        };
+        fs_err::create_dir_all(dir).map_err(no_access)?;
         let mut file = fs_err::OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
-            .open(&path)?
+            .open(&path)
+            .map_err(no_access)?
             .into_parts()
             .0;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => {
-                let mut text = String::new();
-                let _ = file.read_to_string(&mut text);
-                let holder = text
-                    .trim()
-                    .parse::<u32>()
-                    .map(|pid| format!(" (pid {pid})"))
-                    .unwrap_or_default();
-                return Err(Error::Locked { path, holder });
+        let deadline = wait.map(|w| Instant::now().checked_add(w));
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(TryLockError::WouldBlock) => {
+                    let waiting = match deadline {
+                        Some(None) => true,
+                        Some(Some(at)) => Instant::now() < at,
+                        None => false,
+                    };
+                    if waiting {
+                        std::thread::sleep(Duration::from_millis(50));
+                        continue;
+                    }
+                    let mut text = String::new();
+                    let _ = file.read_to_string(&mut text);
+                    let holder = text
+                        .trim()
+                        .parse::<u32>()
+                        .map(|pid| format!(" (pid {pid})"))
+                        .unwrap_or_default();
+                    return Err(Error::Locked { path, holder });
+                }
+                Err(TryLockError::Error(e)) => return Err(Error::Io(e)),
             }
-            Err(TryLockError::Error(e)) => return Err(Error::Io(e)),
         }
         file.set_len(0)?;
         file.rewind()?;

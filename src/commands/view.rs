@@ -73,7 +73,19 @@ pub fn change(ctx: &mut Context, view: &str, members: Vec<MemberRow>, reason: &s
 
 /// Run `depot view ...`.
 pub fn run(settings: Settings, command: &ViewCommand) -> Result<ExitStatus> {
-    let mut ctx = Context::writer(settings)?;
+    // Listing and checking only read: no lock, no write access needed, never
+    // refused while a writer runs.
+    let reads_only = matches!(
+        command,
+        ViewCommand::List
+            | ViewCommand::Generations { .. }
+            | ViewCommand::Check { repair: false, .. }
+    );
+    let mut ctx = if reads_only {
+        Context::reader(settings)?
+    } else {
+        Context::writer(settings)?
+    };
     crate::profile::phase("database open and locked");
     match command {
         ViewCommand::List => {

@@ -7,6 +7,8 @@ pub mod delete;
 pub mod extract;
 pub mod scripts;
 
+use std::path::PathBuf;
+
 use anyhow::{Context as _, Result};
 use pkgdb::{Database, WriteLock};
 
@@ -30,7 +32,7 @@ pub struct Context {
 impl Context {
     /// Take the write lock, open the database and clean up after interrupted runs.
     pub fn writer(settings: Settings) -> Result<Context> {
-        let lock = WriteLock::acquire(&settings.dbdir)?;
+        let lock = WriteLock::acquire(&settings.dbdir, settings.lock_wait)?;
         let db = Database::open(&settings.dbdir)?;
         let ctx = Context {
             settings,
@@ -41,7 +43,8 @@ impl Context {
         Ok(ctx)
     }
 
-    /// Open for a dry run: no lock, nothing created, nothing cleaned up.
+    /// Open for reading (a listing, a check, a dry run): read-only, no lock,
+    /// nothing created, nothing cleaned up.
     pub fn reader(settings: Settings) -> Result<Context> {
         let db = Database::open_read(&settings.dbdir)?;
         Ok(Context {
@@ -53,20 +56,31 @@ impl Context {
 
     /// Remove staging and trash directories left by an interrupted run and put views back in step.
     fn recover(&self) -> Result<()> {
-        let packages = self.settings.packages_dir();
-        if let Ok(rd) = std::fs::read_dir(&packages) {
-            for e in rd.filter_map(Result::ok) {
-                let name = e.file_name().to_string_lossy().into_owned();
-                if name.starts_with(STAGING_PREFIX) || name.starts_with(TRASH_PREFIX) {
-                    eprintln!(
-                        "depot: removing {} left by an interrupted run",
-                        e.path().display()
-                    );
-                    linking::remove_tree(&e.path())
-                        .context("cannot clean up after an interrupted run")?;
-                }
-            }
+        for leftover in leftovers(&self.settings) {
+            eprintln!(
+                "depot: removing {} left by an interrupted run",
+                leftover.display()
+            );
+            linking::remove_tree(&leftover).context("cannot clean up after an interrupted run")?;
         }
         linking::recover(&self.settings, &self.db)
     }
+}
+
+/// Staging and trash directories an interrupted install or delete left in
+/// `<root>/packages` (the next writer removes them; `admin check` reports them).
+pub fn leftovers(settings: &Settings) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(settings.packages_dir())
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .filter(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            name.starts_with(STAGING_PREFIX) || name.starts_with(TRASH_PREFIX)
+        })
+        .map(|e| e.path())
+        .collect();
+    found.sort();
+    found
 }
