@@ -423,6 +423,9 @@ pub enum ViewCommand {
         /// Priority for the added packages (lower wins conflicts).
         #[arg(long, allow_negative_numbers = true)]
         priority: Option<i64>,
+        /// Even if a member is left needing a package the view does not hold.
+        #[arg(short = 'f', long)]
+        force: bool,
     },
     /// Remove packages from a view (a new generation).
     Remove {
@@ -431,6 +434,9 @@ pub enum ViewCommand {
         /// Packages.
         #[arg(required = true)]
         packages: Vec<String>,
+        /// Even if a member is left needing a package the view does not hold.
+        #[arg(short = 'f', long)]
+        force: bool,
     },
     /// Replace OLD with NEW in one generation.
     Switch {
@@ -440,6 +446,9 @@ pub enum ViewCommand {
         old: String,
         /// The version to put there.
         new: String,
+        /// Even if a member is left needing a package the view does not hold.
+        #[arg(short = 'f', long)]
+        force: bool,
     },
     /// List a view's generations.
     Generations {

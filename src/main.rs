@@ -12,6 +12,7 @@ mod owners;
 mod package;
 mod profile;
 mod repo;
+mod requirements;
 mod settings;
 
 use std::ffi::OsString;

@@ -109,3 +109,112 @@ fn unknown_package_is_a_clear_error() {
         "{err}"
     );
 }
+
+/// hello-1.0 and hello-2.0 installed; tool-1.0 (`hello>=1.0`) in the default view
+/// beside hello-1.0, though its dependency resolved to hello-2.0 globally.
+fn tool_beside_the_older_hello() -> World {
+    let w = World::new();
+    let h1 = w.package("hello-1.0", &[("lib/libhello.so", "one")], &[]);
+    let h2 = w.package("hello-2.0", &[("lib/libhello.so", "two")], &[]);
+    let tool = w.package("tool-1.0", &[("bin/tool", "t")], &["-P", "hello>=1.0"]);
+    w.ok(&["add", h1.to_str().unwrap()]);
+    w.ok(&["add", "--no-view", h2.to_str().unwrap()]);
+    w.ok(&["add", tool.to_str().unwrap()]);
+    w
+}
+
+#[test]
+fn delete_refuses_to_leave_a_view_member_without_its_dependency() {
+    let w = tool_beside_the_older_hello();
+    // Within the default view, tool-1.0 uses hello-1.0.
+    let required = w.ok(&["info", "-qR", "hello-1.0"]);
+    assert_eq!(required.trim(), "tool-1.0", "{required}");
+    let before = w.snapshot();
+    let err = w.fails(&["delete", "hello-1.0"]);
+    assert!(
+        err.contains("view default")
+            && err.contains("tool-1.0")
+            && err.contains("hello>=1.0")
+            && err.contains("nothing was deleted"),
+        "{err}"
+    );
+    let err = w.fails(&["delete", "-n", "hello-1.0"]);
+    assert!(err.contains("tool-1.0"), "{err}");
+    assert_eq!(before, w.snapshot());
+    // Globally it resolved to hello-2.0, which may go since hello-1.0 also
+    // satisfies it: the dependency is resolved again, to hello-1.0, which then
+    // cannot go either way.
+    w.ok(&["delete", "hello-2.0"]);
+    let conn = rusqlite::Connection::open(w.root.join("pkgdb/pkgdb.sqlite3")).unwrap();
+    let resolved: String = conn
+        .query_row(
+            "SELECT p.pkgname FROM dependencies d JOIN packages p ON p.id = d.resolved_id",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(resolved, "hello-1.0");
+    let err = w.fails(&["delete", "hello-1.0"]);
+    assert!(err.contains("tool-1.0 needs hello>=1.0"), "{err}");
+}
+
+#[test]
+fn view_changes_refuse_to_leave_a_dependency_unmet_unless_forced() {
+    let w = tool_beside_the_older_hello();
+    let before = w.snapshot();
+    let err = w.fails(&["view", "remove", "default", "hello-1.0"]);
+    assert!(
+        err.contains("tool-1.0 needs hello>=1.0") && err.contains("--force"),
+        "{err}"
+    );
+    assert_eq!(before, w.snapshot());
+    // A named view with the tool alone: refused, with the command that fixes it.
+    w.ok(&["view", "create", "work"]);
+    let err = w.fails(&["view", "add", "work", "tool-1.0"]);
+    assert!(
+        err.contains("view work: tool-1.0 needs hello>=1.0")
+            && err.contains("depot view add work hello-2.0"),
+        "{err}"
+    );
+    w.ok(&["view", "add", "work", "hello-1.0", "tool-1.0"]);
+    // Switching to another version that satisfies it is fine.
+    w.ok(&["view", "switch", "work", "hello-1.0", "hello-2.0"]);
+    let out = w.depot(&["view", "remove", "--force", "work", "hello-2.0"]);
+    assert!(out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("warning: view work: tool-1.0 needs"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn delete_after_a_switch_names_the_generations_it_forgets() {
+    let w = tool_beside_the_older_hello();
+    w.ok(&["view", "switch", "default", "hello-1.0", "hello-2.0"]);
+    let out = w.depot(&["delete", "-n", "hello-1.0"]);
+    assert!(out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("would forget generations 1, 2 of view default"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let out = w.depot(&["delete", "hello-1.0"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("forgot generations 1, 2 of view default, which held hello-1.0"),
+        "{err}"
+    );
+    // With hello-1.0 gone, tool's dependency still resolves (to hello-2.0), and
+    // -r takes the tool with it.
+    assert_eq!(w.ok(&["info", "-qR", "hello-2.0"]).trim(), "tool-1.0");
+    w.ok(&["delete", "-r", "hello-2.0"]);
+    assert!(!w.root.join("packages/tool-1.0").exists());
+    assert!(!w.root.join("bin/tool").exists());
+}

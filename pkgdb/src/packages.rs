@@ -466,6 +466,21 @@ pub trait Queries: Reader {
             .map_err(|e| self.wrap(e))
     }
 
+    /// Run-time dependencies that resolve to no installed package, as
+    /// (package id, pattern).
+    fn unresolved_dependencies(&self) -> Result<Vec<(i64, String)>> {
+        let conn = self.connection();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT package_id, pattern FROM dependencies
+                 WHERE resolved_id IS NULL AND kind = 'run' ORDER BY rowid",
+            )
+            .map_err(|e| self.wrap(e))?;
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .and_then(Iterator::collect)
+            .map_err(|e| self.wrap(e))
+    }
+
     /// A package's `@pkgcfl` patterns.
     fn conflicts(&self, package_id: i64) -> Result<Vec<String>> {
         let conn = self.connection();

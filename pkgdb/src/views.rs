@@ -142,6 +142,38 @@ pub trait ViewQueries: Reader {
             .map_err(|e| self.wrap(e))
     }
 
+    /// The run-time dependency patterns of every member of one generation, as
+    /// (member PKGNAME, pattern) pairs.
+    fn member_dependencies(&self, view_id: i64, generation: i64) -> Result<Vec<(String, String)>> {
+        let conn = self.connection();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT p.pkgname, d.pattern FROM members m
+                 JOIN packages p ON p.id = m.package_id
+                 JOIN dependencies d ON d.package_id = m.package_id AND d.kind = 'run'
+                 WHERE m.view_id = ?1 AND m.generation = ?2 ORDER BY p.pkgname, d.rowid",
+            )
+            .map_err(|e| self.wrap(e))?;
+        stmt.query_map(params![view_id, generation], |r| Ok((r.get(0)?, r.get(1)?)))
+            .and_then(Iterator::collect)
+            .map_err(|e| self.wrap(e))
+    }
+
+    /// The generations, other than each view's current one, that hold the
+    /// package, as (view id, view name, generation).
+    fn generations_holding(&self, package_id: i64) -> Result<Vec<(i64, String, i64)>> {
+        let conn = self.connection();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT v.id, v.name, m.generation FROM members m JOIN views v ON v.id = m.view_id
+                 WHERE m.package_id = ?1 AND m.generation IS NOT v.current ORDER BY v.name, m.generation",
+            )
+            .map_err(|e| self.wrap(e))?;
+        stmt.query_map([package_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .and_then(Iterator::collect)
+            .map_err(|e| self.wrap(e))
+    }
+
     /// Packages referenced by any kept generation of any view.
     fn referenced_packages(&self) -> Result<Vec<String>> {
         let conn = self.connection();
@@ -276,18 +308,7 @@ impl Transaction<'_> {
     /// package (it is being deleted, so they could not be restored). Returns the
     /// (view, generation) pairs forgotten, for their directories to be removed.
     pub fn forget_generations_holding(&self, package_id: i64) -> Result<Vec<(String, i64)>> {
-        let gone: Vec<(i64, String, i64)> = {
-            let mut stmt = self
-                .tx
-                .prepare_cached(
-                    "SELECT v.id, v.name, m.generation FROM members m JOIN views v ON v.id = m.view_id
-                     WHERE m.package_id = ?1 AND m.generation IS NOT v.current ORDER BY v.name, m.generation",
-                )
-                .map_err(|e| self.err(e))?;
-            stmt.query_map([package_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-                .and_then(Iterator::collect)
-                .map_err(|e| self.err(e))?
-        };
+        let gone = self.generations_holding(package_id)?;
         for (view_id, _, number) in &gone {
             self.delete_generation(*view_id, *number)?;
         }

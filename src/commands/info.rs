@@ -97,7 +97,7 @@ fn installed_subject(db: &Database, row: PackageRow) -> Result<Subject> {
     let (plist, _) = PackingList::parse(&contents);
     Ok(Subject {
         pkgname: row.pkgname.clone(),
-        required_by: db.required_by(row.id)?,
+        required_by: crate::requirements::required_by(db, &row)?,
         views: db.views_holding(row.id)?,
         metadata,
         plist,

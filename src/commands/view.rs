@@ -10,6 +10,7 @@ use crate::cli::ViewCommand;
 use crate::install::Context;
 use crate::linking::{self, DEFAULT_VIEW};
 use crate::package::pattern;
+use crate::requirements;
 use crate::settings::Settings;
 
 fn check_name(name: &str) -> Result<()> {
@@ -61,6 +62,26 @@ fn summary(members: &[String]) -> String {
 
 fn base(pkgname: &str) -> &str {
     pattern::split_pkgname(pkgname).map_or(pkgname, |(n, _)| n)
+}
+
+/// Refuse a change that leaves a member of `view` needing what no other member
+/// provides, unless forced (then warn).
+fn check_dependencies(ctx: &Context, view: &str, members: &[MemberRow], force: bool) -> Result<()> {
+    let unmet = requirements::unmet_after_change(&ctx.db, view, members)?;
+    if unmet.is_empty() {
+        return Ok(());
+    }
+    if force {
+        for u in &unmet {
+            eprintln!("depot: warning: {u} (--force)");
+        }
+        return Ok(());
+    }
+    Err(requirements::unmet_error(
+        &ctx.db,
+        &unmet,
+        &format!("this change to view {view}"),
+    )?)
 }
 
 /// Make a new generation of `view` with `members` and switch to it.
@@ -135,6 +156,7 @@ pub fn run(settings: Settings, command: &ViewCommand) -> Result<ExitStatus> {
             name,
             packages,
             priority,
+            force,
         } => {
             if name != DEFAULT_VIEW {
                 existing_view(&ctx, name)?;
@@ -161,11 +183,16 @@ pub fn run(settings: Settings, command: &ViewCommand) -> Result<ExitStatus> {
                 added.push(pkgname);
             }
             if !added.is_empty() {
+                check_dependencies(&ctx, name, &members, *force)?;
                 let n = change(&mut ctx, name, members, &format!("add {}", added.join(" ")))?;
                 println!("view {name}: generation {n} adds {}", added.join(" "));
             }
         }
-        ViewCommand::Remove { name, packages } => {
+        ViewCommand::Remove {
+            name,
+            packages,
+            force,
+        } => {
             let v = existing_view(&ctx, name)?;
             let mut members = linking::current_members(&ctx.db, &v.name)?;
             let mut removed = Vec::new();
@@ -182,6 +209,7 @@ pub fn run(settings: Settings, command: &ViewCommand) -> Result<ExitStatus> {
                     bail!("{spec} is not in view {name}");
                 }
             }
+            check_dependencies(&ctx, name, &members, *force)?;
             let n = change(
                 &mut ctx,
                 name,
@@ -190,7 +218,12 @@ pub fn run(settings: Settings, command: &ViewCommand) -> Result<ExitStatus> {
             )?;
             println!("view {name}: generation {n} removes {}", removed.join(" "));
         }
-        ViewCommand::Switch { name, old, new } => {
+        ViewCommand::Switch {
+            name,
+            old,
+            new,
+            force,
+        } => {
             let v = existing_view(&ctx, name)?;
             let mut members = linking::current_members(&ctx.db, &v.name)?;
             let new_name = installed_pkgname(&ctx, new)?;
@@ -201,6 +234,7 @@ pub fn run(settings: Settings, command: &ViewCommand) -> Result<ExitStatus> {
                 bail!("{old} is not in view {name}");
             };
             let old_name = std::mem::replace(&mut slot.pkgname, new_name.clone());
+            check_dependencies(&ctx, name, &members, *force)?;
             let n = change(
                 &mut ctx,
                 name,

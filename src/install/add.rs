@@ -13,6 +13,7 @@ use crate::package::meta::{REQUIRED_BUILD_INFO, build_info_var};
 use crate::package::pattern;
 use crate::package::plist::{Command, PackingList};
 use crate::repo;
+use crate::requirements;
 
 /// How `add` behaves.
 #[derive(Debug, Clone, Default)]
@@ -404,6 +405,24 @@ fn stage_and_commit(
                     .map(|f| f.path.clone())
                     .collect(),
             };
+            // The package's dependencies were linked before it, unless they were
+            // installed already outside this view: say what it misses there.
+            for dep in planned.plist.dependencies() {
+                let met = dep.build_only
+                    || members
+                        .iter()
+                        .any(|m| pattern::pkg_match(&dep.pattern, &m.pkgname));
+                if !met {
+                    let unmet = requirements::Unmet {
+                        view: view.clone(),
+                        member: pkgname.to_owned(),
+                        pattern: dep.pattern,
+                    };
+                    eprintln!(
+                        "depot: warning: {unmet}; link one with `depot view add {view} PACKAGE`"
+                    );
+                }
+            }
             let reason = format!("add {pkgname}");
             view_change = Some(linking::prepare(
                 &settings,

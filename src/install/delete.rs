@@ -10,7 +10,9 @@ use pkgdb::{FileKind, FileRow, PackageRow, Queries, ViewQueries};
 
 use super::{Context, TRASH_PREFIX, scripts};
 use crate::linking::{self, DEFAULT_VIEW};
+use crate::package::pattern;
 use crate::package::plist::{Command, PackingList};
+use crate::requirements;
 
 /// How `delete` behaves.
 #[derive(Debug, Clone, Default)]
@@ -104,6 +106,27 @@ pub fn verify_file(depot_dir: &Path, file: &FileRow) -> Option<Problem> {
     }
 }
 
+/// One line per view: the generations that go with `pkgname`.
+fn forgotten_lines(generations: &[(i64, String, i64)], pkgname: &str) -> Vec<String> {
+    let mut by_view: Vec<(&str, Vec<String>)> = Vec::new();
+    for (_, view, number) in generations {
+        match by_view.last_mut() {
+            Some((v, numbers)) if *v == view => numbers.push(number.to_string()),
+            _ => by_view.push((view, vec![number.to_string()])),
+        }
+    }
+    by_view
+        .into_iter()
+        .map(|(view, numbers)| {
+            format!(
+                "generation{} {} of view {view}, which held {pkgname} and cannot be restored without it",
+                if numbers.len() == 1 { "" } else { "s" },
+                numbers.join(", ")
+            )
+        })
+        .collect()
+}
+
 /// Delete the packages named by `specs`.
 pub fn delete(ctx: &mut Context, specs: &[String], options: &DeleteOptions) -> Result<()> {
     let mut targets: Vec<PackageRow> = Vec::new();
@@ -114,20 +137,37 @@ pub fn delete(ctx: &mut Context, specs: &[String], options: &DeleteOptions) -> R
             }
         }
     }
+    // Who would be left without a dependency, globally or in a view: with -r they
+    // go too (dependants first, transitively); otherwise that refuses the whole
+    // delete before anything is touched, unless forced with -ff.
+    let mut blocking = requirements::dependants_blocking(&ctx.db, &targets)?;
     if options.recursive {
-        // Dependents first, transitively.
-        let mut i = 0;
-        while i < targets.len() {
-            for name in ctx.db.required_by(targets[i].id)? {
-                if !targets.iter().any(|t| t.pkgname == name)
-                    && let Some(p) = ctx.db.package(&name)?
+        while !blocking.is_empty() {
+            for b in &blocking {
+                if !targets.iter().any(|t| t.pkgname == b.pkgname)
+                    && let Some(p) = ctx.db.package(&b.pkgname)?
                 {
                     targets.push(p);
                 }
             }
-            i += 1;
+            blocking = requirements::dependants_blocking(&ctx.db, &targets)?;
         }
         targets.reverse();
+    }
+    if !blocking.is_empty() {
+        let names: Vec<&str> = targets.iter().map(|t| t.pkgname.as_str()).collect();
+        let mut msg = format!(
+            "cannot delete {}: required by packages that would be left without it:",
+            names.join(", ")
+        );
+        for b in &blocking {
+            let _ = write!(msg, "\n  {b}");
+        }
+        if options.force < 2 {
+            msg.push_str("\nnothing was deleted; delete those too with -r, or anyway with -ff");
+            bail!(msg);
+        }
+        eprintln!("depot: warning: {msg}\ndeleting anyway (-ff)");
     }
     let deleting: BTreeSet<String> = targets.iter().map(|t| t.pkgname.clone()).collect();
     let mut failed = false;
@@ -156,7 +196,7 @@ pub fn delete(ctx: &mut Context, specs: &[String], options: &DeleteOptions) -> R
                     continue;
                 };
                 if !(options.recursive_depends || p.automatic)
-                    || !ctx.db.required_by(p.id)?.is_empty()
+                    || !requirements::required_by(&ctx.db, &p)?.is_empty()
                 {
                     continue;
                 }
@@ -172,10 +212,28 @@ pub fn delete(ctx: &mut Context, specs: &[String], options: &DeleteOptions) -> R
             }
         }
     }
+    if !options.dry_run && !deleted.is_empty() {
+        reresolve(ctx)?;
+    }
     if failed {
         bail!("some packages could not be deleted");
     }
     Ok(())
+}
+
+/// Point dependencies that resolved to a deleted package at the best installed
+/// package that still satisfies them, if any.
+fn reresolve(ctx: &mut Context) -> Result<()> {
+    let installed = ctx.db.pkgnames()?;
+    let unresolved = ctx.db.unresolved_dependencies()?;
+    ctx.db.transaction(|tx| -> Result<()> {
+        for (package_id, dep) in &unresolved {
+            if let Some(best) = pattern::find_best(dep, installed.iter().map(String::as_str)) {
+                tx.resolve_dependency(*package_id, dep, Some(best))?;
+            }
+        }
+        Ok(())
+    })
 }
 
 fn delete_one(
@@ -185,17 +243,12 @@ fn delete_one(
     options: &DeleteOptions,
 ) -> Result<()> {
     let pkgname = &target.pkgname;
-    let required: Vec<String> = ctx
-        .db
-        .required_by(target.id)?
-        .into_iter()
-        .filter(|r| !deleting.contains(r))
-        .collect();
-    if !required.is_empty() && options.force < 2 {
-        bail!(
-            "{pkgname} is required by other packages: {}; delete them first (or use -r to delete them too, -ff to delete anyway)",
-            required.join(", ")
-        );
+    if deleting.is_empty() {
+        // Removed as no longer needed (-A, -R): only if nothing needs it now.
+        let blocking = requirements::dependants_blocking(&ctx.db, std::slice::from_ref(target))?;
+        if let Some(b) = blocking.first() {
+            bail!("{pkgname} is still needed: {b}");
+        }
     }
     let holding: Vec<String> = ctx
         .db
@@ -228,8 +281,12 @@ fn delete_one(
             bail!(msg);
         }
     }
+    let forgettable = ctx.db.generations_holding(target.id)?;
     if options.dry_run {
         println!("would delete {pkgname}");
+        for line in forgotten_lines(&forgettable, pkgname) {
+            println!("would forget {line}");
+        }
         return Ok(());
     }
     let contents = ctx
@@ -308,6 +365,13 @@ fn delete_one(
     };
     for change in &changes {
         change.switch(&settings)?;
+    }
+    let gone: Vec<(i64, String, i64)> = forgotten
+        .iter()
+        .map(|(view, number)| (0, view.clone(), *number))
+        .collect();
+    for line in forgotten_lines(&gone, pkgname) {
+        eprintln!("depot: forgot {line}");
     }
     for (view, number) in forgotten {
         linking::remove_tree(&linking::generations_dir(&settings, &view).join(number.to_string()))?;
