@@ -11,6 +11,7 @@ mod linking;
 mod owners;
 mod package;
 mod profile;
+mod quote;
 mod repo;
 mod requirements;
 mod settings;
@@ -84,7 +85,7 @@ fn main() {
             }) {
                 0
             } else {
-                eprintln!("depot: {error:#}");
+                eprintln!("depot: {}", quote::message(&format!("{error:#}")));
                 1
             }
         }

@@ -344,3 +344,137 @@ fn pax_headers_with_binary_charset_are_read() {
         "long"
     );
 }
+
+#[test]
+fn an_error_never_quotes_what_a_foreign_file_holds() {
+    let w = world();
+    // Something shaped like /etc/shadow, and the same inside a gzip stream.
+    let secret = "root:$6$s3cr3th4sh:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\n".repeat(20);
+    let plain = w.scratch.join("shadow");
+    std::fs::write(&plain, &secret).unwrap();
+    let zipped = w.scratch.join("shadow.tgz");
+    let mut gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(&zipped).unwrap(),
+        flate2::Compression::fast(),
+    );
+    std::io::Write::write_all(&mut gz, secret.as_bytes()).unwrap();
+    gz.finish().unwrap();
+    let before = w.snapshot();
+    for file in [&plain, &zipped] {
+        let err = w.fails(&["add", file.to_str().unwrap()]);
+        assert!(!err.contains("s3cr3t") && !err.contains("daemon"), "{err}");
+        assert!(
+            err.contains("not a package") || err.contains("corrupt"),
+            "{err}"
+        );
+        assert!(err.lines().count() <= 2, "{err}");
+    }
+    assert_eq!(before, w.snapshot());
+}
+
+#[test]
+fn names_with_escapes_or_thousands_of_characters_are_quoted_short_and_escaped() {
+    let w = world();
+    let evil = "evil\x1b[31mred\x07-1.0.tgz";
+    let err = w.fails(&["add", evil]);
+    assert!(!err.contains('\x1b') && !err.contains('\x07'), "{err:?}");
+    assert!(err.contains("evil\\e[31mred\\x07"), "{err}");
+    let long = "n".repeat(5000);
+    let out = w.depot(&["info", &long]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.len() < 400, "{} bytes: {err}", err.len());
+    assert!(err.contains('…'), "{err}");
+    let err = w.fails(&["delete", &long]);
+    assert!(err.len() < 400 && err.contains('…'), "{err}");
+    // A packing list command with escapes is quoted escaped in the warning.
+    let contents = contents_for("esc-1.0", &[good_file()]) + "@bogus \x1b]0;owned\x07\n";
+    let file = w.pkgs.join("esc-1.0.tgz");
+    let mut entries = metadata(&contents);
+    entries.push(Raw::File("bin/bad", b"payload".to_vec()));
+    write_raw(&file, &entries);
+    let out = w.depot(&["add", "-n", file.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !err.contains('\x1b') && err.contains("\\e]0;owned\\x07"),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn things_that_are_not_package_files_are_named_for_what_they_are() {
+    let w = world();
+    let before = w.snapshot();
+    let fifo = w.scratch.join("fifo-1.0.tgz");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    for (arg, what) in [
+        ("/dev/zero", "character device"),
+        (fifo.to_str().unwrap(), "FIFO"),
+        (w.scratch.to_str().unwrap(), "directory"),
+    ] {
+        let err = w.fails(&["add", arg]);
+        assert!(
+            err.contains(what) && !err.contains("no such"),
+            "{arg}: {err}"
+        );
+    }
+    assert_eq!(before, w.snapshot());
+}
+
+#[test]
+fn file_urls_name_local_files_only() {
+    let w = world();
+    let p = w.package("url-1.0", &[("bin/url", "u")], &[]);
+    let local = format!("file://localhost{}", p.display());
+    assert!(
+        w.ok(&["add", "-n", &local])
+            .contains("would install url-1.0")
+    );
+    let plain = format!("file://{}", p.display());
+    assert!(
+        w.ok(&["add", "-n", &plain])
+            .contains("would install url-1.0")
+    );
+    let escaped = format!("file://{}", p.display()).replace("url-1.0", "url%2D1.0");
+    assert!(
+        w.ok(&["add", "-n", &escaped])
+            .contains("would install url-1.0")
+    );
+    let err = w.fails(&["add", "-n", &format!("file://elsewhere{}", p.display())]);
+    assert!(
+        err.contains("file:///path or file://localhost/path"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_pattern_matching_several_packages_is_refused_with_the_list() {
+    let w = world();
+    w.package("alpha-1.0", &[("bin/alpha", "a")], &[]);
+    w.package("alpha-1.1", &[("bin/alpha", "a")], &[]);
+    w.package("beta-2.0", &[("bin/beta", "b")], &[]);
+    let before = w.snapshot();
+    let err = w.fails_in(&w.pkgs, &["add", "-n", "*"]);
+    assert!(
+        err.contains("matches 3 different packages") && err.contains("alpha beta good"),
+        "{err}"
+    );
+    assert_eq!(before, w.snapshot());
+    // Versions of one package are not ambiguous: the best one is taken.
+    let out = w.ok_in(&w.pkgs, &["add", "-n", "alpha-[0-9]*"]);
+    assert!(out.contains("would install alpha-1.1"), "{out}");
+}
+
+#[test]
+fn a_duplicate_entry_is_named() {
+    let contents = contents_for("bad-1.0", &[good_file(), good_file()]);
+    let mut entries = metadata(&contents);
+    entries.push(Raw::File("bin/bad", b"payload".to_vec()));
+    entries.push(Raw::File("bin/bad", b"payload".to_vec()));
+    refused(&entries, &["duplicate entry bin/bad"]);
+}

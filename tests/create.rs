@@ -223,3 +223,42 @@ fn an_output_name_without_a_package_suffix_gets_tgz() {
         Some("@name nosuffix-1.0")
     );
 }
+
+#[test]
+fn create_refuses_names_add_would_refuse_and_unknown_suffixes() {
+    let w = World::new();
+    let stage = w.scratch.join("stage");
+    std::fs::create_dir_all(stage.join("bin")).unwrap();
+    std::fs::write(stage.join("bin/x"), "x").unwrap();
+    let stage_s = stage.to_str().unwrap();
+    for (out, needle) in [
+        ("nonameversion.tgz", "not of the form name-version"),
+        ("a b-1.0.tgz", "white space"),
+        ("z-1.0.zip", "unknown package suffix .zip"),
+    ] {
+        let path = w.pkgs.join(out);
+        let err = w.fails(&["create", "--from-dir", stage_s, path.to_str().unwrap()]);
+        assert!(err.contains(needle), "{out}: {err}");
+        assert!(
+            std::fs::read_dir(&w.pkgs).unwrap().next().is_none(),
+            "{out} left a file"
+        );
+    }
+    // No suffix still means .tgz, as pkg_create does.
+    w.ok(&[
+        "create",
+        "--from-dir",
+        stage_s,
+        w.pkgs.join("z-1.0").to_str().unwrap(),
+    ]);
+    assert!(w.pkgs.join("z-1.0.tgz").is_file());
+    // A missing --from-dir says so once.
+    let err = w.fails(&[
+        "create",
+        "--from-dir",
+        "nonexist",
+        w.pkgs.join("y-1.0.tgz").to_str().unwrap(),
+    ]);
+    assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
+    assert!(err.contains("nonexist"), "{err}");
+}

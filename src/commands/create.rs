@@ -35,14 +35,34 @@ pub fn run(settings: &Settings, args: &CreateArgs) -> Result<ExitStatus> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    // pkg_create: the name is the output file without its suffix; none means .tgz.
+    // pkg_create: the name is the output file without its suffix; none means
+    // .tgz. Something that looks like another suffix is refused, not appended to.
     let (pkgname, out) = match repo::pkgname_of_file(&file_name) {
         Some(name) => (name.to_owned(), out.clone()),
-        None => (
-            file_name.clone(),
-            out.with_file_name(format!("{file_name}.tgz")),
-        ),
+        None => {
+            if let Some((_, suffix)) = file_name.rsplit_once('.')
+                && suffix.len() >= 2
+                && suffix.chars().all(|c| c.is_ascii_alphabetic())
+            {
+                bail!(
+                    "{}: unknown package suffix .{suffix}; use one of {} (or none, which means .tgz)",
+                    crate::quote::name(&file_name),
+                    repo::SUFFIXES.join(" ")
+                );
+            }
+            (
+                file_name.clone(),
+                out.with_file_name(format!("{file_name}.tgz")),
+            )
+        }
     };
+    if let Some(why) = pattern::invalid_pkgname(&pkgname) {
+        bail!(
+            "{}: {} cannot name a package ({why}); name the output name-version.tgz, e.g. foo-1.0.tgz",
+            crate::quote::name(&out.display().to_string()),
+            crate::quote::name(&pkgname)
+        );
+    }
     let compression = match &args.compression {
         Some(name) => Compression::from_name(name).with_context(|| {
             format!(
@@ -78,7 +98,8 @@ pub fn run(settings: &Settings, args: &CreateArgs) -> Result<ExitStatus> {
         for w in warnings {
             eprintln!(
                 "depot: warning: {contents}: line {}: unrecognised command `{}`",
-                w.line, w.text
+                w.line,
+                crate::quote::name(&w.text)
             );
         }
         (plist, args.prefix.as_ref().map(Into::into))

@@ -196,7 +196,10 @@ pub fn run(settings: &Settings, args: &InfoArgs) -> Result<ExitStatus> {
         }
         let matches = crate::owners::installed_matching(&db, spec)?;
         if matches.is_empty() {
-            eprintln!("depot: can't find package `{spec}' installed or in a file!");
+            eprintln!(
+                "depot: can't find package `{}' installed or in a file!",
+                crate::quote::name(spec)
+            );
             errors += 1;
         }
         for row in matches {

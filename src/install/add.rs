@@ -47,20 +47,24 @@ struct Planned {
 
 /// Resolve a command-line argument to a package file.
 fn locate(ctx: &Context, spec: &str) -> Result<PathBuf> {
-    if let Some(path) = spec.strip_prefix("file://") {
-        return Ok(PathBuf::from(path));
-    }
-    if spec.contains("://") {
-        bail!(
-            "{spec}: only local files and file:// URLs are supported by depot add; download the package first"
-        );
-    }
-    let path = Path::new(spec);
-    if path.is_file() {
-        return Ok(path.to_owned());
-    }
-    if spec.contains('/') || repo::pkgname_of_file(spec).is_some() {
-        bail!("{spec}: no such package file");
+    let shown = crate::quote::name(spec);
+    let path = match repo::file_url_path(spec) {
+        Some(path) => path?,
+        None if spec.contains("://") => bail!(
+            "{shown}: only local files and file:// URLs are supported by depot add; download the package first"
+        ),
+        None => PathBuf::from(spec),
+    };
+    match std::fs::metadata(&path) {
+        Ok(meta) if meta.is_file() => return Ok(path),
+        Ok(meta) => bail!(
+            "{shown}: not a package file: it is {}",
+            repo::describe_file_type(&meta)
+        ),
+        Err(_) if spec.contains('/') || repo::pkgname_of_file(spec).is_some() => {
+            bail!("{shown}: no such package file");
+        }
+        Err(_) => {}
     }
     let dirs: Vec<PathBuf> = ctx
         .settings
@@ -73,10 +77,26 @@ fn locate(ctx: &Context, spec: &str) -> Result<PathBuf> {
             "{spec}: no such file, and PKG_PATH is not set; give a package file or set PKG_PATH to directories of packages"
         );
     }
+    // A pattern that matches several different packages (not versions of one)
+    // is refused with the list: pkg_add would pick one by version alone.
+    let bases = repo::matching_bases(&dirs, spec);
+    if bases.len() > 1 {
+        let shown_bases: Vec<String> = bases
+            .iter()
+            .take(20)
+            .map(|b| crate::quote::name(b))
+            .collect();
+        bail!(
+            "{shown}: matches {} different packages in PKG_PATH: {}{}; name the ones you want",
+            bases.len(),
+            shown_bases.join(" "),
+            if bases.len() > 20 { " …" } else { "" }
+        );
+    }
     match repo::find_best(&dirs, spec) {
         Some((_, file)) => Ok(file),
         None => bail!(
-            "{spec}: no package matching it in PKG_PATH ({})",
+            "{shown}: no package matching it in PKG_PATH ({})",
             ctx.settings.pkg_path.join(";")
         ),
     }
@@ -102,9 +122,9 @@ fn read_planned(file: &Path, automatic: bool) -> Result<Planned> {
     for w in &warnings {
         eprintln!(
             "depot: warning: {}: +CONTENTS line {}: unrecognised command `{}`",
-            file.display(),
+            crate::quote::name(&file.display().to_string()),
             w.line,
-            w.text
+            crate::quote::name(&w.text)
         );
     }
     let pkgname = match plist.name() {
@@ -114,12 +134,11 @@ fn read_planned(file: &Path, automatic: bool) -> Result<Planned> {
             .and_then(|n| repo::pkgname_of_file(&n.to_string_lossy()).map(str::to_owned))
             .with_context(|| format!("{}: +CONTENTS has no @name", file.display()))?,
     };
-    if pattern::split_pkgname(&pkgname).is_none_or(|(n, v)| n.is_empty() || v.is_empty())
-        || pkgname.contains('/')
-    {
+    if let Some(why) = pattern::invalid_pkgname(&pkgname) {
         bail!(
-            "{}: @name {pkgname} is not of the form name-version",
-            file.display()
+            "{}: @name {} cannot name a package: {why}",
+            file.display(),
+            crate::quote::name(&pkgname)
         );
     }
     Ok(Planned {

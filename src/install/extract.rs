@@ -129,14 +129,22 @@ pub fn extract(
     let mut buffer = vec![0u8; 128 * 1024];
     let mut next = first.map(Ok);
 
+    let mut seen: HashSet<String> = HashSet::with_capacity(items.len());
     for (index, item) in items.iter().enumerate() {
         let rel = depot_path(pkgname, &prefix, &item.cwd, &item.name)?;
+        if !seen.insert(rel.clone()) {
+            bail!(
+                "{pkgname}: duplicate entry {}: +CONTENTS lists it twice; the package is malformed",
+                crate::quote::name(&rel)
+            );
+        }
         let entry = match next.take().or_else(|| entries.next()) {
-            Some(entry) => entry.with_context(|| {
-                format!(
-                    "{pkgname}: the archive {} is corrupt or truncated (while looking for {}); download or rebuild the package",
+            Some(entry) => entry.map_err(|e| {
+                anyhow::anyhow!(
+                    "{pkgname}: the archive {} is corrupt or truncated (while looking for {}: {}); download or rebuild the package",
                     package.display(),
-                    item.name
+                    item.name,
+                    archive::tar_error(&e)
                 )
             })?,
             None => bail!(

@@ -182,7 +182,17 @@ pub fn open_tar(path: &Path) -> Result<TarReader> {
             .to_vec()
     };
     let decoder: Box<dyn Read + Send> = match Compression::from_magic(&magic) {
-        Compression::None => return Ok(tar::Archive::new(Box::new(reader))),
+        Compression::None => {
+            // Packages are ustar archives: anything else is not read at all, so
+            // an error cannot quote what some other file holds.
+            if magic.get(257..262) != Some(b"ustar".as_slice()) {
+                bail!(
+                    "{}: not a package: it is neither a compressed archive (gzip, bzip2, xz, zstd) nor a tar archive",
+                    path.display()
+                );
+            }
+            return Ok(tar::Archive::new(Box::new(reader)));
+        }
         Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(reader)),
         Compression::Bzip2 => Box::new(bzip2::bufread::MultiBzDecoder::new(reader)),
         Compression::Xz => Box::new(liblzma::bufread::XzDecoder::new_multi_decoder(reader)),
@@ -227,10 +237,11 @@ pub fn read_metadata_entries<'a, R: Read + 'a>(
     let mut last_rank: Option<usize> = None;
     let mut first_payload = None;
     for entry in entries.by_ref() {
-        let mut entry = entry.with_context(|| {
-            format!(
-                "{}: the archive is corrupt or truncated; download or rebuild the package",
-                package.display()
+        let mut entry = entry.map_err(|e| {
+            anyhow::anyhow!(
+                "{}: the archive is corrupt or truncated ({}); download or rebuild the package",
+                package.display(),
+                tar_error(&e)
             )
         })?;
         let name = entry_name(&entry)?;
@@ -295,6 +306,12 @@ pub fn read_metadata(package: &Path) -> Result<Metadata> {
         .entries()
         .with_context(|| format!("{}: cannot read archive", package.display()))?;
     Ok(read_metadata_entries(package, &mut entries)?.0)
+}
+
+/// What the tar reader said about a broken archive, as a short escaped
+/// excerpt: its messages quote header fields, which may be anything.
+pub fn tar_error(error: &std::io::Error) -> String {
+    crate::quote::excerpt(&error.to_string(), 48)
 }
 
 /// The entry's path as a string (pax and GNU long names honoured).

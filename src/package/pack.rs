@@ -234,9 +234,21 @@ fn escapes(name: &str, target: &str) -> bool {
 pub fn plist_from_dir(dir: &Path, prefix: &str) -> Result<PackingList> {
     let mut plist = PackingList::default();
     plist.push(Command::Cwd, prefix);
+    match std::fs::metadata(dir) {
+        Ok(meta) if meta.is_dir() => {}
+        Ok(_) => bail!("--from-dir {}: not a directory", dir.display()),
+        Err(e) => bail!("--from-dir {}: {e}", dir.display()),
+    }
     let walker = walkdir::WalkDir::new(dir).min_depth(1).sort_by_file_name();
     for entry in walker {
-        let entry = entry.with_context(|| format!("cannot read {}", dir.display()))?;
+        // walkdir's error names the path and then its cause, which repeats it.
+        let entry = entry.map_err(|e| {
+            let at = e.path().unwrap_or(dir).display().to_string();
+            match e.into_io_error() {
+                Some(io) => anyhow::anyhow!("cannot read {at}: {io}"),
+                None => anyhow::anyhow!("cannot read {at}: a symlink loop"),
+            }
+        })?;
         let rel = entry
             .path()
             .strip_prefix(dir)

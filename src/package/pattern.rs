@@ -102,6 +102,33 @@ pub fn split_pkgname(pkgname: &str) -> Option<(&str, &str)> {
         .map(|i| (&pkgname[..i], &pkgname[i + 1..]))
 }
 
+/// Why `pkgname` cannot name a package, if it cannot: it must be
+/// `name-version` with both parts non-empty, the version starting with a digit
+/// (as pkgsrc's are), and no `/`, white space or control characters, since it
+/// becomes a directory name and appears in messages and pkg_summary lines.
+pub fn invalid_pkgname(pkgname: &str) -> Option<&'static str> {
+    if pkgname.is_empty() {
+        return Some("it is empty");
+    }
+    if pkgname.contains('/') {
+        return Some("it contains `/`");
+    }
+    if pkgname.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Some("it contains white space or control characters");
+    }
+    if pkgname.starts_with('.') {
+        return Some("it starts with a dot");
+    }
+    match split_pkgname(pkgname) {
+        Some((name, version))
+            if !name.is_empty() && version.starts_with(|c: char| c.is_ascii_digit()) =>
+        {
+            None
+        }
+        _ => Some("it is not of the form name-version (the version starting with a digit)"),
+    }
+}
+
 /// pkg_install's `pkg_match`: does the package `pkg` (a PKGNAME) match `pattern`?
 pub fn pkg_match(pattern: &str, pkg: &str) -> bool {
     if !quick_match(pattern, pkg) {
