@@ -37,24 +37,23 @@ pub fn run(settings: &Settings, args: &CreateArgs) -> Result<ExitStatus> {
         .unwrap_or_default();
     // pkg_create: the name is the output file without its suffix; none means
     // .tgz. Something that looks like another suffix is refused, not appended to.
-    let (pkgname, out) = match repo::pkgname_of_file(&file_name) {
-        Some(name) => (name.to_owned(), out.clone()),
-        None => {
-            if let Some((_, suffix)) = file_name.rsplit_once('.')
-                && suffix.len() >= 2
-                && suffix.chars().all(|c| c.is_ascii_alphabetic())
-            {
-                bail!(
-                    "{}: unknown package suffix .{suffix}; use one of {} (or none, which means .tgz)",
-                    crate::quote::name(&file_name),
-                    repo::SUFFIXES.join(" ")
-                );
-            }
-            (
-                file_name.clone(),
-                out.with_file_name(format!("{file_name}.tgz")),
-            )
+    let (pkgname, out) = if let Some(name) = repo::pkgname_of_file(&file_name) {
+        (name.to_owned(), out.clone())
+    } else {
+        if let Some((_, suffix)) = file_name.rsplit_once('.')
+            && suffix.len() >= 2
+            && suffix.chars().all(|c| c.is_ascii_alphabetic())
+        {
+            bail!(
+                "{}: unknown package suffix .{suffix}; use one of {} (or none, which means .tgz)",
+                crate::quote::name(&file_name),
+                repo::SUFFIXES.join(" ")
+            );
         }
+        (
+            file_name.clone(),
+            out.with_file_name(format!("{file_name}.tgz")),
+        )
     };
     if let Some(why) = pattern::invalid_pkgname(&pkgname) {
         bail!(
