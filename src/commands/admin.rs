@@ -129,7 +129,7 @@ fn check(settings: &Settings, packages: &[String]) -> Result<ExitStatus> {
         }
         for f in db.files(row.id)? {
             files_checked += 1;
-            if let Some(p) = verify_file(&dir, &f) {
+            if let Some(p) = verify_file(&dir, &f, true) {
                 println!("{}: {}: {}", row.pkgname, p.path.display(), p.what);
                 problems += 1;
             }
@@ -223,6 +223,8 @@ fn import(ctx: &mut Context, dir: &Path) -> Result<ExitStatus> {
         for f in plist.files().into_iter().filter(|f| !f.ignored) {
             let rel = crate::install::extract::depot_path(&pkgname, &prefix, &f.cwd, &f.name)?;
             let on_disk = Path::new(&prefix).join(&rel);
+            // The mode on disk, for a regular file; 0 (not checked) otherwise.
+            let mut mode = 0;
             let (kind, sha256, size, target) = match std::fs::symlink_metadata(&on_disk) {
                 Ok(m) if m.file_type().is_symlink() => (
                     FileKind::Symlink,
@@ -237,6 +239,7 @@ fn import(ctx: &mut Context, dir: &Path) -> Result<ExitStatus> {
                     let sha = fs_err::read(&on_disk)
                         .ok()
                         .map(|b| hex::encode(sha2::Sha256::digest(&b)));
+                    mode = std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o7777;
                     (FileKind::File, sha, m.len(), None)
                 }
                 _ => (
@@ -255,7 +258,7 @@ fn import(ctx: &mut Context, dir: &Path) -> Result<ExitStatus> {
                 kind,
                 sha256,
                 md5: f.md5.clone(),
-                mode: 0o644,
+                mode,
                 size,
                 target,
             });

@@ -154,6 +154,14 @@ pub fn run(settings: &Settings, args: &CreateArgs) -> Result<ExitStatus> {
         );
     }
 
+    if let Some(name) = plist.name()
+        && let Some(why) = pattern::invalid_pkgname(name)
+    {
+        bail!(
+            "@name {} cannot name a package ({why})",
+            crate::quote::name(name)
+        );
+    }
     let mut metadata = Vec::new();
     for (name, path) in [
         ("+INSTALL", args.install.as_deref()),

@@ -431,6 +431,19 @@ fn sections(
             quiet,
         );
     }
+    // depot's own sections (not in pkg_info's output): files whose set-id or
+    // sticky bits it kept, and where the package is linked.
+    if v && let Some(row) = &s.installed {
+        let special: Vec<String> = db
+            .files(row.id)?
+            .into_iter()
+            .filter(|f| f.mode & 0o7000 != 0)
+            .map(|f| format!("{} (mode {:04o}{})\n", f.path, f.mode, mode_words(f.mode)))
+            .collect();
+        if !special.is_empty() {
+            show_text(out, "Set-id and sticky files:\n", &special.concat(), quiet);
+        }
+    }
     // depot's own section: where the package is linked (not in pkg_info's output).
     if (v || (default && !args.pkg_info)) && !s.views.is_empty() {
         let mut text = s.views.join("\n");
@@ -441,6 +454,21 @@ fn sections(
         out.push('\n');
     }
     Ok(())
+}
+
+/// "setuid", "setgid", "sticky" for a mode's special bits.
+fn mode_words(mode: u32) -> String {
+    let mut words = Vec::new();
+    if mode & 0o4000 != 0 {
+        words.push("setuid");
+    }
+    if mode & 0o2000 != 0 {
+        words.push("setgid");
+    }
+    if mode & 0o1000 != 0 {
+        words.push("sticky");
+    }
+    format!(", {}", words.join(", "))
 }
 
 fn show_plist(plist: &PackingList, quiet: bool, out: &mut String) {

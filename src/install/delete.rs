@@ -50,8 +50,9 @@ pub struct Problem {
     pub what: String,
 }
 
-/// Compare one installed file with its database row.
-pub fn verify_file(depot_dir: &Path, file: &FileRow) -> Option<Problem> {
+/// Compare one installed file with its database row: its content (sha256) or
+/// symlink target, and with `modes` its permission, set-id and sticky bits.
+pub fn verify_file(depot_dir: &Path, file: &FileRow, modes: bool) -> Option<Problem> {
     use sha2::Digest as _;
     let path = depot_dir.join(&file.path);
     let problem = |what: String| {
@@ -67,6 +68,13 @@ pub fn verify_file(depot_dir: &Path, file: &FileRow) -> Option<Problem> {
         FileKind::File => {
             if !meta.file_type().is_file() {
                 return problem("is no longer a regular file".to_owned());
+            }
+            let actual_mode = std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o7777;
+            if modes && file.mode != 0 && actual_mode != file.mode {
+                return problem(format!(
+                    "mode changed (recorded {:04o}, found {actual_mode:04o})",
+                    file.mode
+                ));
             }
             let Some(expected) = &file.sha256 else {
                 return None;
@@ -267,7 +275,7 @@ fn delete_one(
     if !options.unregister_only {
         let problems: Vec<Problem> = files
             .iter()
-            .filter_map(|f| verify_file(&depot_dir, f))
+            .filter_map(|f| verify_file(&depot_dir, f, false))
             .collect();
         if !problems.is_empty() && options.force == 0 {
             let mut msg = format!(

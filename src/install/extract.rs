@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 use std::io::{Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -180,12 +180,13 @@ pub fn extract(
                 if length > MAX_FILE_SIZE {
                     bail!("{pkgname}: {rel} is larger than depot accepts");
                 }
-                // Read-only: depot dirs are never written once installed.
-                let mode = (header_mode & 0o555) | 0o400;
+                let mode = installed_mode(pkgname, &rel, header_mode, item.mode.as_deref());
+                // Written as 0600 and given its mode at the end: writing to a
+                // set-id file would clear its set-id bits.
                 let mut out = std::fs::OpenOptions::new()
                     .write(true)
                     .create_new(true)
-                    .mode(mode)
+                    .mode(0o600)
                     .open(&at)
                     .with_context(|| format!("cannot create {}", at.display()))?;
                 let mut md5 = md5::Md5::new();
@@ -209,6 +210,8 @@ pub fn extract(
                         "{pkgname}: {rel} is truncated in the archive ({written} of {length} bytes)"
                     );
                 }
+                out.set_permissions(std::fs::Permissions::from_mode(mode))
+                    .with_context(|| format!("cannot set the mode of {}", at.display()))?;
                 let md5 = hex::encode(md5.finalize());
                 let sha256 = hex::encode(sha.finalize());
                 if let Some(expected) = &item.md5
@@ -374,6 +377,78 @@ fn push(
     Ok(())
 }
 
+/// The mode an installed file gets: the archive's, or the packing list's
+/// `@mode` (octal or symbolic, as chmod takes it), without the write bits
+/// (depot dirs are read-only) but with set-id and sticky bits, as pkg_add
+/// keeps them; always readable by its owner.
+pub fn installed_mode(
+    pkgname: &str,
+    rel: &str,
+    archive_mode: u32,
+    plist_mode: Option<&str>,
+) -> u32 {
+    let mut mode = archive_mode & 0o7777;
+    if let Some(text) = plist_mode {
+        match apply_mode(mode, text) {
+            Some(m) => mode = m,
+            None => eprintln!(
+                "depot: warning: {pkgname}: @mode {} for {rel} is not a mode depot understands; keeping the archive's",
+                crate::quote::name(text)
+            ),
+        }
+    }
+    (mode & 0o7555) | 0o400
+}
+
+/// `text` (an octal mode, or chmod's symbolic `[ugoa]*[+-=][rwxXst]*,...`)
+/// applied to `mode`.
+fn apply_mode(mode: u32, text: &str) -> Option<u32> {
+    if !text.is_empty() && text.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
+        return u32::from_str_radix(text, 8).ok().filter(|m| *m <= 0o7777);
+    }
+    let mut mode = mode;
+    for clause in text.split(',') {
+        let op_at = clause.find(['+', '-', '='])?;
+        let (who, rest) = clause.split_at(op_at);
+        let mut who_mask = 0;
+        for c in who.chars() {
+            who_mask |= match c {
+                'u' => 0o4700,
+                'g' => 0o2070,
+                'o' => 0o0007,
+                'a' => 0o6777,
+                _ => return None,
+            };
+        }
+        if who_mask == 0 {
+            who_mask = 0o6777;
+        }
+        let op = rest.chars().next()?;
+        let mut bits = 0;
+        for c in rest[1..].chars() {
+            bits |= match c {
+                'r' => 0o444,
+                'w' => 0o222,
+                'x' => 0o111,
+                'X' if mode & 0o111 != 0 => 0o111,
+                'X' => 0,
+                's' => 0o6000,
+                't' => 0o1000,
+                _ => return None,
+            };
+        }
+        // The sticky bit is not anyone's in particular.
+        let mask = who_mask | if bits & 0o1000 != 0 { 0o1000 } else { 0 };
+        let bits = bits & mask;
+        mode = match op {
+            '+' => mode | bits,
+            '-' => mode & !bits,
+            _ => (mode & !(who_mask & 0o0777)) | bits,
+        };
+    }
+    Some(mode)
+}
+
 fn write_new(path: &Path, mode: u32, content: &[u8]) -> Result<()> {
     let mut file = std::fs::OpenOptions::new()
         .write(true)
@@ -388,6 +463,22 @@ fn write_new(path: &Path, mode: u32, content: &[u8]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn modes_keep_set_id_and_sticky_bits_and_drop_write_bits() {
+        assert_eq!(installed_mode("p", "f", 0o4755, None), 0o4555);
+        assert_eq!(installed_mode("p", "f", 0o2711, None), 0o2511);
+        assert_eq!(installed_mode("p", "f", 0o1777, None), 0o1555);
+        assert_eq!(installed_mode("p", "f", 0o644, None), 0o444);
+        assert_eq!(installed_mode("p", "f", 0o000, None), 0o400);
+        assert_eq!(installed_mode("p", "f", 0o755, Some("4711")), 0o4511);
+        assert_eq!(installed_mode("p", "f", 0o755, Some("u+s")), 0o4555);
+        assert_eq!(installed_mode("p", "f", 0o755, Some("g+s,o-rx")), 0o2550);
+        assert_eq!(installed_mode("p", "f", 0o644, Some("a=rX")), 0o444);
+        assert_eq!(installed_mode("p", "f", 0o755, Some("+t")), 0o1555);
+        // Not a mode: the archive's stands.
+        assert_eq!(installed_mode("p", "f", 0o755, Some("bogus")), 0o555);
+    }
 
     #[test]
     fn symlink_confinement() {
