@@ -70,21 +70,24 @@ pub fn verify_file(depot_dir: &Path, file: &FileRow, modes: bool) -> Option<Prob
                 return problem("is no longer a regular file".to_owned());
             }
             let actual_mode = std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o7777;
-            if modes && file.mode != 0 && actual_mode != file.mode {
-                return problem(format!(
-                    "mode changed (recorded {:04o}, found {actual_mode:04o})",
-                    file.mode
-                ));
-            }
+            let mode_problem = || {
+                (modes && file.mode != 0 && actual_mode != file.mode).then(|| Problem {
+                    path: path.clone(),
+                    what: format!(
+                        "mode changed (recorded {:04o}, found {actual_mode:04o})",
+                        file.mode
+                    ),
+                })
+            };
             let Some(expected) = &file.sha256 else {
-                return None;
+                return mode_problem();
             };
             match fs_err::File::open(&path).and_then(|mut f| {
                 let mut h = sha2::Sha256::new();
                 std::io::copy(&mut f, &mut h)?;
                 Ok(hex::encode(h.finalize()))
             }) {
-                Ok(actual) if actual == *expected => None,
+                Ok(actual) if actual == *expected => mode_problem(),
                 Ok(actual) => problem(format!(
                     "sha256 mismatch (recorded {expected}, found {actual})"
                 )),
