@@ -1,6 +1,6 @@
 //! `depot admin`: pmatch, lsall/lsbest, set/unset, rebuild-tree, import/export.
 
-use crate::util::World;
+use crate::util::{World, md5_hex};
 
 #[test]
 fn conformance_table_through_pkg_admin_pmatch() {
@@ -137,4 +137,69 @@ fn import_of_a_non_pkgdb_is_a_clear_error() {
     let w = World::new();
     let err = w.fails(&["admin", "import", w.scratch.to_str().unwrap()]);
     assert!(err.contains("no package directories"), "{err}");
+}
+
+#[test]
+fn deleting_an_imported_package_removes_its_files_as_pkg_delete_does() {
+    let w = World::new();
+    let prefix = w.scratch.join("oldprefix");
+    let dbdir = w.scratch.join("oldpkgdb");
+    let files: &[(&str, &str)] = &[
+        ("bin/old", "#!/bin/sh\necho old\n"),
+        ("share/old/data", "data\n"),
+        ("etc/old.conf", "setting=1\n"),
+    ];
+    let mut contents = format!("@name old-1.0\n@cwd {}\n", prefix.display());
+    for (path, content) in files {
+        let at = prefix.join(path);
+        std::fs::create_dir_all(at.parent().unwrap()).unwrap();
+        std::fs::write(&at, content).unwrap();
+        contents.push_str(&format!(
+            "{path}\n@comment MD5:{}\n",
+            md5_hex(content.as_bytes())
+        ));
+    }
+    // Another package's file in the same prefix keeps share/ alive.
+    std::fs::create_dir_all(prefix.join("share/keep")).unwrap();
+    std::fs::write(prefix.join("share/keep/file"), "not ours").unwrap();
+    std::fs::create_dir_all(dbdir.join("old-1.0")).unwrap();
+    std::fs::write(dbdir.join("old-1.0/+CONTENTS"), contents).unwrap();
+    std::fs::write(dbdir.join("old-1.0/+COMMENT"), "old\n").unwrap();
+    std::fs::write(dbdir.join("old-1.0/+DESC"), "an old package\n").unwrap();
+    std::fs::write(
+        dbdir.join("old-1.0/+DEINSTALL"),
+        format!(
+            "#!/bin/sh\necho \"$2\" >> {}/deinstall.log\n",
+            w.scratch.display()
+        ),
+    )
+    .unwrap();
+    w.ok(&["admin", "import", dbdir.to_str().unwrap()]);
+    w.ok(&["admin", "check"]);
+    // The user edited the config file: pkg_delete keeps it.
+    std::fs::write(prefix.join("etc/old.conf"), "setting=2\n").unwrap();
+    let out = w.depot(&["delete", "old-1.0"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("kept") && err.contains("etc/old.conf"),
+        "{err}"
+    );
+    assert!(!prefix.join("bin/old").exists() && !prefix.join("bin").exists());
+    assert!(!prefix.join("share/old").exists());
+    assert!(prefix.join("share/keep/file").exists());
+    assert_eq!(
+        std::fs::read_to_string(prefix.join("etc/old.conf")).unwrap(),
+        "setting=2\n"
+    );
+    assert!(!w.depot(&["info", "-e", "old"]).status.success());
+    // Its +DEINSTALL ran, from the database, in both phases.
+    assert_eq!(
+        std::fs::read_to_string(w.scratch.join("deinstall.log")).unwrap(),
+        "DEINSTALL\nPOST-DEINSTALL\n"
+    );
 }

@@ -117,6 +117,82 @@ pub fn verify_file(depot_dir: &Path, file: &FileRow, modes: bool) -> Option<Prob
     }
 }
 
+/// A package's `+DEINSTALL` from the database, in a temporary file to run.
+fn script_from_database(ctx: &Context, package_id: i64) -> Result<Option<tempfile::NamedTempFile>> {
+    let Some(content) = ctx.db.metadata(package_id, "+DEINSTALL")? else {
+        return Ok(None);
+    };
+    let mut file = tempfile::NamedTempFile::new()?;
+    std::io::Write::write_all(&mut file, &content)?;
+    Ok(Some(file))
+}
+
+/// Remove a depot dir (already renamed out of the way): its files in parallel,
+/// one directory per thread with each unlink relative to an open handle on it
+/// (the kernel locks a directory while an entry goes), then the directories.
+fn remove_depot_dir(dir: &Path, files: &[FileRow]) -> Result<()> {
+    use rayon::prelude::*;
+    let mut groups: std::collections::HashMap<&str, Vec<&str>> = std::collections::HashMap::new();
+    for f in files.iter().filter(|f| f.kind != FileKind::Dir) {
+        let (parent, name) = f.path.rsplit_once('/').unwrap_or(("", f.path.as_str()));
+        groups.entry(parent).or_default().push(name);
+    }
+    let groups: Vec<(&str, Vec<&str>)> = groups.into_iter().collect();
+    groups.par_iter().for_each(|(parent, names)| {
+        let Ok(handle) = rustix::fs::open(
+            &dir.join(parent),
+            rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        ) else {
+            return;
+        };
+        for name in names {
+            // What cannot go here (a changed file type, say) goes below.
+            let _ = rustix::fs::unlinkat(&handle, *name, rustix::fs::AtFlags::empty());
+        }
+    });
+    // The directories, metadata files and anything the package's scripts made.
+    linking::remove_tree(dir)
+}
+
+/// Remove an imported package's files from its prefix as pkg_delete does: the
+/// unchanged ones (changed ones too with `force`), then the directories that
+/// leaves empty, up to the prefix. Failures are warnings: the package is
+/// already unregistered.
+fn remove_imported_files(prefix: &Path, files: &[FileRow], problems: &[Problem], force: bool) {
+    let changed: std::collections::HashSet<&Path> =
+        problems.iter().map(|p| p.path.as_path()).collect();
+    let mut dirs = BTreeSet::new();
+    for f in files {
+        let path = prefix.join(&f.path);
+        let mut parent = path.parent();
+        while let Some(p) = parent.filter(|p| p.starts_with(prefix) && *p != prefix) {
+            dirs.insert(p.to_owned());
+            parent = p.parent();
+        }
+        if f.kind == FileKind::Dir {
+            dirs.insert(path);
+            continue;
+        }
+        if changed.contains(path.as_path()) && !force {
+            eprintln!(
+                "depot: kept {}: changed since it was installed (delete it by hand, or use -f)",
+                path.display()
+            );
+            continue;
+        }
+        if let Err(e) = std::fs::remove_file(&path)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            eprintln!("depot: warning: cannot remove {}: {e}", path.display());
+        }
+    }
+    // Deepest first; a directory that is not empty stays.
+    for dir in dirs.iter().rev() {
+        let _ = std::fs::remove_dir(dir);
+    }
+}
+
 /// One line per view: the generations that go with `pkgname`.
 fn forgotten_lines(generations: &[(i64, String, i64)], pkgname: &str) -> Vec<String> {
     let mut by_view: Vec<(&str, Vec<String>)> = Vec::new();
@@ -274,13 +350,19 @@ fn delete_one(
         );
     }
     let depot_dir = ctx.settings.package_dir(&target.depot_dir);
+    // Imported from pkg_install: its files are in a prefix shared with others.
+    let imported = !depot_dir.starts_with(ctx.settings.packages_dir());
     let files = ctx.db.files(target.id)?;
+    let mut problems: Vec<Problem> = Vec::new();
     if !options.unregister_only {
-        let problems: Vec<Problem> = files
-            .iter()
+        use rayon::prelude::*;
+        problems = files
+            .par_iter()
             .filter_map(|f| verify_file(&depot_dir, f, false))
             .collect();
-        if !problems.is_empty() && options.force == 0 {
+        // pkg_delete keeps an imported package's changed files and deletes the
+        // rest; a depot dir goes whole or not at all.
+        if !problems.is_empty() && options.force == 0 && !imported {
             let mut msg = format!(
                 "{pkgname}: {} file(s) changed since install; nothing was deleted:",
                 problems.len()
@@ -307,8 +389,16 @@ fn delete_one(
         .unwrap_or_default();
     let (plist, _) = PackingList::parse(&contents);
     let settings = ctx.settings.clone();
+    // An imported package's scripts are in the database, not in its prefix.
+    let script_copy = if imported {
+        script_from_database(ctx, target.id)?
+    } else {
+        None
+    };
     if !options.unregister_only && !options.no_scripts && depot_dir.is_dir() {
-        let script = depot_dir.join("+DEINSTALL");
+        let script = script_copy
+            .as_ref()
+            .map_or_else(|| depot_dir.join("+DEINSTALL"), |t| t.path().to_owned());
         let run = scripts::run_script(
             &settings,
             &script,
@@ -388,10 +478,12 @@ fn delete_one(
         linking::remove_tree(&linking::generations_dir(&settings, &view).join(number.to_string()))?;
     }
     let packages = settings.packages_dir();
-    if !options.unregister_only && depot_dir.starts_with(&packages) && depot_dir.exists() {
+    if !options.unregister_only && imported {
+        remove_imported_files(&depot_dir, &files, &problems, options.force > 0);
+    } else if !options.unregister_only && depot_dir.exists() {
         let trash = packages.join(format!("{TRASH_PREFIX}{pkgname}-{}", std::process::id()));
         fs_err::rename(&depot_dir, &trash)?;
-        linking::remove_tree(&trash)?;
+        remove_depot_dir(&trash, &files)?;
     }
     if options.verbose {
         println!("depot: deleted {pkgname}");
