@@ -1,5 +1,7 @@
 //! `depot admin`: pmatch, lsall/lsbest, set/unset, rebuild-tree, import/export.
 
+use std::fmt::Write as _;
+
 use crate::util::{World, md5_hex};
 
 #[test]
@@ -154,10 +156,12 @@ fn deleting_an_imported_package_removes_its_files_as_pkg_delete_does() {
         let at = prefix.join(path);
         std::fs::create_dir_all(at.parent().unwrap()).unwrap();
         std::fs::write(&at, content).unwrap();
-        contents.push_str(&format!(
-            "{path}\n@comment MD5:{}\n",
+        writeln!(
+            contents,
+            "{path}\n@comment MD5:{}",
             md5_hex(content.as_bytes())
-        ));
+        )
+        .unwrap();
     }
     // Another package's file in the same prefix keeps share/ alive.
     std::fs::create_dir_all(prefix.join("share/keep")).unwrap();
