@@ -348,8 +348,10 @@ pub enum AdminAction {
     /// Exit 0 if PACKAGE matches PATTERN.
     Pmatch {
         /// The pattern.
+        #[arg(allow_hyphen_values = true)]
         pattern: String,
-        /// The PKGNAME.
+        /// The PKGNAME (may start with `-`, as pkg_admin takes it).
+        #[arg(allow_hyphen_values = true)]
         package: String,
     },
     /// Print the best package file for each pattern found in PKG_PATH.

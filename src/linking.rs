@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use pkgdb::{Database, MemberRow, Queries, Transaction, ViewQueries};
 
+use crate::output;
 use crate::settings::Settings;
 
 /// The view that lives at the root.
@@ -669,8 +670,8 @@ fn stitch_root(settings: &Settings, top_level: &[String]) -> Result<()> {
                 }
             }
             Ok(_) => {
-                eprintln!(
-                    "depot: warning: {} is not a link depot made; the default view's {name} is at {}",
+                output::caution!(
+                    "{} is not a link depot made; the default view's {name} is at {}",
                     at.display(),
                     root.join(&prefix).join(name).display()
                 );

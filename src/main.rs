@@ -8,6 +8,7 @@ mod cli;
 mod commands;
 mod install;
 mod linking;
+mod output;
 mod owners;
 mod package;
 mod profile;
@@ -31,7 +32,11 @@ const MULTI_CALL: &[(&str, &str)] = &[
     ("pkg_admin", "admin"),
 ];
 
-fn arguments() -> Vec<OsString> {
+/// Parse the command line. Invoked by a multi-call name (`pkg_info`, ...), the
+/// arguments are first checked against that subcommand alone, renamed, so that
+/// `-h` and usage errors say `pkg_info [OPTIONS] ...`; then the subcommand is
+/// put in front and parsed as usual.
+fn parse() -> Cli {
     let mut args: Vec<OsString> = std::env::args_os().collect();
     let invoked = args
         .first()
@@ -41,13 +46,25 @@ fn arguments() -> Vec<OsString> {
                 .map(|n| n.to_string_lossy().into_owned())
         })
         .unwrap_or_default();
-    if let Some((_, sub)) = MULTI_CALL.iter().find(|(name, _)| *name == invoked) {
-        args.insert(1, OsString::from(sub));
-        if *sub == "info" {
-            args.insert(2, OsString::from("--pkg-info"));
+    let Some((name, sub)) = MULTI_CALL.iter().find(|(name, _)| *name == invoked) else {
+        return Cli::parse_from(args);
+    };
+    output::set_program(name);
+    let top = <Cli as clap::CommandFactory>::command();
+    if let Some(alone) = top.find_subcommand(sub) {
+        let mut alone = alone.clone().name(*name).bin_name(*name);
+        for global in top.get_arguments().filter(|a| a.is_global_set()) {
+            alone = alone.arg(global.clone());
+        }
+        if let Err(e) = alone.try_get_matches_from(&args) {
+            e.exit();
         }
     }
-    args
+    args.insert(1, OsString::from(sub));
+    if *sub == "info" {
+        args.insert(2, OsString::from("--pkg-info"));
+    }
+    Cli::parse_from(args)
 }
 
 fn run(cli: &Cli) -> anyhow::Result<i32> {
@@ -75,7 +92,7 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
 
 fn main() {
     profile::begin();
-    let cli = Cli::parse_from(arguments());
+    let cli = parse();
     let code = match run(&cli) {
         Ok(code) => code,
         Err(error) => {
@@ -85,7 +102,7 @@ fn main() {
             }) {
                 0
             } else {
-                eprintln!("depot: {}", quote::message(&format!("{error:#}")));
+                output::say!("{}", quote::message(&format!("{error:#}")));
                 1
             }
         }

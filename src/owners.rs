@@ -94,6 +94,7 @@ pub fn installed_matching(db: &Database, spec: &str) -> Result<Vec<PackageRow>> 
     if let Some(p) = db.package(spec)? {
         return Ok(vec![p]);
     }
+    pattern::warn_if_malformed(spec);
     Ok(db
         .packages()?
         .into_iter()

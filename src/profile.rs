@@ -1,5 +1,6 @@
 //! `DEPOT_PROFILE=1`: phase timings on stderr, for performance work.
 
+use crate::output;
 use std::sync::OnceLock;
 use std::time::Instant;
 
@@ -14,8 +15,8 @@ pub fn begin() {
 /// When profiling, print how long after [`begin`] phase `name` ended.
 pub fn phase(name: &str) {
     if *ON.get_or_init(|| std::env::var_os("DEPOT_PROFILE").is_some()) {
-        eprintln!(
-            "depot: profile: {name} at {:.1} ms",
+        output::say!(
+            "profile: {name} at {:.1} ms",
             START.get_or_init(Instant::now).elapsed().as_secs_f64() * 1000.0
         );
     }

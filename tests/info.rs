@@ -1,6 +1,6 @@
 //! `depot info`: pkg_info's formats.
 
-use crate::util::World;
+use crate::util::{Raw, World, contents_for, metadata, write_raw};
 
 fn setup() -> World {
     let w = World::new();
@@ -96,10 +96,120 @@ fn info_on_a_package_file() {
     let p = w.package("file-3.1", &[("bin/f", "f")], &[]);
     let out = w.ok(&["info", "-q", "-d", p.to_str().unwrap()]);
     assert_eq!(out, "a test package for depot\n");
+    // The header names the file as it was given, as pkg_info does.
     let out = w.ok(&["info", "-L", p.to_str().unwrap()]);
     assert_eq!(
         out,
-        "Information for file-3.1:\n\nFiles:\n/usr/pkg/bin/f\n\n"
+        format!(
+            "Information for {}:\n\nFiles:\n/usr/pkg/bin/f\n\n",
+            p.display()
+        )
+    );
+}
+
+#[test]
+fn summary_records_and_sizes_follow_pkg_info() {
+    let w = World::new();
+    let build_info = w.scratch.join("BUILD_INFO");
+    // Deliberately not in pkg_info's list order: -X keeps this order.
+    std::fs::write(
+        &build_info,
+        "MACHINE_ARCH=x86_64\nOPSYS=Linux\nHOMEPAGE=https://example.org/\nOS_VERSION=6.1\nCATEGORIES=devel\nPKGTOOLS_VERSION=20170419\nCC_VERSION=gcc-12\n",
+    )
+    .unwrap();
+    let size_all = w.scratch.join("SIZE_ALL");
+    std::fs::write(&size_all, "12345\n").unwrap();
+    w.package("dep-1.0", &[("lib/dep", "d")], &[]);
+    let p = w.package(
+        "summ-1.0",
+        &[("bin/summ", "s")],
+        &[
+            "-P",
+            "dep>=1",
+            "-C",
+            "oldsumm-[0-9]*",
+            "-B",
+            build_info.to_str().unwrap(),
+            "-S",
+            size_all.to_str().unwrap(),
+        ],
+    );
+    let expected_head = "PKGNAME=summ-1.0\nDEPENDS=dep>=1\nCONFLICTS=oldsumm-[0-9]*\nCOMMENT=test package\nSIZE_PKG=1\nMACHINE_ARCH=x86_64\nOPSYS=Linux\nHOMEPAGE=https://example.org/\nOS_VERSION=6.1\nCATEGORIES=devel\nPKGTOOLS_VERSION=20170419\n";
+    // On the package file: FILE_NAME and FILE_SIZE before the description.
+    let out = w.ok(&["info", "-X", p.to_str().unwrap()]);
+    let file_size = std::fs::metadata(&p).unwrap().len();
+    assert_eq!(
+        out,
+        format!(
+            "{expected_head}FILE_NAME=summ-1.0.tgz\nFILE_SIZE={file_size}\nDESCRIPTION=a test package for depot\n\n"
+        )
+    );
+    w.ok_in(&w.pkgs, &["add", p.to_str().unwrap()]);
+    let out = w.ok(&["info", "-X", "summ-1.0"]);
+    assert_eq!(
+        out,
+        format!("{expected_head}DESCRIPTION=a test package for depot\n\n")
+    );
+    // -s and -S print what the package records.
+    assert_eq!(w.ok(&["info", "-qs", "summ-1.0"]), "1\n\n");
+    assert_eq!(
+        w.ok(&["info", "-S", "summ-1.0"]),
+        "Information for summ-1.0:\n\nSize in bytes including required pkgs: 12345\n\n\n"
+    );
+    // A package recording no sizes: no SIZE_PKG line, and -s/-S print nothing.
+    let bare = w.pkgs.join("bare-1.0.tgz");
+    let contents = contents_for("bare-1.0", &[("bin/bare", b"b")]);
+    let mut entries = metadata(&contents);
+    entries.push(Raw::File("bin/bare", b"b".to_vec()));
+    write_raw(&bare, &entries);
+    assert!(
+        !w.ok(&["info", "-X", bare.to_str().unwrap()])
+            .contains("SIZE_PKG")
+    );
+    assert_eq!(w.ok(&["info", "-qsS", bare.to_str().unwrap()]), "");
+}
+
+#[test]
+fn multi_call_names_speak_as_themselves() {
+    let w = World::new();
+    let pkg_info = w.multi_call("pkg_info");
+    let out = w.command(&pkg_info).arg("-h").output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("Usage: pkg_info [OPTIONS]"), "{help}");
+    assert!(!help.contains("pkg_info info"), "{help}");
+    let out = w.command(&pkg_info).arg("nothing-here").output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.starts_with("pkg_info: can't find package"), "{err}");
+    let pkg_admin = w.multi_call("pkg_admin");
+    let out = w
+        .command(&pkg_admin)
+        .args(["pmatch", "-h"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Usage: pkg_admin pmatch"));
+    // An argument starting with `-` is a package name to pmatch, as in pkg_admin.
+    let out = w
+        .command(&pkg_admin)
+        .args(["pmatch", "foo", "-1.0"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A malformed chained range matches as pkg_install reads it, with a warning.
+    let out = w
+        .command(&pkg_admin)
+        .args(["pmatch", "foo<2>=1", "foo-2.1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("pkg_admin: warning: pattern foo<2>=1 is malformed"),
+        "{err}"
     );
 }
 

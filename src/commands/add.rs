@@ -7,12 +7,13 @@ use crate::cli::AddArgs;
 use crate::install::Context;
 use crate::install::add::{AddOptions, add};
 use crate::linking::DEFAULT_VIEW;
+use crate::output;
 use crate::settings::Settings;
 
 /// Run `depot add`.
 pub fn run(settings: Settings, args: &AddArgs) -> Result<ExitStatus> {
     if args.prefix.is_some() {
-        eprintln!("depot: note: -p is ignored; every package is installed into its own depot dir");
+        output::say!("note: -p is ignored; every package is installed into its own depot dir");
     }
     // A dry run changes nothing, not even the lock file.
     let mut ctx = if args.dry_run {

@@ -9,6 +9,7 @@ use super::ExitStatus;
 use crate::cli::{AdminAction, AdminArgs};
 use crate::install::Context;
 use crate::install::delete::verify_file;
+use crate::output;
 use crate::package::pattern;
 use crate::package::plist::{Command, Entry, PackingList};
 use crate::repo;
@@ -20,7 +21,10 @@ pub fn run(settings: Settings, args: &AdminArgs) -> Result<ExitStatus> {
         AdminAction::Pmatch {
             pattern: p,
             package,
-        } => Ok(i32::from(!pattern::pkg_match(p, package))),
+        } => {
+            pattern::warn_if_malformed(p);
+            Ok(i32::from(!pattern::pkg_match(p, package)))
+        }
         AdminAction::Check { packages } => check(&settings, packages),
         AdminAction::Findbest { patterns } => {
             let dirs: Vec<PathBuf> = settings
@@ -135,8 +139,8 @@ fn check(settings: &Settings, packages: &[String]) -> Result<ExitStatus> {
             }
         }
     }
-    eprintln!(
-        "depot: checked {} package(s), {files_checked} file(s): {}",
+    output::say!(
+        "checked {} package(s), {files_checked} file(s): {}",
         rows.len(),
         if problems == 0 {
             "all good".to_owned()
@@ -301,7 +305,7 @@ fn import(ctx: &mut Context, dir: &Path) -> Result<ExitStatus> {
     ctx.db.transaction(|tx| -> Result<()> {
         for r in &records {
             if existing.contains(&r.pkgname) {
-                eprintln!("depot: {} is already in the database; skipped", r.pkgname);
+                output::say!("{} is already in the database; skipped", r.pkgname);
                 continue;
             }
             tx.insert_package(r)?;

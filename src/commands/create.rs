@@ -8,6 +8,7 @@ use pkgdb::{Database, Queries};
 
 use super::ExitStatus;
 use crate::cli::CreateArgs;
+use crate::output;
 use crate::package::archive::Compression;
 use crate::package::pack::{PackageSpec, plist_from_dir, write_package};
 use crate::package::pattern;
@@ -95,8 +96,8 @@ pub fn run(settings: &Settings, args: &CreateArgs) -> Result<ExitStatus> {
         };
         let (plist, warnings) = PackingList::parse(&text);
         for w in warnings {
-            eprintln!(
-                "depot: warning: {contents}: line {}: unrecognised command `{}`",
+            output::caution!(
+                "{contents}: line {}: unrecognised command `{}`",
                 w.line,
                 crate::quote::name(&w.text)
             );
@@ -131,7 +132,7 @@ pub fn run(settings: &Settings, args: &CreateArgs) -> Result<ExitStatus> {
     for pattern_text in args.build_depends.iter().flat_map(|s| s.split_whitespace()) {
         match pattern::find_best(pattern_text, installed.iter().map(String::as_str)) {
             Some(best) => head.push(Command::BldDep, best),
-            None => eprintln!("depot: warning: no matching package installed for {pattern_text}"),
+            None => output::caution!("no matching package installed for {pattern_text}"),
         }
     }
     for pattern_text in args.conflicts.iter().flat_map(|s| s.split_whitespace()) {

@@ -8,6 +8,7 @@ use pkgdb::{Database, ViewQueries};
 use super::ExitStatus;
 use crate::cli::{EnvArgs, RunArgs, Shell, ShellArgs};
 use crate::linking::DEFAULT_VIEW;
+use crate::output;
 use crate::settings::Settings;
 
 /// The directory users see a view at: the root for the default view.
@@ -125,10 +126,7 @@ pub fn run_run(settings: &Settings, args: &RunArgs) -> Result<ExitStatus> {
 pub fn run_shell(settings: &Settings, args: &ShellArgs) -> Result<ExitStatus> {
     let shell = std::env::var("SHELL").unwrap_or_else(|_| "/bin/sh".to_owned());
     let mut command = command_in_view(settings, &args.name, &shell)?;
-    eprintln!(
-        "depot: entering view {} (exit the shell to leave)",
-        args.name
-    );
+    output::say!("entering view {} (exit the shell to leave)", args.name);
     let status = command
         .status()
         .with_context(|| format!("cannot start {shell}"))?;

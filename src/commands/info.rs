@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::ExitStatus;
 use crate::cli::InfoArgs;
+use crate::output;
 use crate::package::archive;
 use crate::package::meta::build_info_var;
 use crate::package::pattern;
@@ -19,6 +20,10 @@ use crate::settings::Settings;
 /// What pkg_info shows about one package, installed or in a file.
 struct Subject {
     pkgname: String,
+    /// What the header names: the PKGNAME, or a package file as it was given.
+    label: String,
+    /// The package file, when the subject is one.
+    file: Option<std::path::PathBuf>,
     metadata: Vec<(String, Vec<u8>)>,
     plist: PackingList,
     installed: Option<PackageRow>,
@@ -97,6 +102,8 @@ fn installed_subject(db: &Database, row: PackageRow) -> Result<Subject> {
     let (plist, _) = PackingList::parse(&contents);
     Ok(Subject {
         pkgname: row.pkgname.clone(),
+        label: row.pkgname.clone(),
+        file: None,
         required_by: crate::requirements::required_by(db, &row)?,
         views: db.views_holding(row.id)?,
         metadata,
@@ -118,6 +125,8 @@ fn file_subject(path: &Path) -> Result<Subject> {
         .unwrap_or_default();
     Ok(Subject {
         pkgname,
+        label: path.display().to_string(),
+        file: Some(path.to_owned()),
         metadata: metadata.files,
         plist,
         installed: None,
@@ -196,8 +205,8 @@ pub fn run(settings: &Settings, args: &InfoArgs) -> Result<ExitStatus> {
         }
         let matches = crate::owners::installed_matching(&db, spec)?;
         if matches.is_empty() {
-            eprintln!(
-                "depot: can't find package `{}' installed or in a file!",
+            output::say!(
+                "can't find package `{}' installed or in a file!",
                 crate::quote::name(spec)
             );
             errors += 1;
@@ -247,6 +256,7 @@ fn exists(settings: &Settings, db: &Database, spec: &str, args: &InfoArgs) -> Re
     } else {
         spec.to_owned()
     };
+    pattern::warn_if_malformed(&spec);
     let names = db.pkgnames()?;
     let matches: Vec<&String> = names
         .iter()
@@ -272,14 +282,20 @@ fn exists(settings: &Settings, db: &Database, spec: &str, args: &InfoArgs) -> Re
 }
 
 fn show_text(out: &mut String, title: &str, text: &str, quiet: bool) {
+    show_file(out, title, text, quiet, false);
+}
+
+/// pkg_info's `show_file`: the title unless quiet, the text ending in a line
+/// break, then an empty line unless quiet (always with `separator`).
+fn show_file(out: &mut String, title: &str, text: &str, quiet: bool, separator: bool) {
     if !quiet {
         out.push_str(title);
     }
     out.push_str(text);
-    if !text.is_empty() && !text.ends_with('\n') {
+    if text.is_empty() || !text.ends_with('\n') {
         out.push('\n');
     }
-    if !quiet {
+    if !quiet || separator {
         out.push('\n');
     }
 }
@@ -298,7 +314,7 @@ fn sections(
     let default = !explicit;
     let want = |flag: bool| flag || v || default;
     if !quiet {
-        let _ = write!(out, "Information for {}:\n\n", s.pkgname);
+        let _ = write!(out, "Information for {}:\n\n", s.label);
     }
     if want(args.comment) {
         show_text(
@@ -403,32 +419,21 @@ fn sections(
     {
         show_text(out, "Build information:\n", &text, quiet);
     }
-    if args.size || v {
-        show_text(
-            out,
-            "Size of this package in bytes: ",
-            &format!("{}\n", s.size()),
-            quiet,
-        );
+    // pkg_info prints the recorded +SIZE_PKG / +SIZE_ALL, and nothing without them.
+    if (args.size || v)
+        && let Some(size) = s.meta("+SIZE_PKG")
+    {
+        show_file(out, "Size of this package in bytes: ", &size, quiet, true);
     }
-    if args.size_all || v {
-        let total = match &s.installed {
-            Some(row) => {
-                let mut total = row.size_pkg;
-                for name in recursive_depends(db, row.id)? {
-                    if let Some(p) = db.package(&name)? {
-                        total += p.size_pkg;
-                    }
-                }
-                total
-            }
-            None => s.size(),
-        };
-        show_text(
+    if (args.size_all || v)
+        && let Some(size) = s.meta("+SIZE_ALL")
+    {
+        show_file(
             out,
             "Size in bytes including required pkgs: ",
-            &format!("{total}\n"),
+            &size,
             quiet,
+            true,
         );
     }
     // depot's own sections (not in pkg_info's output): files whose set-id or
@@ -562,37 +567,81 @@ fn recursive_depends(db: &Database, id: i64) -> Result<Vec<String>> {
     Ok(seen.into_iter().collect())
 }
 
-/// One pkg_summary(5) record.
+/// The `+BUILD_INFO` variables pkg_info copies into a pkg_summary record, in
+/// the order `+BUILD_INFO` has them.
+const SUMMARY_BUILD_INFO: &[&str] = &[
+    "PKGPATH",
+    "CATEGORIES",
+    "PROVIDES",
+    "REQUIRES",
+    "PKG_OPTIONS",
+    "OPSYS",
+    "OS_VERSION",
+    "MACHINE_ARCH",
+    "LICENSE",
+    "HOMEPAGE",
+    "PKGTOOLS_VERSION",
+    "BUILD_DATE",
+    "PREV_PKGPATH",
+    "SUPERSEDES",
+];
+
+/// Each line of `text` as `VAR=line` (pkg_info's `print_string_as_var`).
+fn string_as_var(out: &mut String, var: &str, text: &str) {
+    for line in text.split_inclusive('\n') {
+        let _ = writeln!(out, "{var}={}", line.strip_suffix('\n').unwrap_or(line));
+    }
+}
+
+/// One pkg_summary(5) record, as pkg_info -X writes it: PKGNAME, DEPENDS and
+/// CONFLICTS in packing list order, COMMENT, SIZE_PKG when recorded, the build
+/// information in its own order, FILE_NAME and FILE_SIZE for a package file,
+/// DESCRIPTION, and an empty line.
 fn summary(s: &Subject) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "PKGNAME={}", s.pkgname);
-    let _ = writeln!(out, "COMMENT={}", s.comment());
-    let _ = writeln!(out, "SIZE_PKG={}", s.size());
-    let build_info = s.meta("+BUILD_INFO").unwrap_or_default();
-    for var in [
-        "BUILD_DATE",
-        "CATEGORIES",
-        "HOMEPAGE",
-        "LICENSE",
-        "MACHINE_ARCH",
-        "OPSYS",
-        "OS_VERSION",
-        "PKGPATH",
-        "PKGTOOLS_VERSION",
-    ] {
-        if let Some(v) = build_info_var(&build_info, var) {
-            let _ = writeln!(out, "{var}={v}");
+    for entry in &s.plist.entries {
+        if let Entry::Command(command, arg) = entry {
+            let var = match command {
+                Command::Name => "PKGNAME",
+                Command::PkgDep => "DEPENDS",
+                Command::PkgCfl => "CONFLICTS",
+                _ => continue,
+            };
+            let _ = writeln!(out, "{var}={arg}");
         }
     }
-    for c in s.plist.all(Command::PkgCfl) {
-        let _ = writeln!(out, "CONFLICTS={c}");
+    string_as_var(&mut out, "COMMENT", &s.meta("+COMMENT").unwrap_or_default());
+    if let Some(size) = s.meta("+SIZE_PKG") {
+        string_as_var(&mut out, "SIZE_PKG", &size);
     }
-    for d in s.plist.all(Command::PkgDep) {
-        let _ = writeln!(out, "DEPENDS={d}");
+    match s.meta("+BUILD_INFO") {
+        Some(build_info) => {
+            for line in build_info.lines() {
+                if line
+                    .split_once('=')
+                    .is_some_and(|(var, _)| SUMMARY_BUILD_INFO.contains(&var))
+                {
+                    let _ = writeln!(out, "{line}");
+                }
+            }
+        }
+        None => output::caution!("{}: Build information missing", s.pkgname),
     }
-    for line in s.meta("+DESC").unwrap_or_default().lines() {
-        let _ = writeln!(out, "DESCRIPTION={line}");
+    if let Some(file) = &s.file
+        && let Ok(meta) = std::fs::metadata(file)
+    {
+        let name = file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let _ = writeln!(out, "FILE_NAME={name}");
+        let _ = writeln!(out, "FILE_SIZE={}", meta.len());
     }
+    string_as_var(
+        &mut out,
+        "DESCRIPTION",
+        &s.meta("+DESC").unwrap_or_default(),
+    );
     out.push('\n');
     out
 }

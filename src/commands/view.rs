@@ -9,6 +9,7 @@ use super::ExitStatus;
 use crate::cli::ViewCommand;
 use crate::install::Context;
 use crate::linking::{self, DEFAULT_VIEW};
+use crate::output;
 use crate::package::pattern;
 use crate::requirements;
 use crate::settings::Settings;
@@ -73,7 +74,7 @@ fn check_dependencies(ctx: &Context, view: &str, members: &[MemberRow], force: b
     }
     if force {
         for u in &unmet {
-            eprintln!("depot: warning: {u} (--force)");
+            output::caution!("{u} (--force)");
         }
         return Ok(());
     }

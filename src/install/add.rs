@@ -8,6 +8,7 @@ use pkgdb::{DependencyKind, MemberRow, NewDependency, NewPackage, Queries};
 
 use super::{Context, STAGING_PREFIX, extract, scripts};
 use crate::linking::{self, DEFAULT_VIEW, Incoming};
+use crate::output;
 use crate::package::archive;
 use crate::package::meta::{REQUIRED_BUILD_INFO, build_info_var};
 use crate::package::pattern;
@@ -77,6 +78,7 @@ fn locate(ctx: &Context, spec: &str) -> Result<PathBuf> {
             "{spec}: no such file, and PKG_PATH is not set; give a package file or set PKG_PATH to directories of packages"
         );
     }
+    pattern::warn_if_malformed(spec);
     // A pattern that matches several different packages (not versions of one)
     // is refused with the list: pkg_add would pick one by version alone.
     let bases = repo::matching_bases(&dirs, spec);
@@ -112,16 +114,16 @@ fn read_planned(file: &Path, automatic: bool) -> Result<Planned> {
         .filter(|v| build_info_var(&build_info, v).is_none())
         .collect();
     if !missing.is_empty() {
-        eprintln!(
-            "depot: warning: {}: +BUILD_INFO lacks {}; pkg_install's pkg_add would refuse this package",
+        output::caution!(
+            "{}: +BUILD_INFO lacks {}; pkg_install's pkg_add would refuse this package",
             file.display(),
             missing.join(", ")
         );
     }
     let (plist, warnings) = PackingList::parse(&contents);
     for w in &warnings {
-        eprintln!(
-            "depot: warning: {}: +CONTENTS line {}: unrecognised command `{}`",
+        output::caution!(
+            "{}: +CONTENTS line {}: unrecognised command `{}`",
             crate::quote::name(&file.display().to_string()),
             w.line,
             crate::quote::name(&w.text)
@@ -236,9 +238,10 @@ fn plan_dependencies(
                 plan_dependencies(known, dep_planned, options, order, chain)?;
             }
             None if options.force => {
-                eprintln!(
-                    "depot: warning: {} requires {}, which was not found; installing anyway (-f)",
-                    planned.pkgname, dep.pattern
+                output::caution!(
+                    "{} requires {}, which was not found; installing anyway (-f)",
+                    planned.pkgname,
+                    dep.pattern
                 );
             }
             None => {
@@ -297,7 +300,7 @@ fn check_conflicts(
     }
     if options.force {
         for p in problems {
-            eprintln!("depot: warning: {p}; installing anyway (-f)");
+            output::caution!("{p}; installing anyway (-f)");
         }
         return Ok(());
     }
@@ -310,7 +313,7 @@ fn check_conflicts(
 fn install_one(ctx: &mut Context, planned: &Planned, options: &AddOptions) -> Result<()> {
     let pkgname = planned.pkgname.clone();
     if ctx.db.package(&pkgname)?.is_some() {
-        println!("depot: {pkgname} is already installed");
+        println!("{}: {pkgname} is already installed", output::program());
         return Ok(());
     }
     if options.dry_run {
@@ -437,9 +440,7 @@ fn stage_and_commit(
                         member: pkgname.to_owned(),
                         pattern: dep.pattern,
                     };
-                    eprintln!(
-                        "depot: warning: {unmet}; link one with `depot view add {view} PACKAGE`"
-                    );
+                    output::caution!("{unmet}; link one with `depot view add {view} PACKAGE`");
                 }
             }
             let reason = format!("add {pkgname}");
@@ -459,7 +460,8 @@ fn stage_and_commit(
                 format!(" --view {view}")
             };
             kept_message = Some(format!(
-                "depot: {pkgname} is installed in the depot beside {old}; view {view} keeps {old}.\n  switch with: depot view switch {view} {old} {pkgname}   (or install with -U{view_arg})"
+                "{}: {pkgname} is installed in the depot beside {old}; view {view} keeps {old}.\n  switch with: depot view switch {view} {old} {pkgname}   (or install with -U{view_arg})",
+                output::program()
             ));
         }
     }
@@ -552,7 +554,11 @@ fn stage_and_commit(
         print!("{text}");
     }
     if options.verbose {
-        println!("depot: installed {pkgname} in {}", depot_dir.display());
+        println!(
+            "{}: installed {pkgname} in {}",
+            output::program(),
+            depot_dir.display()
+        );
     }
     if let Some(message) = kept_message {
         println!("{message}");

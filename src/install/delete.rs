@@ -10,6 +10,7 @@ use pkgdb::{FileKind, FileRow, PackageRow, Queries, ViewQueries};
 
 use super::{Context, TRASH_PREFIX, scripts};
 use crate::linking::{self, DEFAULT_VIEW};
+use crate::output;
 use crate::package::pattern;
 use crate::package::plist::{Command, PackingList};
 use crate::requirements;
@@ -175,8 +176,8 @@ fn remove_imported_files(prefix: &Path, files: &[FileRow], problems: &[Problem],
             continue;
         }
         if changed.contains(path.as_path()) && !force {
-            eprintln!(
-                "depot: kept {}: changed since it was installed (delete it by hand, or use -f)",
+            output::say!(
+                "kept {}: changed since it was installed (delete it by hand, or use -f)",
                 path.display()
             );
             continue;
@@ -184,7 +185,7 @@ fn remove_imported_files(prefix: &Path, files: &[FileRow], problems: &[Problem],
         if let Err(e) = std::fs::remove_file(&path)
             && e.kind() != std::io::ErrorKind::NotFound
         {
-            eprintln!("depot: warning: cannot remove {}: {e}", path.display());
+            output::caution!("cannot remove {}: {e}", path.display());
         }
     }
     // Deepest first; a directory that is not empty stays.
@@ -254,7 +255,7 @@ pub fn delete(ctx: &mut Context, specs: &[String], options: &DeleteOptions) -> R
             msg.push_str("\nnothing was deleted; delete those too with -r, or anyway with -ff");
             bail!(msg);
         }
-        eprintln!("depot: warning: {msg}\ndeleting anyway (-ff)");
+        output::caution!("{msg}\ndeleting anyway (-ff)");
     }
     let deleting: BTreeSet<String> = targets.iter().map(|t| t.pkgname.clone()).collect();
     let mut failed = false;
@@ -269,7 +270,7 @@ pub fn delete(ctx: &mut Context, specs: &[String], options: &DeleteOptions) -> R
                 needed.extend(deps.into_iter().filter_map(|d| d.resolved));
             }
             Err(e) if options.keep_going => {
-                eprintln!("depot: {e:#}");
+                output::say!("{e:#}");
                 failed = true;
             }
             Err(e) => return Err(e),
@@ -426,7 +427,7 @@ fn delete_one(
                     "{pkgname} was not deleted; use -f to delete anyway"
                 )));
             }
-            eprintln!("depot: warning: {e:#}; deleting anyway (-f)");
+            output::caution!("{e:#}; deleting anyway (-f)");
         }
     }
     // Views that hold it get a new generation without it.
@@ -472,7 +473,7 @@ fn delete_one(
         .map(|(view, number)| (0, view.clone(), *number))
         .collect();
     for line in forgotten_lines(&gone, pkgname) {
-        eprintln!("depot: forgot {line}");
+        output::say!("forgot {line}");
     }
     for (view, number) in forgotten {
         linking::remove_tree(&linking::generations_dir(&settings, &view).join(number.to_string()))?;
@@ -486,7 +487,7 @@ fn delete_one(
         remove_depot_dir(&trash, &files)?;
     }
     if options.verbose {
-        println!("depot: deleted {pkgname}");
+        println!("{}: deleted {pkgname}", output::program());
     }
     Ok(())
 }

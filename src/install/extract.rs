@@ -10,6 +10,7 @@ use anyhow::{Context, Result, bail};
 use md5::Digest as _;
 use pkgdb::{FileKind, FileRow};
 
+use crate::output;
 use crate::package::archive::{self, Metadata};
 use crate::package::plist::{Command, PackingList};
 
@@ -391,8 +392,8 @@ pub fn installed_mode(
     if let Some(text) = plist_mode {
         match apply_mode(mode, text) {
             Some(m) => mode = m,
-            None => eprintln!(
-                "depot: warning: {pkgname}: @mode {} for {rel} is not a mode depot understands; keeping the archive's",
+            None => output::caution!(
+                "{pkgname}: @mode {} for {rel} is not a mode depot understands; keeping the archive's",
                 crate::quote::name(text)
             ),
         }

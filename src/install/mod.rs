@@ -13,6 +13,7 @@ use anyhow::{Context as _, Result};
 use pkgdb::{Database, WriteLock};
 
 use crate::linking;
+use crate::output;
 use crate::settings::Settings;
 
 /// Prefix of staging directories under `<root>/packages`.
@@ -57,10 +58,7 @@ impl Context {
     /// Remove staging and trash directories left by an interrupted run and put views back in step.
     fn recover(&self) -> Result<()> {
         for leftover in leftovers(&self.settings) {
-            eprintln!(
-                "depot: removing {} left by an interrupted run",
-                leftover.display()
-            );
+            output::say!("removing {} left by an interrupted run", leftover.display());
             linking::remove_tree(&leftover).context("cannot clean up after an interrupted run")?;
         }
         linking::recover(&self.settings, &self.db)

@@ -50,7 +50,7 @@ fn parse_dewey(version: &str) -> Dewey {
             parts.push(n);
             continue;
         }
-        if bytes[i..].starts_with(b"nb") {
+        if bytes.len() - i >= 2 && bytes[i..i + 2].eq_ignore_ascii_case(b"nb") {
             i += 2;
             let mut n: i64 = 0;
             while i < bytes.len() && bytes[i].is_ascii_digit() {
@@ -250,13 +250,55 @@ fn dewey_match(pattern: &str, pkg: &str) -> bool {
         return false;
     };
     let rest = &pattern[sep + n..];
-    if let Some(sep2) = rest.find(['<', '>']) {
+    // As `lib/dewey.c`: only a lower bound (`>`, `>=`) looks for an upper one,
+    // at the first `<`; any other `<`, `>` or `=` is part of a version string,
+    // where dewey parsing skips it (`foo<2>=1` is `foo<2.1`).
+    if matches!(op, Op::Gt | Op::Ge)
+        && let Some(sep2) = rest.find('<')
+    {
         let Some((op2, n2)) = parse_op(&rest[sep2..]) else {
             return false;
         };
-        test(version, op, &rest[..sep2]) && test(version, op2, &rest[sep2 + n2..])
-    } else {
-        test(version, op, rest)
+        return test(version, op2, &rest[sep2 + n2..]) && test(version, op, &rest[..sep2]);
+    }
+    test(version, op, rest)
+}
+
+/// Why a dewey pattern is malformed, if it is: a version holding `<`, `>` or
+/// `=` beyond the one `>`/`>=` ... `<`/`<=` range pkg_install reads. Such a
+/// pattern still matches as pkg_install matches it (its version parser skips
+/// those characters); callers warn.
+pub fn malformed(pattern: &str) -> Option<String> {
+    if pattern.contains('{') {
+        return None;
+    }
+    let sep = pattern.find(['<', '>'])?;
+    let (op, n) = parse_op(&pattern[sep..])?;
+    let rest = &pattern[sep + n..];
+    let versions: Vec<&str> = match (op, rest.find('<')) {
+        (Op::Gt | Op::Ge, Some(sep2)) => {
+            let n2 = parse_op(&rest[sep2..]).map_or(1, |(_, n)| n);
+            vec![&rest[..sep2], &rest[sep2 + n2..]]
+        }
+        _ => vec![rest],
+    };
+    let stray: Vec<&str> = versions
+        .into_iter()
+        .filter(|v| v.contains(['<', '>', '=']))
+        .collect();
+    (!stray.is_empty()).then(|| {
+        format!(
+            "pattern {} is malformed: pkg_install skips the `<`, `>` and `=` inside the version {} and compares what is left; write a range as NAME>=LOW<HIGH",
+            crate::quote::name(pattern),
+            crate::quote::name(stray[0])
+        )
+    })
+}
+
+/// Warn (on stderr) if a pattern the user gave is malformed.
+pub fn warn_if_malformed(pattern: &str) {
+    if let Some(why) = malformed(pattern) {
+        crate::output::caution!("{why}");
     }
 }
 
@@ -391,6 +433,45 @@ pub fn compare_pkgnames(a: &str, b: &str) -> Ordering {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Malformed chained ranges, as `lib/dewey.c`'s dewey_match reads them:
+    /// only `>`/`>=` looks for an upper bound (at the first `<`); every other
+    /// `<`, `>`, `=` is skipped by the version parser.
+    #[test]
+    fn malformed_chained_ranges_match_as_pkg_install_reads_them() {
+        // "2>=1" parses as the components [2, 1]; "2.1" as [2, 0, 1] ('.' is a
+        // zero component), so every 2.x sorts below it and 3 above.
+        let cases: &[(&str, &str, bool)] = &[
+            ("foo<2>=1", "foo-2.0", true),
+            ("foo<2>=1", "foo-2.1", true),
+            ("foo<2>=1", "foo-2.9.9", true),
+            ("foo<2>=1", "foo-0.5", true),
+            ("foo<2>=1", "foo-3.0", false),
+            ("foo<2>=1", "foo-21", false),
+            // foo<2<3: below [2, 3]
+            ("foo<2<3", "foo-2.3", true),
+            ("foo<2<3", "foo-3", false),
+            // foo>1>2: above [1, 2], so 1.x does not match and 2 does
+            ("foo>1>2", "foo-1.3", false),
+            ("foo>1>2", "foo-2", true),
+            // foo>=1<2<3: lower 1, upper [2, 3]
+            ("foo>=1<2<3", "foo-2.5", true),
+            ("foo>=1<2<3", "foo-3", false),
+            ("foo>=1<2<3", "foo-0.9", false),
+            // well-formed ranges are unchanged
+            ("foo>=1<2", "foo-1.5", true),
+            ("foo>=1<2", "foo-2.0", false),
+        ];
+        for (pattern, pkg, expected) in cases {
+            assert_eq!(pkg_match(pattern, pkg), *expected, "{pattern} {pkg}");
+        }
+        assert!(malformed("foo<2>=1").is_some_and(|m| m.contains("the version 2>=1")));
+        assert!(malformed("foo<2<3").is_some_and(|m| m.contains("the version 2<3")));
+        assert!(malformed("foo>=1<2<3").is_some_and(|m| m.contains("the version 2<3")));
+        for fine in ["foo>=1<2", "foo<2", "foo-[0-9]*", "foo>1.0nb2", "{a,b}>=1"] {
+            assert_eq!(malformed(fine), None, "{fine}");
+        }
+    }
 
     #[test]
     fn dewey_basics() {
