@@ -114,10 +114,16 @@ pub fn run(args: &DemoArgs) -> Result<ExitStatus> {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     };
     show("root/bin/hello   # the default view", &run_hello(&root)?);
-    depot(&["view", "create", "old"])?;
-    depot(&["view", "add", "old", "hello-1.0"])?;
-    depot(&["view", "create", "new"])?;
-    depot(&["view", "add", "new", "hello-2.0"])?;
+    for (view, pkgname) in [("old", "hello-1.0"), ("new", "hello-2.0")] {
+        show(
+            &format!("depot view create {view}"),
+            &depot(&["view", "create", view])?,
+        );
+        show(
+            &format!("depot view add {view} {pkgname}"),
+            &depot(&["view", "add", view, pkgname])?,
+        );
+    }
     show("depot view list", &depot(&["view", "list"])?);
     show("depot env new", &depot(&["env", "new"])?);
     show("views/new/bin/hello", &run_hello(&root.join("views/new"))?);
