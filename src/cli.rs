@@ -66,6 +66,12 @@ pub enum Command {
     Gc(GcArgs),
     /// Build two versions of a sample package into a temporary root and show them side by side.
     Demo(DemoArgs),
+    /// Remove directories a change put out of the way (run in the background by depot).
+    #[command(hide = true)]
+    Reap {
+        /// The directories.
+        dirs: Vec<PathBuf>,
+    },
 }
 
 /// `depot add` / `pkg_add`.
@@ -492,6 +498,14 @@ pub enum ViewCommand {
         /// The package that wins it.
         package: String,
     },
+    /// Set how many generations a view keeps (the newest, and always its current one).
+    Keep {
+        /// The view.
+        name: String,
+        /// How many (at least 1).
+        #[arg(value_parser = clap::value_parser!(u64).range(1..))]
+        count: u64,
+    },
     /// Add ignore globs to a view.
     Ignore {
         /// The view.
@@ -531,9 +545,9 @@ pub struct GcArgs {
     /// Dry run: show what would be removed.
     #[arg(short = 'n', long = "dry-run")]
     pub dry_run: bool,
-    /// Generations to keep per view besides the current one.
-    #[arg(long, default_value_t = 5)]
-    pub keep: usize,
+    /// Generations to keep per view (default: each view's window).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub keep: Option<u64>,
 }
 
 /// `depot demo`.

@@ -55,14 +55,41 @@ pub struct Incoming<'a> {
 /// A materialised generation, not yet recorded or switched to.
 #[derive(Debug)]
 pub struct Prepared {
+    generation: Recordable,
+    dir: PathBuf,
+    top_level: Vec<String>,
+}
+
+/// What the database records of a new generation.
+#[derive(Debug, Clone)]
+struct Recordable {
     view: String,
     number: i64,
     parent: Option<i64>,
     members: Vec<MemberRow>,
-    dir: PathBuf,
-    top_level: Vec<String>,
     reason: String,
     plan: Vec<u8>,
+    footprint: views::Footprint,
+}
+
+impl Recordable {
+    fn record(&self, tx: &Transaction<'_>) -> pkgdb::Result<()> {
+        let view_id = match tx.view(&self.view)? {
+            Some(v) => v.id,
+            None => tx.create_view(&self.view)?,
+        };
+        tx.record_generation(
+            view_id,
+            &pkgdb::NewGeneration {
+                number: self.number,
+                parent: self.parent,
+                reason: &self.reason,
+                members: &self.members,
+                plan: Some(&self.plan),
+                footprint: Some((self.footprint.inodes as i64, self.footprint.bytes as i64)),
+            },
+        )
+    }
 }
 
 /// What a new generation is planned from.
@@ -513,7 +540,7 @@ fn prepare_inner<R: ViewQueries + Queries>(
         None => (None, highest_on_disk(&gen_root) + 1),
     };
     let dir = gen_root.join(number.to_string());
-    views::materialise(&planned.plan, &planned.targets, &dir)
+    let footprint = views::materialise(&planned.plan, &planned.targets, &dir)
         .with_context(|| format!("cannot write generation {}", dir.display()))?;
     crate::profile::phase("generation written");
     let names: Vec<&str> = planned.names.iter().map(String::as_str).collect();
@@ -526,31 +553,18 @@ fn prepare_inner<R: ViewQueries + Queries>(
         .cloned()
         .collect();
     Ok(Prepared {
-        view: view.to_owned(),
-        number,
-        parent,
-        members,
+        generation: Recordable {
+            view: view.to_owned(),
+            number,
+            parent,
+            members,
+            reason: reason.to_owned(),
+            plan: encoded,
+            footprint,
+        },
         dir,
         top_level,
-        reason: reason.to_owned(),
-        plan: encoded,
     })
-}
-
-fn record_generation(
-    tx: &Transaction<'_>,
-    view: &str,
-    number: i64,
-    parent: Option<i64>,
-    reason: &str,
-    members: &[MemberRow],
-    plan: &[u8],
-) -> pkgdb::Result<()> {
-    let view_id = match tx.view(view)? {
-        Some(v) => v.id,
-        None => tx.create_view(view)?,
-    };
-    tx.record_generation(view_id, number, parent, reason, members, Some(plan))
 }
 
 fn highest_on_disk(gen_root: &Path) -> i64 {
@@ -581,38 +595,34 @@ impl Prepared {
             return Err(e);
         }
         self.switch(settings)?;
-        Ok(self.number)
+        prune(settings, db, &self.generation.view)?;
+        Ok(self.generation.number)
+    }
+
+    /// The view this generation is of.
+    pub fn view(&self) -> &str {
+        &self.generation.view
     }
 
     /// Record the generation in the database (inside the operation's transaction).
     pub fn record(&self, tx: &Transaction<'_>) -> Result<()> {
-        Ok(record_generation(
-            tx,
-            &self.view,
-            self.number,
-            self.parent,
-            &self.reason,
-            &self.members,
-            &self.plan,
-        )?)
+        Ok(self.generation.record(tx)?)
     }
 
     /// The same, as work for a [`pkgdb::Recorder`] to do before it commits.
     pub fn finisher(&self) -> pkgdb::Finisher {
-        let (view, number, parent, reason, members, plan) = (
-            self.view.clone(),
-            self.number,
-            self.parent,
-            self.reason.clone(),
-            self.members.clone(),
-            self.plan.clone(),
-        );
-        Box::new(move |tx| record_generation(tx, &view, number, parent, &reason, &members, &plan))
+        let generation = self.generation.clone();
+        Box::new(move |tx| generation.record(tx))
     }
 
     /// Switch the view to this generation (one rename), then keep the root's links in step.
     pub fn switch(&self, settings: &Settings) -> Result<()> {
-        switch_to(settings, &self.view, self.number, &self.top_level)
+        switch_to(
+            settings,
+            &self.generation.view,
+            self.generation.number,
+            &self.top_level,
+        )
     }
 
     /// Remove the generation directory (the operation failed before recording it).
@@ -692,6 +702,89 @@ fn stitch_root(settings: &Settings, top_level: &[String]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Prefix of generation directories on their way out (`.gen/<view>/.trash-*`).
+const TRASH_PREFIX: &str = ".trash-";
+
+/// The generations `view` keeps: its own `keep` setting, else the config's.
+pub fn window<R: ViewQueries>(db: &R, settings: &Settings, view_id: i64) -> Result<usize> {
+    let own = db
+        .view_settings(view_id, "keep")?
+        .last()
+        .and_then(|v| v.parse::<usize>().ok());
+    Ok(own.unwrap_or(settings.keep_generations).max(1))
+}
+
+/// The generations of a view beyond its window: all but the newest `keep`,
+/// and never the current one or its parent (what `view rollback` returns to).
+pub fn beyond_window(gens: &[pkgdb::GenerationRow], current: Option<i64>, keep: usize) -> Vec<i64> {
+    let parent = gens
+        .iter()
+        .find(|g| Some(g.number) == current)
+        .and_then(|g| g.parent);
+    let mut numbers: Vec<i64> = gens.iter().map(|g| g.number).collect();
+    numbers.sort_unstable();
+    let cut = numbers.len().saturating_sub(keep);
+    numbers[..cut]
+        .iter()
+        .copied()
+        .filter(|n| Some(*n) != current && Some(*n) != parent)
+        .collect()
+}
+
+/// Forget the generations of `view` beyond its window, after a change has
+/// switched it. Their directories are renamed out of the way at once and
+/// removed by a background process, so a change does not wait for the removal
+/// of the generation it replaces.
+pub fn prune(settings: &Settings, db: &mut Database, view: &str) -> Result<()> {
+    let Some(v) = db.view(view)? else {
+        return Ok(());
+    };
+    let keep = window(db, settings, v.id)?;
+    let gone = beyond_window(&db.generations(v.id)?, v.current, keep);
+    if gone.is_empty() {
+        return Ok(());
+    }
+    db.transaction(|tx| -> pkgdb::Result<()> {
+        for number in &gone {
+            tx.delete_generation(v.id, *number)?;
+        }
+        Ok(())
+    })?;
+    let dir = generations_dir(settings, view);
+    let mut trash = Vec::new();
+    for number in gone {
+        let from = dir.join(number.to_string());
+        let to = dir.join(format!("{TRASH_PREFIX}{number}-{}", std::process::id()));
+        if fs_err::rename(&from, &to).is_ok() {
+            trash.push(to);
+        }
+    }
+    remove_in_background(&trash);
+    Ok(())
+}
+
+/// Remove directories from a detached child process (`depot reap`), or here if
+/// it cannot be started.
+fn remove_in_background(dirs: &[PathBuf]) {
+    if dirs.is_empty() {
+        return;
+    }
+    let started = std::env::current_exe().and_then(|exe| {
+        std::process::Command::new(exe)
+            .arg("reap")
+            .args(dirs)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+    });
+    if started.is_err() {
+        for dir in dirs {
+            let _ = remove_tree(dir);
+        }
+    }
 }
 
 /// Compare the live tree of `view` with the plan of its current generation.
@@ -812,6 +905,9 @@ pub fn recover(settings: &Settings, db: &Database) -> Result<()> {
                         || name.parse::<i64>().is_ok_and(|n| !recorded.contains(&n));
                     if stale {
                         remove_tree(&g.path())?;
+                    } else if name.starts_with(TRASH_PREFIX) {
+                        // A reaper may be at it too: best effort.
+                        let _ = remove_tree(&g.path());
                     }
                 }
             }

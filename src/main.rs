@@ -87,6 +87,12 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
         Command::Shell(args) => commands::env::run_shell(&settings()?, args),
         Command::Gc(args) => commands::gc::run(settings()?, args),
         Command::Demo(args) => commands::demo::run(args),
+        Command::Reap { dirs } => {
+            for dir in dirs {
+                linking::remove_tree(dir)?;
+            }
+            Ok(0)
+        }
     }
 }
 

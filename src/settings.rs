@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 
 /// Where things are, resolved once per run.
 #[derive(Debug, Clone)]
@@ -16,6 +16,37 @@ pub struct Settings {
     pub pkg_path: Vec<String>,
     /// How long a writer waits for another one (`None`: not at all).
     pub lock_wait: Option<Duration>,
+    /// How many generations each view keeps (unless the view says otherwise).
+    pub keep_generations: usize,
+}
+
+/// The default window of generations a view keeps.
+pub const DEFAULT_KEEP_GENERATIONS: usize = 10;
+
+/// `<root>/etc/depot.toml`.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Config {
+    #[serde(default)]
+    views: ViewsConfig,
+}
+
+/// `[views]` in the config.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ViewsConfig {
+    /// Generations each view keeps (at least 1).
+    keep: Option<usize>,
+}
+
+/// Read the config file if there is one; a bad one is an error naming it.
+fn read_config(path: &Path) -> Result<Config> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }
 
 /// The depot dir the database records for a package installed in the depot:
@@ -49,11 +80,21 @@ impl Settings {
                     .collect()
             })
             .unwrap_or_default();
+        let config = read_config(&root.join("etc/depot.toml"))?;
+        let keep_generations = match config.views.keep {
+            Some(0) => bail!(
+                "{}: [views] keep = 0: a view keeps at least its current generation (1)",
+                root.join("etc/depot.toml").display()
+            ),
+            Some(n) => n,
+            None => DEFAULT_KEEP_GENERATIONS,
+        };
         Ok(Settings {
             root,
             dbdir,
             pkg_path,
             lock_wait: wait.map(parse_wait).transpose()?.flatten(),
+            keep_generations,
         })
     }
 

@@ -667,3 +667,99 @@ fn a_removal_in_a_large_view_refolds_what_one_package_is_left_with() {
     assert!(!w.root.join("views/big/share/fill/7").exists());
     assert!(w.root.join("views/big/share/fill/8").exists());
 }
+
+/// The numbered generation directories of a view, and whether trash remains.
+fn generation_dirs(w: &World, view: &str) -> (Vec<u64>, bool) {
+    let mut numbers = Vec::new();
+    let mut trash = false;
+    for e in std::fs::read_dir(w.root.join("views/.gen").join(view)).unwrap() {
+        let name = e.unwrap().file_name().to_string_lossy().into_owned();
+        match name.parse() {
+            Ok(n) => numbers.push(n),
+            Err(_) => trash |= name.starts_with(".trash-"),
+        }
+    }
+    numbers.sort_unstable();
+    (numbers, trash)
+}
+
+#[test]
+fn each_view_keeps_a_window_of_generations_with_their_sizes() {
+    let w = World::new();
+    install(&w, "win-1.0", &[("bin/win", "1"), ("share/win/a", "a")]);
+    install(&w, "win-2.0", &[("bin/win", "2"), ("share/win/b", "b")]);
+    w.ok(&["view", "create", "v"]);
+    w.ok(&["view", "add", "v", "win-1.0"]);
+    for _ in 0..8 {
+        w.ok(&["view", "switch", "v", "win-1.0", "win-2.0"]);
+        w.ok(&["view", "switch", "v", "win-2.0", "win-1.0"]);
+    }
+    // 18 generations were made; the default window keeps 10, on disk too.
+    let (numbers, _) = generation_dirs(&w, "v");
+    assert_eq!(numbers, (9..=18).collect::<Vec<u64>>());
+    let listing = w.ok(&["view", "generations", "v"]);
+    assert_eq!(listing.lines().count(), 10, "{listing}");
+    // Each generation's size: its directories and links, as on disk.
+    let current = w.root.join("views/.gen/v/18");
+    let entries = walkdir::WalkDir::new(&current).into_iter().count();
+    let line = listing.lines().find(|l| l.starts_with('*')).unwrap();
+    assert!(
+        line.contains(" 18 ") && line.contains(&format!(" {entries} inodes")),
+        "{listing}"
+    );
+    let bytes: u64 = walkdir::WalkDir::new(&current)
+        .into_iter()
+        .map(|e| std::fs::symlink_metadata(e.unwrap().path()).unwrap().len())
+        .sum();
+    let shown = if bytes < 1024 {
+        format!("{bytes} B")
+    } else {
+        format!("{:.1} KiB", bytes as f64 / 1024.0)
+    };
+    assert!(line.contains(&shown), "{bytes}: {line}");
+    // A smaller window, set on the view, applies at once; rollback still works.
+    w.ok(&["view", "keep", "v", "3"]);
+    let (numbers, _) = generation_dirs(&w, "v");
+    assert_eq!(numbers, vec![16, 17, 18]);
+    w.ok(&["view", "rollback", "v"]);
+    w.ok(&["view", "check", "v"]);
+    // What was pruned is removed in the background.
+    let mut waited = 0;
+    while generation_dirs(&w, "v").1 && waited < 100 {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        waited += 1;
+    }
+    assert!(
+        !generation_dirs(&w, "v").1,
+        "pruned generations were not removed"
+    );
+}
+
+#[test]
+fn the_config_file_sets_the_window_and_a_bad_one_is_named() {
+    let w = World::new();
+    install(&w, "cw-1.0", &[("bin/cw", "1")]);
+    install(&w, "cw-2.0", &[("bin/cw", "2")]);
+    std::fs::create_dir_all(w.root.join("etc")).unwrap();
+    let config = w.root.join("etc/depot.toml");
+    std::fs::write(&config, "[views]\nkeep = 2\n").unwrap();
+    w.ok(&["view", "create", "c"]);
+    for _ in 0..3 {
+        w.ok(&["view", "add", "c", "cw-1.0"]);
+        w.ok(&["view", "switch", "c", "cw-1.0", "cw-2.0"]);
+        w.ok(&["view", "remove", "c", "cw-2.0"]);
+    }
+    assert_eq!(generation_dirs(&w, "c").0.len(), 2);
+    for (text, needle) in [
+        ("[views]\nkeep = 0\n", "keep = 0"),
+        ("[views]\nkept = 3\n", "unknown field `kept`"),
+        ("[views\n", "depot.toml"),
+    ] {
+        std::fs::write(&config, text).unwrap();
+        let err = w.fails(&["view", "list"]);
+        assert!(
+            err.contains("etc/depot.toml") && err.contains(needle),
+            "{text}: {err}"
+        );
+    }
+}

@@ -23,7 +23,7 @@ pub use packages::{
     PackageRow,
 };
 pub use recorder::{Finisher, Recorder};
-pub use views::{GenerationRow, MemberRow, ViewQueries, ViewRow};
+pub use views::{GenerationRow, MemberRow, NewGeneration, ViewQueries, ViewRow};
 
 use std::path::{Path, PathBuf};
 

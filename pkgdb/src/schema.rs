@@ -126,6 +126,11 @@ INSERT INTO entry_lists (package_id, paths)
 UPDATE packages SET depot_dir = 'packages/' || pkgname
     WHERE substr(depot_dir, -length('/packages/' || pkgname)) = '/packages/' || pkgname;
 ",
+    r"
+-- What each generation takes on disk (views::Footprint); unknown for older ones.
+ALTER TABLE generations ADD COLUMN inodes INTEGER;
+ALTER TABLE generations ADD COLUMN bytes INTEGER;
+",
 ];
 
 /// The schema version this build writes.

@@ -27,6 +27,27 @@ pub struct GenerationRow {
     pub created: i64,
     /// What made it (the command).
     pub reason: String,
+    /// Its directories and links (unknown for generations made before depot recorded it).
+    pub inodes: Option<i64>,
+    /// Their apparent size in bytes (likewise).
+    pub bytes: Option<i64>,
+}
+
+/// A generation to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewGeneration<'a> {
+    /// Its number.
+    pub number: i64,
+    /// The generation it was made from.
+    pub parent: Option<i64>,
+    /// What made it.
+    pub reason: &'a str,
+    /// Its members.
+    pub members: &'a [MemberRow],
+    /// Its link plan (`views::Plan::encode`).
+    pub plan: Option<&'a [u8]>,
+    /// Its directories and links, and their size in bytes.
+    pub footprint: Option<(i64, i64)>,
 }
 
 /// A package in a generation.
@@ -81,7 +102,7 @@ pub trait ViewQueries: Reader {
     fn generations(&self, view_id: i64) -> Result<Vec<GenerationRow>> {
         let conn = self.connection();
         let mut stmt = conn
-            .prepare_cached("SELECT number, parent, created, reason FROM generations WHERE view_id = ?1 ORDER BY number")
+            .prepare_cached("SELECT number, parent, created, reason, inodes, bytes FROM generations WHERE view_id = ?1 ORDER BY number")
             .map_err(|e| self.wrap(e))?;
 
         stmt.query_map([view_id], |r| {
@@ -90,6 +111,8 @@ pub trait ViewQueries: Reader {
                 parent: r.get(1)?,
                 created: r.get(2)?,
                 reason: r.get(3)?,
+                inodes: r.get(4)?,
+                bytes: r.get(5)?,
             })
         })
         .and_then(Iterator::collect)
@@ -234,19 +257,28 @@ impl Transaction<'_> {
     }
 
     /// Record a new generation with its members and make it current.
-    pub fn record_generation(
-        &self,
-        view_id: i64,
-        number: i64,
-        parent: Option<i64>,
-        reason: &str,
-        members: &[MemberRow],
-        plan: Option<&[u8]>,
-    ) -> Result<()> {
+    pub fn record_generation(&self, view_id: i64, generation: &NewGeneration<'_>) -> Result<()> {
+        let NewGeneration {
+            number,
+            parent,
+            reason,
+            members,
+            plan,
+            footprint,
+        } = *generation;
         self.tx
             .execute(
-                "INSERT INTO generations (view_id, number, parent, created, reason) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![view_id, number, parent, crate::now(), reason],
+                "INSERT INTO generations (view_id, number, parent, created, reason, inodes, bytes)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    view_id,
+                    number,
+                    parent,
+                    crate::now(),
+                    reason,
+                    footprint.map(|f| f.0),
+                    footprint.map(|f| f.1)
+                ],
             )
             .map_err(|e| self.err(e))?;
         if let Some(plan) = plan {

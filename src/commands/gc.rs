@@ -19,27 +19,16 @@ pub fn run(settings: Settings, args: &GcArgs) -> Result<ExitStatus> {
     } else {
         "removed"
     };
-    // Generations outside the window (the current one, its parent, and the newest `keep`).
+    // Generations outside each view's window (or --keep), never the current one.
     let mut drop = Vec::new();
     for v in ctx.db.views()? {
+        let keep = match args.keep {
+            Some(n) => n as usize,
+            None => linking::window(&ctx.db, &ctx.settings, v.id)?,
+        };
         let gens = ctx.db.generations(v.id)?;
-        let current = v.current;
-        let parent = gens
-            .iter()
-            .find(|g| Some(g.number) == current)
-            .and_then(|g| g.parent);
-        let mut newest: Vec<i64> = gens
-            .iter()
-            .map(|g| g.number)
-            .filter(|n| Some(*n) != current)
-            .collect();
-        newest.sort_unstable();
-        let window: BTreeSet<i64> = newest.iter().rev().take(args.keep).copied().collect();
-        for g in gens {
-            if Some(g.number) != current && Some(g.number) != parent && !window.contains(&g.number)
-            {
-                drop.push((v.id, v.name.clone(), g.number));
-            }
+        for number in linking::beyond_window(&gens, v.current, keep) {
+            drop.push((v.id, v.name.clone(), number));
         }
     }
     for (view_id, name, number) in &drop {

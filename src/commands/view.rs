@@ -61,6 +61,21 @@ fn summary(members: &[String]) -> String {
     }
 }
 
+/// Bytes as a short human-readable size (`812 B`, `4.1 KiB`, `1.3 MiB`).
+fn human_bytes(bytes: i64) -> String {
+    const UNITS: &[&str] = &["KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
 fn base(pkgname: &str) -> &str {
     pattern::split_pkgname(pkgname).map_or(pkgname, |(n, _)| n)
 }
@@ -254,7 +269,7 @@ pub fn run(settings: Settings, command: &ViewCommand) -> Result<ExitStatus> {
                     .map(|m| m.pkgname)
                     .collect();
                 println!(
-                    "{} {:>4}  parent {:<4} {:<30} {}",
+                    "{} {:>4}  parent {:<4} {:>9} {:>9}  {:<30} {}",
                     if Some(g.number) == v.current {
                         "*"
                     } else {
@@ -262,6 +277,9 @@ pub fn run(settings: Settings, command: &ViewCommand) -> Result<ExitStatus> {
                     },
                     g.number,
                     g.parent.map_or_else(|| "-".to_owned(), |p| p.to_string()),
+                    g.inodes
+                        .map_or_else(|| "?".to_owned(), |n| format!("{n} inodes")),
+                    g.bytes.map_or_else(|| "?".to_owned(), human_bytes),
                     g.reason,
                     summary(&members)
                 );
@@ -375,6 +393,18 @@ pub fn run(settings: Settings, command: &ViewCommand) -> Result<ExitStatus> {
                 tx.set_view_settings(v.id, "prefer", &prefs)
             })?;
             println!("view {name}: {path} now comes from {pkgname}");
+        }
+        ViewCommand::Keep { name, count } => {
+            let v = match ctx.db.view(name)? {
+                Some(v) => v,
+                None => existing_view(&ctx, name)?,
+            };
+            ctx.db
+                .transaction(|tx| tx.set_view_settings(v.id, "keep", &[count.to_string()]))?;
+            linking::prune(&ctx.settings, &mut ctx.db, name)?;
+            println!(
+                "view {name}: keeps its {count} newest generation(s), its current one and that one's parent"
+            );
         }
         ViewCommand::Ignore { name, globs } => {
             let v = match ctx.db.view(name)? {

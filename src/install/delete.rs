@@ -467,6 +467,7 @@ fn delete_one(
     };
     for change in &changes {
         change.switch(&settings)?;
+        linking::prune(&settings, &mut ctx.db, change.view())?;
     }
     let gone: Vec<(i64, String, i64)> = forgotten
         .iter()

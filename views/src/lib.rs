@@ -14,7 +14,7 @@ mod plan;
 mod replan;
 
 pub use glob::glob_match;
-pub use link::{materialise, read_link_target, relative_path, switch};
+pub use link::{Footprint, materialise, read_link_target, relative_path, switch};
 pub use plan::{Conflict, ConflictKind, Member, Node, Options, Plan, plan};
 pub use replan::{Catalog, CatalogError, Change, InMemory, Previous, replan};
 

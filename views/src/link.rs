@@ -24,13 +24,24 @@ pub fn relative_path(from_dir: &Path, to: &Path) -> PathBuf {
     out
 }
 
+/// What a generation takes on disk: its inodes (directories and links, the top
+/// included) and their apparent size in bytes (directory sizes as the file
+/// system reports them, link sizes being their targets' lengths).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Footprint {
+    /// Directories and links.
+    pub inodes: u64,
+    /// Apparent size in bytes.
+    pub bytes: u64,
+}
+
 /// Write `plan` as a new generation at `dest` (which must not exist);
 /// `depot_dirs[i]` is where member `i`'s links point.
 ///
 /// The tree is built under a temporary sibling name and renamed into place, so
 /// `dest` either does not exist or is complete. Links are relative. Directories
 /// are made first, in order; the links then go in from all cores.
-pub fn materialise(plan: &Plan, depot_dirs: &[PathBuf], dest: &Path) -> Result<()> {
+pub fn materialise(plan: &Plan, depot_dirs: &[PathBuf], dest: &Path) -> Result<Footprint> {
     use rayon::prelude::*;
     let parent = dest.parent().unwrap_or(Path::new("/"));
     fs_err::create_dir_all(parent)?;
@@ -69,7 +80,7 @@ pub fn materialise(plan: &Plan, depot_dirs: &[PathBuf], dest: &Path) -> Result<(
         }
     }
     // One directory's links, made relative to an open handle on it (no path walk per link).
-    let make_group = |(parent, links): &(&str, Vec<(&str, usize)>)| -> std::io::Result<()> {
+    let make_group = |(parent, links): &(&str, Vec<(&str, usize)>)| -> std::io::Result<u64> {
         let dir_path = staging.join(parent);
         let dir = rustix::fs::open(
             &dir_path,
@@ -78,6 +89,7 @@ pub fn materialise(plan: &Plan, depot_dirs: &[PathBuf], dest: &Path) -> Result<(
         )
         .map_err(|e| io_error(&e.into(), "cannot open", &dir_path))?;
         let mut target = String::new();
+        let mut bytes = 0u64;
         for (path, member) in links {
             let depth = path.bytes().filter(|&b| b == b'/').count();
             target.clear();
@@ -95,19 +107,36 @@ pub fn materialise(plan: &Plan, depot_dirs: &[PathBuf], dest: &Path) -> Result<(
                     &staging.join(path),
                 )
             })?;
+            bytes += target.len() as u64;
             crate::link::fault_point();
         }
-        Ok(())
+        Ok(bytes)
     };
     let total: usize = groups.iter().map(|(_, links)| links.len()).sum();
-    if total >= PARALLEL_FROM {
+    let link_bytes = if total >= PARALLEL_FROM {
         groups.sort_unstable_by_key(|(_, links)| std::cmp::Reverse(links.len()));
-        groups.par_iter().try_for_each(make_group)?;
+        groups
+            .par_iter()
+            .map(make_group)
+            .try_reduce(|| 0, |a, b| Ok(a + b))?
     } else {
-        groups.iter().try_for_each(make_group)?;
+        groups
+            .iter()
+            .map(make_group)
+            .try_fold(0, |a, b| b.map(|b| a + b))?
+    };
+    // Directory sizes once their entries are in (few, next to the links).
+    let mut footprint = Footprint {
+        inodes: 1 + plan.entries.len() as u64,
+        bytes: link_bytes + fs_err::symlink_metadata(&staging)?.len(),
+    };
+    for (path, node) in &plan.entries {
+        if matches!(node, Node::Dir) {
+            footprint.bytes += fs_err::symlink_metadata(staging.join(path))?.len();
+        }
     }
     fs_err::rename(&staging, dest)?;
-    Ok(())
+    Ok(footprint)
 }
 
 /// Below this many links, threads cost more than they save.
