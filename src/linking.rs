@@ -496,7 +496,7 @@ pub fn plan_change<R: ViewQueries + Queries>(
         view,
         views::replan(
             views::Previous {
-                plan: &previous_plan,
+                plan: previous_plan,
                 members: &previous_names,
             },
             &engine,

@@ -714,7 +714,10 @@ fn each_view_keeps_a_window_of_generations_with_their_sizes() {
     let shown = if bytes < 1024 {
         format!("{bytes} B")
     } else {
-        format!("{:.1} KiB", f64::from(u32::try_from(bytes).unwrap()) / 1024.0)
+        format!(
+            "{:.1} KiB",
+            f64::from(u32::try_from(bytes).unwrap()) / 1024.0
+        )
     };
     assert!(line.contains(&shown), "{bytes}: {line}");
     // A smaller window, set on the view, applies at once; rollback still works.

@@ -275,10 +275,15 @@ impl Database {
 impl Drop for Database {
     fn drop(&mut self) {
         // Writers checkpoint when they are done (closing no longer does, see
-        // `configure`); PASSIVE never waits for readers. Read-only connections
-        // cannot and need not.
+        // `configure`) and truncate the WAL to nothing: the next process to open
+        // the database rebuilds its index from the WAL, so a long one would cost
+        // every command. A reader in the way for long leaves it for the next
+        // writer. Read-only connections cannot and need not.
         if !self.conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(true) {
-            let _ = self.conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE)");
+            let _ = self
+                .conn
+                .busy_timeout(std::time::Duration::from_millis(200));
+            let _ = self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)");
         }
     }
 }

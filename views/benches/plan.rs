@@ -56,7 +56,7 @@ fn main() {
     let (one_ms, _) = best_of(5, || {
         views::replan(
             Previous {
-                plan: &previous,
+                plan: previous.clone(),
                 members: &names,
             },
             &members,

@@ -125,13 +125,6 @@ impl fmt::Display for Conflict {
     }
 }
 
-/// The directories above `path`, outermost first.
-pub(crate) fn parents(path: &str) -> impl Iterator<Item = &str> {
-    path.char_indices()
-        .filter(|(_, c)| *c == '/')
-        .map(move |(i, _)| &path[..i])
-}
-
 /// Whether `path` is `dir` or lies below it (`dir` empty: the whole view).
 pub(crate) fn at_or_under(path: &str, dir: &str) -> bool {
     dir.is_empty()

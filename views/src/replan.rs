@@ -9,7 +9,7 @@
 //! there. The result is the plan [`crate::plan()`] would make from scratch; the
 //! property tests hold it to that.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::glob::Globs;
 use crate::plan::{Conflict, ConflictKind, Member, Node, Options, Plan, at_or_under, plan_region};
@@ -71,11 +71,13 @@ impl Catalog for InMemory<'_> {
     }
 }
 
-/// The generation a change starts from.
-#[derive(Debug, Clone, Copy)]
+/// The generation a change starts from. Its plan is taken by value: the new
+/// plan is made from it in place (the regions planned again swapped in, links
+/// renumbered), so a change costs no copy of what it does not touch.
+#[derive(Debug, Clone)]
 pub struct Previous<'a> {
     /// Its plan.
-    pub plan: &'a Plan,
+    pub plan: Plan,
     /// Its members' names, indexed as the plan's links are.
     pub members: &'a [String],
 }
@@ -163,29 +165,41 @@ pub fn replan(
         return Err(Error::Conflicts(replanner.conflicts));
     }
 
-    // Carry the previous plan over, except the regions planned again.
+    // The previous plan becomes the new one in place: each region planned again
+    // is cut out (the path and everything below it), the links left are
+    // renumbered for the new members, and the regions' new entries go in.
     let regions = replanner.regions;
-    let replaced: HashSet<&str> = regions.iter().map(|(r, _)| r.as_str()).collect();
-    let mut entries = BTreeMap::new();
-    for (path, node) in &previous.plan.entries {
-        if crate::plan::parents(path)
-            .chain(std::iter::once(path.as_str()))
-            .any(|p| replaced.contains(p))
-        {
+    let mut entries = previous.plan.entries;
+    for (region, _) in &regions {
+        if region.is_empty() {
+            entries.clear();
             continue;
         }
-        let node = match node {
-            Node::Dir => Node::Dir,
-            Node::Link { member } => match old_to_new.get(*member).copied().flatten() {
-                Some(member) => Node::Link { member },
+        entries.remove(region);
+        let prefix = format!("{region}/");
+        let below: Vec<String> = entries
+            .range::<str, _>((
+                std::ops::Bound::Included(prefix.as_str()),
+                std::ops::Bound::Unbounded,
+            ))
+            .take_while(|(path, _)| path.starts_with(&prefix))
+            .map(|(path, _)| path.clone())
+            .collect();
+        for path in below {
+            entries.remove(&path);
+        }
+    }
+    for (path, node) in &mut entries {
+        if let Node::Link { member } = node {
+            match old_to_new.get(*member).copied().flatten() {
+                Some(new) => *member = new,
                 None => {
                     return Err(Error::Io(std::io::Error::other(format!(
                         "view plan: {path} still links to a removed member (a bug in depot)"
                     ))));
                 }
-            },
-        };
-        entries.insert(path.clone(), node);
+            }
+        }
     }
     for (_, planned) in regions {
         entries.extend(planned);
@@ -517,7 +531,7 @@ mod tests {
                 .collect();
             // The catalog knows only the kept members; changed ones come in memory.
             let incremental = replan(
-                Previous { plan: &previous, members: &old_names },
+                Previous { plan: previous.clone(), members: &old_names },
                 &new,
                 Change { changed: &changed, removed: &removed, paths: &preferred },
                 &InMemory(&new),
