@@ -3,7 +3,9 @@
 
 1. Install a package of 20,000 small files: `depot add` (database and checksums
    included) vs plain `tar -xzf` of the same archive. Target: depot <= 1.3x tar.
-2. `depot info -F <file>` on a database of 2,000 packages and 1,000,000 files.
+2. Delete that package: `depot delete` (every file's checksum verified first)
+   vs `rm -rf` of the same files. Target: depot <= 1.5x rm -rf.
+3. `depot info -F <file>` on a database of 2,000 packages and 1,000,000 files.
    Target: <= 10 ms end to end (process start included).
 
 Usage: benches/foundation.py [--depot target/release/depot] [--runs 7] [--tmp DIR]
@@ -57,12 +59,32 @@ def bench_install(depot, work, runs):
     return d / t
 
 
+def bench_delete(depot, work, runs):
+    pkg = os.path.join(work, "bench-1.0.tgz")
+    rm_times, depot_times = [], []
+    for r in range(runs):
+        dest = os.path.join(work, f"rm-{r}")
+        os.makedirs(dest)
+        subprocess.run(["tar", "-xzf", pkg, "-C", dest], check=True)
+        root = os.path.join(work, f"delroot-{r}")
+        env = dict(os.environ, DEPOT_ROOT=root)
+        env.pop("PKG_DBDIR", None)
+        subprocess.run([depot, "add", pkg], check=True, env=env, stdout=subprocess.DEVNULL)
+        subprocess.run(["sync"], check=True)
+        rm_times.append(timed(["rm", "-rf", dest]))
+        depot_times.append(timed([depot, "delete", "bench-1.0"], env=env))
+        shutil.rmtree(root)
+    r, d = statistics.median(rm_times), statistics.median(depot_times)
+    print(f"delete 20,000 files: rm -rf {r*1000:.1f} ms, depot delete (verifying) {d*1000:.1f} ms, ratio {d/r:.2f}x (target <= 1.5x)")
+    return d / r
+
+
 def bench_info(depot, work, runs, packages=2000, files_per=500):
     root = os.path.join(work, "inforoot")
     env = dict(os.environ, DEPOT_ROOT=root)
     env.pop("PKG_DBDIR", None)
     # A writer creates the database (readers such as `depot info` never create a root).
-    subprocess.run([depot, "view", "list"], check=True, env=env, stdout=subprocess.DEVNULL)
+    subprocess.run([depot, "admin", "rebuild-tree"], check=True, env=env, stdout=subprocess.DEVNULL)
     db = sqlite3.connect(os.path.join(root, "pkgdb", "pkgdb.sqlite3"))
     db.execute("PRAGMA synchronous = OFF")
     with db:
@@ -71,7 +93,7 @@ def bench_info(depot, work, runs, packages=2000, files_per=500):
             cur = db.execute(
                 "INSERT INTO packages (pkgname, name, version, comment, description, prefix, depot_dir, install_time)"
                 " VALUES (?, ?, '1.0', 'bench', 'bench', '/usr/pkg', ?, 0)",
-                (f"{name}-1.0", name, os.path.join(root, "packages", f"{name}-1.0")),
+                (f"{name}-1.0", name, f"packages/{name}-1.0"),
             )
             pid = cur.lastrowid
             db.executemany(
@@ -109,6 +131,7 @@ def main():
     depot = os.path.abspath(args.depot)
     with tempfile.TemporaryDirectory(dir=args.tmp) as work:
         bench_install(depot, work, args.runs)
+        bench_delete(depot, work, args.runs)
         bench_info(depot, work, args.runs)
 
 

@@ -420,6 +420,10 @@ pub fn plan_change<R: ViewQueries + Queries>(
     basis: Basis<'_>,
 ) -> Result<Planned> {
     let setting = basis.setting();
+    if members.is_empty() {
+        // Nothing left: nothing to plan (a delete of a view's last member).
+        return plan_members(root, db, view, members, incoming, setting);
+    }
     let previous = match db.view(view)? {
         Some(v) => match v.current {
             Some(n) => db

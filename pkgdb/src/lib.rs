@@ -272,19 +272,28 @@ impl Database {
     }
 }
 
-impl Drop for Database {
-    fn drop(&mut self) {
-        // Writers checkpoint when they are done (closing no longer does, see
-        // `configure`) and truncate the WAL to nothing: the next process to open
-        // the database rebuilds its index from the WAL, so a long one would cost
-        // every command. A reader in the way for long leaves it for the next
-        // writer. Read-only connections cannot and need not.
+impl Database {
+    /// Write the WAL back into the database and truncate it to nothing (a
+    /// writer does this when it is done; see `Drop`). Best effort: a reader in
+    /// the way for long leaves it for the next writer.
+    pub fn checkpoint(&self) {
         if !self.conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(true) {
             let _ = self
                 .conn
                 .busy_timeout(std::time::Duration::from_millis(200));
             let _ = self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)");
+            let _ = self.conn.busy_timeout(std::time::Duration::from_secs(10));
         }
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        // Writers checkpoint when they are done (closing no longer does, see
+        // `configure`): the next process to open the database rebuilds its index
+        // from the WAL, so a long one would cost every command. Read-only
+        // connections cannot and need not.
+        self.checkpoint();
     }
 }
 

@@ -131,6 +131,11 @@ UPDATE packages SET depot_dir = 'packages/' || pkgname
 ALTER TABLE generations ADD COLUMN inodes INTEGER;
 ALTER TABLE generations ADD COLUMN bytes INTEGER;
 ",
+    r"
+-- When a package's files were all written (ns since the epoch): a file whose
+-- inode changed (ctime) before then is as it was installed.
+ALTER TABLE packages ADD COLUMN settled_ns INTEGER;
+",
 ];
 
 /// The schema version this build writes.

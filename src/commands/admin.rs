@@ -8,7 +8,7 @@ use pkgdb::{Database, DependencyKind, FileKind, FileRow, NewDependency, NewPacka
 use super::ExitStatus;
 use crate::cli::{AdminAction, AdminArgs};
 use crate::install::Context;
-use crate::install::delete::verify_file;
+use crate::install::delete::{Verify, verify_file};
 use crate::output;
 use crate::package::pattern;
 use crate::package::plist::{Command, Entry, PackingList};
@@ -133,7 +133,14 @@ fn check(settings: &Settings, packages: &[String]) -> Result<ExitStatus> {
         }
         for f in db.files(row.id)? {
             files_checked += 1;
-            if let Some(p) = verify_file(&dir, &f, true) {
+            if let Some(p) = verify_file(
+                &dir,
+                &f,
+                Verify {
+                    modes: true,
+                    settled_ns: None,
+                },
+            ) {
                 println!("{}: {}: {}", row.pkgname, p.path.display(), p.what);
                 problems += 1;
             }
@@ -281,6 +288,8 @@ fn import(ctx: &mut Context, dir: &Path) -> Result<ExitStatus> {
             size_pkg: size as i64,
             size_all: size as i64,
             automatic,
+            // Files pkg_install wrote, long ago: always read them to verify.
+            settled_ns: None,
             metadata,
             files,
             dependencies: plist

@@ -381,6 +381,7 @@ fn stage_and_commit(
         &mut |row| Ok(recorder.file(row.clone())?),
     )?;
     crate::profile::phase("extracted");
+    let settled_ns = Some(crate::install::delete::now_ns());
     if !options.no_scripts {
         scripts::run_script(
             &settings,
@@ -511,6 +512,7 @@ fn stage_and_commit(
             description: metadata.text("+DESC").unwrap_or_default(),
             prefix: planned.plist.prefix().unwrap_or("").to_owned(),
             build_info: metadata.text("+BUILD_INFO").unwrap_or_default(),
+            settled_ns,
             size_pkg: extracted.size as i64,
             size_all: extracted.size as i64,
             automatic: planned.automatic,

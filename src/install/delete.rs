@@ -51,9 +51,32 @@ pub struct Problem {
     pub what: String,
 }
 
+/// Nanoseconds since the epoch, as file ctimes count them.
+pub fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
+/// A file whose inode last changed this long before its package's files were
+/// all written is as it was installed: file systems stamp ctime from a clock
+/// that may lag the one read for `settled_ns` by a tick.
+const SETTLE_GUARD_NS: i64 = 20_000_000;
+
+/// How a file is verified.
+#[derive(Debug, Clone, Copy)]
+pub struct Verify {
+    /// Compare permission, set-id and sticky bits too.
+    pub modes: bool,
+    /// Trust a file of the recorded size whose ctime is older than this (see
+    /// [`pkgdb::PackageRow::settled_ns`]) without reading it; `None`: read all.
+    pub settled_ns: Option<i64>,
+}
+
 /// Compare one installed file with its database row: its content (sha256) or
-/// symlink target, and with `modes` its permission, set-id and sticky bits.
-pub fn verify_file(depot_dir: &Path, file: &FileRow, modes: bool) -> Option<Problem> {
+/// symlink target, and per `how` its permission, set-id and sticky bits.
+pub fn verify_file(depot_dir: &Path, file: &FileRow, how: Verify) -> Option<Problem> {
+    let modes = how.modes;
     use sha2::Digest as _;
     let path = depot_dir.join(&file.path);
     let problem = |what: String| {
@@ -83,6 +106,17 @@ pub fn verify_file(depot_dir: &Path, file: &FileRow, modes: bool) -> Option<Prob
             let Some(expected) = &file.sha256 else {
                 return mode_problem();
             };
+            // Unchanged since install (nothing touched the inode): no need to read it.
+            if let Some(settled) = how.settled_ns {
+                use std::os::unix::fs::MetadataExt;
+                let ctime = meta
+                    .ctime()
+                    .saturating_mul(1_000_000_000)
+                    .saturating_add(meta.ctime_nsec());
+                if meta.len() == file.size && ctime < settled - SETTLE_GUARD_NS {
+                    return mode_problem();
+                }
+            }
             match fs_err::File::open(&path).and_then(|mut f| {
                 let mut h = sha2::Sha256::new();
                 std::io::copy(&mut f, &mut h)?;
@@ -258,13 +292,14 @@ pub fn delete(ctx: &mut Context, specs: &[String], options: &DeleteOptions) -> R
         output::caution!("{msg}\ndeleting anyway (-ff)");
     }
     let deleting: BTreeSet<String> = targets.iter().map(|t| t.pkgname.clone()).collect();
+    let mut trash: Vec<Trash> = Vec::new();
     let mut failed = false;
     let mut deleted: BTreeSet<String> = BTreeSet::new();
     // What the deleted packages depended on: candidates for -A / -R.
     let mut needed: BTreeSet<String> = BTreeSet::new();
     for target in &targets {
         let deps = ctx.db.dependencies(target.id)?;
-        match delete_one(ctx, target, &deleting, options) {
+        match delete_one(ctx, target, &deleting, options, &mut trash) {
             Ok(()) => {
                 deleted.insert(target.pkgname.clone());
                 needed.extend(deps.into_iter().filter_map(|d| d.resolved));
@@ -289,7 +324,7 @@ pub fn delete(ctx: &mut Context, specs: &[String], options: &DeleteOptions) -> R
                     continue;
                 }
                 let deps = ctx.db.dependencies(p.id)?;
-                delete_one(ctx, &p, &BTreeSet::new(), options)?;
+                delete_one(ctx, &p, &BTreeSet::new(), options, &mut trash)?;
                 needed.remove(&name);
                 needed.extend(deps.into_iter().filter_map(|d| d.resolved));
                 deleted.insert(name);
@@ -303,6 +338,20 @@ pub fn delete(ctx: &mut Context, specs: &[String], options: &DeleteOptions) -> R
     if !options.dry_run && !deleted.is_empty() {
         reresolve(ctx)?;
     }
+    // The files go while the database writes its changes back (two cores,
+    // two kinds of work); the rows are already gone, so a crash here leaves
+    // only `.trash-*` directories, which the next writer removes.
+    let removal = std::thread::spawn(move || -> Result<()> {
+        for (dir, files) in trash {
+            remove_depot_dir(&dir, &files)?;
+        }
+        Ok(())
+    });
+    ctx.db.checkpoint();
+    removal
+        .join()
+        .map_err(|_| anyhow::anyhow!("removing the deleted packages' files failed"))??;
+    crate::profile::phase("removed");
     if failed {
         bail!("some packages could not be deleted");
     }
@@ -324,11 +373,16 @@ fn reresolve(ctx: &mut Context) -> Result<()> {
     })
 }
 
+/// A depot dir renamed out of the way, with the files it holds: removed at the
+/// end of the command.
+type Trash = (PathBuf, Vec<FileRow>);
+
 fn delete_one(
     ctx: &mut Context,
     target: &PackageRow,
     deleting: &BTreeSet<String>,
     options: &DeleteOptions,
+    trash: &mut Vec<Trash>,
 ) -> Result<()> {
     let pkgname = &target.pkgname;
     if deleting.is_empty() {
@@ -359,8 +413,18 @@ fn delete_one(
         use rayon::prelude::*;
         problems = files
             .par_iter()
-            .filter_map(|f| verify_file(&depot_dir, f, false))
+            .filter_map(|f| {
+                verify_file(
+                    &depot_dir,
+                    f,
+                    Verify {
+                        modes: false,
+                        settled_ns: target.settled_ns,
+                    },
+                )
+            })
             .collect();
+        crate::profile::phase("verified");
         // pkg_delete keeps an imported package's changed files and deletes the
         // rest; a depot dir goes whole or not at all.
         if !problems.is_empty() && options.force == 0 && !imported {
@@ -383,12 +447,24 @@ fn delete_one(
         }
         return Ok(());
     }
-    let contents = ctx
-        .db
-        .metadata(target.id, "+CONTENTS")?
-        .map(|c| String::from_utf8_lossy(&c).into_owned())
-        .unwrap_or_default();
-    let (plist, _) = PackingList::parse(&contents);
+    // The depot dir's own copy reads faster than a large value from the database.
+    let contents = match std::fs::read(depot_dir.join("+CONTENTS")) {
+        Ok(bytes) if !imported => String::from_utf8_lossy(&bytes).into_owned(),
+        _ => ctx
+            .db
+            .metadata(target.id, "+CONTENTS")?
+            .map(|c| String::from_utf8_lossy(&c).into_owned())
+            .unwrap_or_default(),
+    };
+    // Parsed only for its @unexec commands (a large packing list takes a while).
+    let has_unexec = contents
+        .lines()
+        .any(|l| l.len() >= 7 && l.as_bytes()[..7].eq_ignore_ascii_case(b"@unexec"));
+    let plist = if has_unexec {
+        PackingList::parse(&contents).0
+    } else {
+        PackingList::default()
+    };
     let settings = ctx.settings.clone();
     // An imported package's scripts are in the database, not in its prefix.
     let script_copy = if imported {
@@ -456,6 +532,7 @@ fn delete_one(
         tx.delete_package(target.id)?;
         Ok(forgotten)
     });
+    crate::profile::phase("recorded");
     let forgotten = match committed {
         Ok(forgotten) => forgotten,
         Err(e) => {
@@ -483,9 +560,9 @@ fn delete_one(
     if !options.unregister_only && imported {
         remove_imported_files(&depot_dir, &files, &problems, options.force > 0);
     } else if !options.unregister_only && depot_dir.exists() {
-        let trash = packages.join(format!("{TRASH_PREFIX}{pkgname}-{}", std::process::id()));
-        fs_err::rename(&depot_dir, &trash)?;
-        remove_depot_dir(&trash, &files)?;
+        let trash_dir = packages.join(format!("{TRASH_PREFIX}{pkgname}-{}", std::process::id()));
+        fs_err::rename(&depot_dir, &trash_dir)?;
+        trash.push((trash_dir, files));
     }
     if options.verbose {
         println!("{}: deleted {pkgname}", output::program());

@@ -130,15 +130,20 @@ pub fn extract(
     let mut buffer = vec![0u8; 128 * 1024];
     let mut next = first.map(Ok);
 
-    let mut seen: HashSet<String> = HashSet::with_capacity(items.len());
+    // The staging dir starts empty, so an entry that already exists there is
+    // listed twice: creating it fails, and `duplicate` says so.
+    let duplicate = |rel: &str, e: std::io::Error| -> anyhow::Error {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            anyhow::anyhow!(
+                "{pkgname}: duplicate entry {}: +CONTENTS lists it twice; the package is malformed",
+                crate::quote::name(rel)
+            )
+        } else {
+            anyhow::Error::from(e).context(format!("cannot create {rel} in {}", dest.display()))
+        }
+    };
     for (index, item) in items.iter().enumerate() {
         let rel = depot_path(pkgname, &prefix, &item.cwd, &item.name)?;
-        if !seen.insert(rel.clone()) {
-            bail!(
-                "{pkgname}: duplicate entry {}: +CONTENTS lists it twice; the package is malformed",
-                crate::quote::name(&rel)
-            );
-        }
         let entry = match next.take().or_else(|| entries.next()) {
             Some(entry) => entry.map_err(|e| {
                 anyhow::anyhow!(
@@ -182,14 +187,16 @@ pub fn extract(
                     bail!("{pkgname}: {rel} is larger than depot accepts");
                 }
                 let mode = installed_mode(pkgname, &rel, header_mode, item.mode.as_deref());
-                // Written as 0600 and given its mode at the end: writing to a
-                // set-id file would clear its set-id bits.
+                // A set-id file is written as 0600 and given its mode at the end
+                // (writing to it would clear the set-id bits); others get theirs
+                // at creation, which the open descriptor may still write through.
+                let set_id = mode & 0o7000 != 0;
                 let mut out = std::fs::OpenOptions::new()
                     .write(true)
                     .create_new(true)
-                    .mode(0o600)
+                    .mode(if set_id { 0o600 } else { mode })
                     .open(&at)
-                    .with_context(|| format!("cannot create {}", at.display()))?;
+                    .map_err(|e| duplicate(&rel, e))?;
                 let mut md5 = md5::Md5::new();
                 let mut sha = sha2::Sha256::new();
                 let mut written = 0u64;
@@ -211,8 +218,10 @@ pub fn extract(
                         "{pkgname}: {rel} is truncated in the archive ({written} of {length} bytes)"
                     );
                 }
-                out.set_permissions(std::fs::Permissions::from_mode(mode))
-                    .with_context(|| format!("cannot set the mode of {}", at.display()))?;
+                if set_id {
+                    out.set_permissions(std::fs::Permissions::from_mode(mode))
+                        .with_context(|| format!("cannot set the mode of {}", at.display()))?;
+                }
                 let md5 = hex::encode(md5.finalize());
                 let sha256 = hex::encode(sha.finalize());
                 if let Some(expected) = &item.md5
@@ -263,8 +272,7 @@ pub fn extract(
                         "{pkgname}: symlink {rel} points to {target}, but +CONTENTS records {expected}"
                     );
                 }
-                std::os::unix::fs::symlink(&target, &at)
-                    .with_context(|| format!("cannot create symlink {}", at.display()))?;
+                std::os::unix::fs::symlink(&target, &at).map_err(|e| duplicate(&rel, e))?;
                 push(
                     &mut files,
                     on_file,
@@ -300,7 +308,7 @@ pub fn extract(
                         "{pkgname}: hard link {rel} -> {target} does not point to an earlier file of the package; refusing it"
                     );
                 };
-                fs_err::hard_link(dest.join(&target_rel), &at)?;
+                std::fs::hard_link(dest.join(&target_rel), &at).map_err(|e| duplicate(&rel, e))?;
                 let meta = fs_err::symlink_metadata(&at)?;
                 push(
                     &mut files,
