@@ -76,8 +76,8 @@ pub struct Verify {
 /// Compare one installed file with its database row: its content (sha256) or
 /// symlink target, and per `how` its permission, set-id and sticky bits.
 pub fn verify_file(depot_dir: &Path, file: &FileRow, how: Verify) -> Option<Problem> {
-    let modes = how.modes;
     use sha2::Digest as _;
+    let modes = how.modes;
     let path = depot_dir.join(&file.path);
     let problem = |what: String| {
         Some(Problem {
@@ -448,7 +448,7 @@ fn delete_one(
         return Ok(());
     }
     // The depot dir's own copy reads faster than a large value from the database.
-    let contents = match std::fs::read(depot_dir.join("+CONTENTS")) {
+    let contents = match fs_err::read(depot_dir.join("+CONTENTS")) {
         Ok(bytes) if !imported => String::from_utf8_lossy(&bytes).into_owned(),
         _ => ctx
             .db
