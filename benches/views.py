@@ -7,10 +7,18 @@ entries (shared bin/, lib/, share/man/man1/, private share/pN subtrees):
 - add one more package to the built view (a new generation);
 - switch a view (`depot view rollback`, end to end);
 - the same at each size given (default 200 and 1000), the build-time ratio between
-  the largest and the smallest, and each depot command's peak RSS.
+  the largest and the smallest, and each depot command's peak RSS;
+- adding one package to a view of each of --add-sizes packages (default 100, 1000,
+  2000), end to end, against the floor: `views/examples/floor.rs` writing the
+  identical link set of that generation with the same method (directories, then
+  each directory's links relative to an open handle, one directory per thread).
+  A line fitted through the sizes splits each into a fixed part and a part per
+  link. Targets: depot's fixed part <= 3 ms, its part per link <= 1.2x the floor's.
 
-Usage: benches/views.py [--depot target/release/depot] [--sizes 200,1000] [--tmp DIR] [--runs 3]
+Usage: benches/views.py [--depot target/release/depot] [--sizes 200,1000] [--add-sizes 100,1000,2000]
+                        [--tmp DIR] [--runs 3]
 Needs stow and lndir (Debian: stow, xutils-dev); missing tools are reported as skipped.
+Run it on tmpfs (--tmp /dev/shm) to measure depot rather than the disk.
 """
 import argparse
 import os
@@ -46,16 +54,65 @@ def stage_package(base, i):
     return d
 
 
+def fit(points):
+    """Least-squares line through (x, y): (intercept, slope)."""
+    n = len(points)
+    mx = sum(x for x, _ in points) / n
+    my = sum(y for _, y in points) / n
+    sxx = sum((x - mx) ** 2 for x, _ in points)
+    slope = sum((x - mx) * (y - my) for x, y in points) / sxx if sxx else 0.0
+    return my - slope * mx, slope
+
+
+def bench_add_one(depot, floor, work, root, names, sizes, runs, env):
+    """Add one package to views of each size; write the same generation with the floor."""
+    med = statistics.median
+    depot_points, floor_points = [], []
+    for n in sizes:
+        view = f"a{n}"
+        subprocess.run([depot, "view", "create", view], check=True, env=env, stdout=subprocess.DEVNULL)
+        subprocess.run([depot, "view", "add", view] + names[:n], check=True, env=env, stdout=subprocess.DEVNULL)
+        extra = names[n]
+        adds, floors, links = [], [], 0
+        for r in range(runs):
+            time.sleep(0.5)  # let the background removal of a pruned generation finish
+            adds.append(run([depot, "view", "add", view, extra], env=env)[0])
+            generation = os.path.realpath(os.path.join(root, "views", view))
+            manifest = os.path.join(work, f"manifest-{n}")
+            with open(manifest, "w") as fh:
+                subprocess.run(["find", ".", "-printf", "%y\t%P\t%l\n"], cwd=generation, check=True, stdout=fh)
+            with open(manifest) as fh:
+                links = sum(1 for line in fh if line.startswith("l"))
+            time.sleep(0.5)
+            dest = os.path.join(work, f"floor-{n}-{r}")
+            floors.append(run([floor, manifest, dest])[0])
+            shutil.rmtree(dest)
+            subprocess.run([depot, "view", "remove", view, extra], check=True, env=env, stdout=subprocess.DEVNULL)
+        d, f = med(adds), med(floors)
+        depot_points.append((links, d))
+        floor_points.append((links, f))
+        print(f"add one package to a view of {n} ({links} links): depot {d*1000:.1f} ms, floor {f*1000:.1f} ms, ratio {d/f:.2f}x")
+    if len(sizes) > 1:
+        (d0, d1), (f0, f1) = fit(depot_points), fit(floor_points)
+        print(f"  fitted: depot {d0*1000:.1f} ms + {d1*1e6:.2f} us/link; floor {f0*1000:.1f} ms + {f1*1e6:.2f} us/link")
+        print(f"  fixed part {d0*1000:.1f} ms (target <= 3 ms); per link {d1/f1:.2f}x the floor's (target <= 1.2x)")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--depot", default="target/release/depot")
     ap.add_argument("--sizes", default="200,1000")
+    ap.add_argument("--add-sizes", default="100,1000,2000")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--tmp", default=None)
     args = ap.parse_args()
     depot = os.path.abspath(args.depot)
-    sizes = sorted(int(s) for s in args.sizes.split(","))
-    most = sizes[-1]
+    sizes = sorted(int(s) for s in args.sizes.split(",") if s)
+    add_sizes = sorted(int(s) for s in args.add_sizes.split(",") if s)
+    most = max(sizes + add_sizes)
+    floor = os.path.join(os.path.dirname(depot), "examples", "floor")
+    if add_sizes and not os.path.exists(floor):
+        subprocess.run(["cargo", "build", "--release", "-p", "views", "--example", "floor"], check=True)
     med = statistics.median
     with tempfile.TemporaryDirectory(dir=args.tmp) as work:
         stage = os.path.join(work, "stage")
@@ -123,6 +180,8 @@ def main():
         if len(sizes) > 1:
             lo, hi = sizes[0], sizes[-1]
             print(f"scaling: build at {hi} / build at {lo} = {builds[hi]/builds[lo]:.2f}x (target <= 5.5x)")
+        if add_sizes:
+            bench_add_one(depot, floor, work, root, names, add_sizes, args.runs, env)
 
 
 if __name__ == "__main__":

@@ -289,6 +289,46 @@ impl Transaction<'_> {
                 )
                 .map_err(|e| self.err(e))?;
         }
+        // A generation is mostly its parent's members: copy those rows in one
+        // statement and apply the difference, rather than insert every row.
+        let mut to_insert: Vec<&MemberRow> = members.iter().collect();
+        if let Some(parent) = parent {
+            let before = self.members(view_id, parent)?;
+            let now: std::collections::HashMap<&str, i64> = members
+                .iter()
+                .map(|m| (m.pkgname.as_str(), m.priority))
+                .collect();
+            let kept: std::collections::HashMap<&str, i64> = before
+                .iter()
+                .filter(|b| now.get(b.pkgname.as_str()) == Some(&b.priority))
+                .map(|b| (b.pkgname.as_str(), b.priority))
+                .collect();
+            if kept.len() * 2 > members.len() {
+                self.tx
+                    .execute(
+                        "INSERT INTO members (view_id, generation, package_id, priority)
+                         SELECT view_id, ?3, package_id, priority FROM members
+                         WHERE view_id = ?1 AND generation = ?2",
+                        params![view_id, parent, number],
+                    )
+                    .map_err(|e| self.err(e))?;
+                let mut gone = self
+                    .tx
+                    .prepare_cached(
+                        "DELETE FROM members WHERE view_id = ?1 AND generation = ?2
+                         AND package_id = (SELECT id FROM packages WHERE pkgname = ?3)",
+                    )
+                    .map_err(|e| self.err(e))?;
+                for b in before
+                    .iter()
+                    .filter(|b| !kept.contains_key(b.pkgname.as_str()))
+                {
+                    gone.execute(params![view_id, number, b.pkgname])
+                        .map_err(|e| self.err(e))?;
+                }
+                to_insert.retain(|m| !kept.contains_key(m.pkgname.as_str()));
+            }
+        }
         let mut stmt = self
             .tx
             .prepare_cached(
@@ -296,7 +336,7 @@ impl Transaction<'_> {
                  VALUES (?1, ?2, (SELECT id FROM packages WHERE pkgname = ?3), ?4)",
             )
             .map_err(|e| self.err(e))?;
-        for m in members {
+        for m in to_insert {
             stmt.execute(params![view_id, number, m.pkgname, m.priority])
                 .map_err(|e| match e {
                     rusqlite::Error::SqliteFailure(..) => {
