@@ -218,3 +218,20 @@ fn delete_after_a_switch_names_the_generations_it_forgets() {
     assert!(!w.root.join("packages/tool-1.0").exists());
     assert!(!w.root.join("bin/tool").exists());
 }
+
+#[test]
+fn a_file_changed_later_in_place_is_still_found_by_delete() {
+    use std::os::unix::fs::PermissionsExt;
+    let w = World::new();
+    let p = w.package("later-1.0", &[("share/later/data", "aaaa")], &[]);
+    w.ok(&["add", p.to_str().unwrap()]);
+    // Well after the install settled, the same number of bytes, written in place.
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    let file = w.root.join("packages/later-1.0/share/later/data");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::write(&file, "bbbb").unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o444)).unwrap();
+    let err = w.fails(&["delete", "later-1.0"]);
+    assert!(err.contains("sha256 mismatch"), "{err}");
+    assert!(file.exists());
+}

@@ -38,8 +38,9 @@ pub struct PackageRow {
     pub keep: bool,
     /// Seconds since the epoch.
     pub install_time: i64,
-    /// When its files were all written (ns since the epoch); a file whose ctime
-    /// is older has not changed since. `None` for packages recorded without it.
+    /// When its files were all written, as the file system's clock stamps ctime
+    /// (ns since the epoch); a file whose ctime is older has not changed since.
+    /// `None` for packages recorded without it.
     pub settled_ns: Option<i64>,
 }
 

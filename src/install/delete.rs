@@ -51,17 +51,26 @@ pub struct Problem {
     pub what: String,
 }
 
-/// Nanoseconds since the epoch, as file ctimes count them.
-pub fn now_ns() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+/// A file's ctime in nanoseconds since the epoch.
+fn ctime_ns(meta: &std::fs::Metadata) -> i64 {
+    use std::os::unix::fs::MetadataExt;
+    meta.ctime()
+        .saturating_mul(1_000_000_000)
+        .saturating_add(meta.ctime_nsec())
 }
 
-/// A file whose inode last changed this long before its package's files were
-/// all written is as it was installed: file systems stamp ctime from a clock
-/// that may lag the one read for `settled_ns` by a tick.
-const SETTLE_GUARD_NS: i64 = 20_000_000;
+/// Mark the moment a package's files are all written: the ctime of a file made
+/// (and removed) in `dir` right after them, by the same file system clock at
+/// the same granularity. A file whose ctime is older has not been touched since;
+/// any later change (a write, chmod, link, rename over) stamps it this or later.
+pub fn settle_mark(dir: &Path) -> Result<i64> {
+    let marker = dir.join(".depot-settled");
+    let file = fs_err::File::create(&marker)?;
+    let stamp = ctime_ns(&file.metadata()?);
+    drop(file);
+    fs_err::remove_file(&marker)?;
+    Ok(stamp)
+}
 
 /// How a file is verified.
 #[derive(Debug, Clone, Copy)]
@@ -69,7 +78,7 @@ pub struct Verify {
     /// Compare permission, set-id and sticky bits too.
     pub modes: bool,
     /// Trust a file of the recorded size whose ctime is older than this (see
-    /// [`pkgdb::PackageRow::settled_ns`]) without reading it; `None`: read all.
+    /// [`settle_mark`]) without reading it; `None`: read all.
     pub settled_ns: Option<i64>,
 }
 
@@ -107,15 +116,11 @@ pub fn verify_file(depot_dir: &Path, file: &FileRow, how: Verify) -> Option<Prob
                 return mode_problem();
             };
             // Unchanged since install (nothing touched the inode): no need to read it.
-            if let Some(settled) = how.settled_ns {
-                use std::os::unix::fs::MetadataExt;
-                let ctime = meta
-                    .ctime()
-                    .saturating_mul(1_000_000_000)
-                    .saturating_add(meta.ctime_nsec());
-                if meta.len() == file.size && ctime < settled - SETTLE_GUARD_NS {
-                    return mode_problem();
-                }
+            if let Some(settled) = how.settled_ns
+                && meta.len() == file.size
+                && ctime_ns(&meta) < settled
+            {
+                return mode_problem();
             }
             match fs_err::File::open(&path).and_then(|mut f| {
                 let mut h = sha2::Sha256::new();
