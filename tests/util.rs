@@ -64,6 +64,18 @@ impl World {
         Self::ok_with(self.command(&depot_bin()).args(args), args)
     }
 
+    /// Run depot and require success; returns stderr (warnings, notes).
+    pub fn ok_stderr(&self, args: &[&str]) -> String {
+        let out = self.depot(args);
+        assert!(
+            out.status.success(),
+            "depot {args:?} failed ({}):\nstderr: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+
     /// Like [`World::ok`] with `PKG_PATH` set.
     pub fn ok_in(&self, pkg_path: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> String {
         Self::ok_with(
