@@ -31,6 +31,9 @@ fn check_name(name: &str) -> Result<()> {
 fn existing_view(ctx: &Context, name: &str) -> Result<pkgdb::ViewRow> {
     match ctx.db.view(name)? {
         Some(v) => Ok(v),
+        None if name == DEFAULT_VIEW => bail!(
+            "the default view has no generations yet: `depot add` links packages into it, `depot view add default PKG` links installed ones"
+        ),
         None => bail!(
             "no view named {name}; `depot view list` shows the views, `depot view create {name}` makes one"
         ),
