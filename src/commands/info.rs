@@ -51,12 +51,16 @@ impl Subject {
     /// The file list as pkg_info -L prints it: installed files at their depot paths.
     fn files(&self, settings: &Settings) -> Vec<String> {
         let prefix = self.plist.prefix().unwrap_or("").to_owned();
+        let depot_dir = self
+            .installed
+            .as_ref()
+            .map(|row| settings.package_dir(&row.depot_dir));
         self.plist
             .files()
             .into_iter()
             .filter(|f| !f.ignored)
-            .map(|f| match &self.installed {
-                Some(row) => {
+            .map(|f| match &depot_dir {
+                Some(depot_dir) => {
                     let rel = crate::install::extract::depot_path(
                         &self.pkgname,
                         &prefix,
@@ -64,11 +68,7 @@ impl Subject {
                         &f.name,
                     )
                     .unwrap_or(f.name.clone());
-                    settings
-                        .package_dir(&row.depot_dir)
-                        .join(rel)
-                        .display()
-                        .to_string()
+                    depot_dir.join(rel).display().to_string()
                 }
                 None => {
                     if f.cwd == "/" {
@@ -92,7 +92,10 @@ impl Subject {
     }
 }
 
-fn installed_subject(db: &Database, row: PackageRow) -> Result<Subject> {
+/// An installed package as a subject. Who requires it is looked up only when
+/// something will show it (`with_required_by`): in a view that is a query per
+/// view holding the package, too much for every line of a listing.
+fn installed_subject(db: &Database, row: PackageRow, with_required_by: bool) -> Result<Subject> {
     let metadata = db.all_metadata(row.id)?;
     let contents = metadata
         .iter()
@@ -104,7 +107,11 @@ fn installed_subject(db: &Database, row: PackageRow) -> Result<Subject> {
         pkgname: row.pkgname.clone(),
         label: row.pkgname.clone(),
         file: None,
-        required_by: crate::requirements::required_by(db, &row)?,
+        required_by: if with_required_by {
+            crate::requirements::required_by(db, &row)?
+        } else {
+            Vec::new()
+        },
         views: db.views_holding(row.id)?,
         metadata,
         plist,
@@ -173,6 +180,13 @@ pub fn run(settings: &Settings, args: &InfoArgs) -> Result<ExitStatus> {
         all = true;
     }
 
+    // "Required by" appears in JSON and in the sections (asked for, verbose,
+    // or pkg_info's default ones), never in a one-line listing or a summary.
+    let with_required_by = args.json
+        || (!index
+            && !args.summary
+            && args.query.is_none()
+            && (args.required_by || args.verbose || !show_sections));
     let mut subjects = Vec::new();
     let mut errors = 0;
     if all {
@@ -180,7 +194,7 @@ pub fn run(settings: &Settings, args: &InfoArgs) -> Result<ExitStatus> {
             if args.user && row.automatic {
                 continue;
             }
-            subjects.push(installed_subject(&db, row)?);
+            subjects.push(installed_subject(&db, row, with_required_by)?);
         }
     }
     for spec in &args.packages {
@@ -191,7 +205,7 @@ pub fn run(settings: &Settings, args: &InfoArgs) -> Result<ExitStatus> {
             }
             for o in owners {
                 if let Some(row) = db.package(&o)? {
-                    subjects.push(installed_subject(&db, row)?);
+                    subjects.push(installed_subject(&db, row, with_required_by)?);
                 }
             }
             continue;
@@ -212,7 +226,7 @@ pub fn run(settings: &Settings, args: &InfoArgs) -> Result<ExitStatus> {
             errors += 1;
         }
         for row in matches {
-            subjects.push(installed_subject(&db, row)?);
+            subjects.push(installed_subject(&db, row, with_required_by)?);
         }
     }
     let mut out = String::new();
