@@ -40,23 +40,39 @@ fn may_name(pattern: &str, base: &str) -> bool {
     pattern.contains(base) || pattern.contains(['*', '?', '[', '{'])
 }
 
-/// The run-time dependencies of `members` that no member satisfies after a
-/// change of `view` from its current generation to `members`. Only what the
-/// change can affect is checked: the dependencies of the members it adds, and
-/// those of the other members that a removed package satisfied.
+/// The `patterns` of `member` that nothing in `members` satisfies, as unmet
+/// dependencies in `view`.
+pub fn unmet_patterns<'a>(
+    view: &'a str,
+    member: &'a str,
+    patterns: impl IntoIterator<Item = String> + 'a,
+    members: &'a [MemberRow],
+) -> impl Iterator<Item = Unmet> + 'a {
+    patterns
+        .into_iter()
+        .filter(|p| !members.iter().any(|m| pattern::pkg_match(p, &m.pkgname)))
+        .map(move |pattern| Unmet {
+            view: view.to_owned(),
+            member: member.to_owned(),
+            pattern,
+        })
+}
+
+/// The run-time dependencies that no member satisfies after a change of `view`
+/// from the members `before` to `members`. Only what the change can affect is
+/// checked: the dependencies of the members it adds, and those of the other
+/// members that a removed package satisfied.
 pub fn unmet_after_change<R: ViewQueries + Queries>(
     db: &R,
     view: &str,
+    before: &[MemberRow],
     members: &[MemberRow],
 ) -> Result<Vec<Unmet>> {
-    let before: BTreeSet<String> = crate::linking::current_members(db, view)?
-        .into_iter()
-        .map(|m| m.pkgname)
-        .collect();
+    let before: BTreeSet<&str> = before.iter().map(|m| m.pkgname.as_str()).collect();
     let after: BTreeSet<&str> = members.iter().map(|m| m.pkgname.as_str()).collect();
     let removed: Vec<&str> = before
         .iter()
-        .map(String::as_str)
+        .copied()
         .filter(|b| !after.contains(b))
         .collect();
     let met = |pattern: &str| after.iter().any(|m| pattern::pkg_match(pattern, m));
@@ -65,15 +81,12 @@ pub fn unmet_after_change<R: ViewQueries + Queries>(
         let Some(row) = db.package(added)? else {
             continue;
         };
-        for d in db.dependencies(row.id)? {
-            if d.kind == DependencyKind::Run && !met(&d.pattern) {
-                unmet.insert(Unmet {
-                    view: view.to_owned(),
-                    member: (*added).to_owned(),
-                    pattern: d.pattern,
-                });
-            }
-        }
+        let run = db
+            .dependencies(row.id)?
+            .into_iter()
+            .filter(|d| d.kind == DependencyKind::Run)
+            .map(|d| d.pattern);
+        unmet.extend(unmet_patterns(view, added, run, members));
     }
     if !removed.is_empty()
         && let Some(v) = db.view(view)?
@@ -186,11 +199,13 @@ pub fn dependants_blocking(db: &Database, going: &[PackageRow]) -> Result<Vec<De
         views.extend(db.views_holding(target.id)?);
     }
     for view in views {
-        let members: Vec<MemberRow> = crate::linking::current_members(db, &view)?
-            .into_iter()
+        let before = crate::linking::current_members(db, &view)?;
+        let after: Vec<MemberRow> = before
+            .iter()
             .filter(|m| !names.contains(m.pkgname.as_str()))
+            .cloned()
             .collect();
-        for u in unmet_after_change(db, &view, &members)? {
+        for u in unmet_after_change(db, &view, &before, &after)? {
             found.insert(Dependant {
                 pkgname: u.member,
                 view: Some(u.view),

@@ -86,8 +86,14 @@ fn base(pkgname: &str) -> &str {
 
 /// Refuse a change that leaves a member of `view` needing what no other member
 /// provides, unless forced (then warn).
-fn check_dependencies(ctx: &Context, view: &str, members: &[MemberRow], force: bool) -> Result<()> {
-    let unmet = requirements::unmet_after_change(&ctx.db, view, members)?;
+fn check_dependencies(
+    ctx: &Context,
+    view: &str,
+    before: &[MemberRow],
+    members: &[MemberRow],
+    force: bool,
+) -> Result<()> {
+    let unmet = requirements::unmet_after_change(&ctx.db, view, before, members)?;
     if unmet.is_empty() {
         return Ok(());
     }
@@ -182,6 +188,7 @@ pub fn run(settings: Settings, command: &ViewCommand) -> Result<ExitStatus> {
                 existing_view(&ctx, name)?;
             }
             let mut members = linking::current_members(&ctx.db, name)?;
+            let before = members.clone();
             let mut added = Vec::new();
             for spec in packages {
                 let pkgname = installed_pkgname(&ctx, spec)?;
@@ -203,7 +210,7 @@ pub fn run(settings: Settings, command: &ViewCommand) -> Result<ExitStatus> {
                 added.push(pkgname);
             }
             if !added.is_empty() {
-                check_dependencies(&ctx, name, &members, *force)?;
+                check_dependencies(&ctx, name, &before, &members, *force)?;
                 let n = change(&mut ctx, name, members, &format!("add {}", added.join(" ")))?;
                 println!("view {name}: generation {n} adds {}", added.join(" "));
             }
@@ -215,6 +222,7 @@ pub fn run(settings: Settings, command: &ViewCommand) -> Result<ExitStatus> {
         } => {
             let v = existing_view(&ctx, name)?;
             let mut members = linking::current_members(&ctx.db, &v.name)?;
+            let before = members.clone();
             let mut removed = Vec::new();
             for spec in packages {
                 let before = members.len();
@@ -229,7 +237,7 @@ pub fn run(settings: Settings, command: &ViewCommand) -> Result<ExitStatus> {
                     bail!("{spec} is not in view {name}");
                 }
             }
-            check_dependencies(&ctx, name, &members, *force)?;
+            check_dependencies(&ctx, name, &before, &members, *force)?;
             let n = change(
                 &mut ctx,
                 name,
@@ -246,6 +254,7 @@ pub fn run(settings: Settings, command: &ViewCommand) -> Result<ExitStatus> {
         } => {
             let v = existing_view(&ctx, name)?;
             let mut members = linking::current_members(&ctx.db, &v.name)?;
+            let before = members.clone();
             let new_name = installed_pkgname(&ctx, new)?;
             let Some(slot) = members
                 .iter_mut()
@@ -254,7 +263,7 @@ pub fn run(settings: Settings, command: &ViewCommand) -> Result<ExitStatus> {
                 bail!("{old} is not in view {name}");
             };
             let old_name = std::mem::replace(&mut slot.pkgname, new_name.clone());
-            check_dependencies(&ctx, name, &members, *force)?;
+            check_dependencies(&ctx, name, &before, &members, *force)?;
             let n = change(
                 &mut ctx,
                 name,

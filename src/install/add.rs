@@ -430,19 +430,14 @@ fn stage_and_commit(
             };
             // The package's dependencies were linked before it, unless they were
             // installed already outside this view: say what it misses there.
-            for dep in planned.plist.dependencies() {
-                let met = dep.build_only
-                    || members
-                        .iter()
-                        .any(|m| pattern::pkg_match(&dep.pattern, &m.pkgname));
-                if !met {
-                    let unmet = requirements::Unmet {
-                        view: view.clone(),
-                        member: pkgname.to_owned(),
-                        pattern: dep.pattern,
-                    };
-                    output::caution!("{unmet}; link one with `depot view add {view} PACKAGE`");
-                }
+            let run = planned
+                .plist
+                .dependencies()
+                .into_iter()
+                .filter(|d| !d.build_only)
+                .map(|d| d.pattern);
+            for unmet in requirements::unmet_patterns(view, pkgname, run, &members) {
+                output::caution!("{unmet}; link one with `depot view add {view} PACKAGE`");
             }
             let reason = format!("add {pkgname}");
             view_change = Some(linking::prepare(
