@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use pkgdb::{Database, MemberRow, Queries, Transaction, ViewQueries};
 
+use crate::install::TRASH_PREFIX;
 use crate::output;
 use crate::settings::Settings;
 
@@ -598,14 +599,15 @@ impl Prepared {
             self.abandon();
             return Err(e);
         }
-        self.switch(settings)?;
-        prune(settings, db, &self.generation.view)?;
+        self.settle(settings, db)?;
         Ok(self.generation.number)
     }
 
-    /// The view this generation is of.
-    pub fn view(&self) -> &str {
-        &self.generation.view
+    /// After the generation is recorded: switch the view to it, then forget
+    /// the generations beyond the view's window.
+    pub fn settle(&self, settings: &Settings, db: &mut Database) -> Result<()> {
+        self.switch(settings)?;
+        prune(settings, db, &self.generation.view)
     }
 
     /// Record the generation in the database (inside the operation's transaction).
@@ -707,9 +709,6 @@ fn stitch_root(settings: &Settings, top_level: &[String]) -> Result<()> {
     }
     Ok(())
 }
-
-/// Prefix of generation directories on their way out (`.gen/<view>/.trash-*`).
-const TRASH_PREFIX: &str = ".trash-";
 
 /// The generations `view` keeps: its own `keep` setting, else the config's.
 pub fn window<R: ViewQueries>(db: &R, settings: &Settings, view_id: i64) -> Result<usize> {

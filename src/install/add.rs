@@ -540,8 +540,7 @@ fn stage_and_commit(
     }
     crate::profile::phase("committed");
     if let Some(change) = &view_change {
-        change.switch(&settings)?;
-        linking::prune(&settings, &mut ctx.db, change.view())?;
+        change.settle(&settings, &mut ctx.db)?;
     }
     crate::profile::phase("switched");
     if let Some(display) = planned.plist.first(Command::Display) {

@@ -234,9 +234,12 @@ fn remove_imported_files(prefix: &Path, files: &[FileRow], problems: &[Problem],
 }
 
 /// One line per view: the generations that go with `pkgname`.
-fn forgotten_lines(generations: &[(i64, String, i64)], pkgname: &str) -> Vec<String> {
+fn forgotten_lines<'a>(
+    generations: impl IntoIterator<Item = (&'a str, i64)>,
+    pkgname: &str,
+) -> Vec<String> {
     let mut by_view: Vec<(&str, Vec<String>)> = Vec::new();
-    for (_, view, number) in generations {
+    for (view, number) in generations {
         match by_view.last_mut() {
             Some((v, numbers)) if *v == view => numbers.push(number.to_string()),
             _ => by_view.push((view, vec![number.to_string()])),
@@ -296,15 +299,55 @@ pub fn delete(ctx: &mut Context, specs: &[String], options: &DeleteOptions) -> R
         }
         output::caution!("{msg}\ndeleting anyway (-ff)");
     }
-    let deleting: BTreeSet<String> = targets.iter().map(|t| t.pkgname.clone()).collect();
     let mut trash: Vec<Trash> = Vec::new();
-    let mut failed = false;
     let mut deleted: BTreeSet<String> = BTreeSet::new();
+    let outcome = delete_targets(ctx, &targets, options, &mut trash, &mut deleted);
+    // Whatever went before an error stays deleted: its dependants are resolved
+    // again and its files go, as after a run without one.
+    let resolved = if !options.dry_run && !deleted.is_empty() {
+        reresolve(ctx)
+    } else {
+        Ok(())
+    };
+    // The files go while the database writes its changes back (two cores,
+    // two kinds of work); the rows are already gone, so a crash here leaves
+    // only `.trash-*` directories, which the next writer removes.
+    let removal = std::thread::spawn(move || -> Result<()> {
+        for (dir, files) in trash {
+            remove_depot_dir(&dir, &files)?;
+        }
+        Ok(())
+    });
+    ctx.db.checkpoint();
+    removal
+        .join()
+        .map_err(|_| anyhow::anyhow!("removing the deleted packages' files failed"))??;
+    crate::profile::phase("removed");
+    let failed = outcome?;
+    resolved?;
+    if failed {
+        bail!("some packages could not be deleted");
+    }
+    Ok(())
+}
+
+/// Delete `targets` in order, then (with -A or -R) what they needed and
+/// nothing needs any more. Depot dirs go to `trash`; names to `deleted`.
+/// Returns whether a package failed under -k.
+fn delete_targets(
+    ctx: &mut Context,
+    targets: &[PackageRow],
+    options: &DeleteOptions,
+    trash: &mut Vec<Trash>,
+    deleted: &mut BTreeSet<String>,
+) -> Result<bool> {
+    let deleting: BTreeSet<String> = targets.iter().map(|t| t.pkgname.clone()).collect();
+    let mut failed = false;
     // What the deleted packages depended on: candidates for -A / -R.
     let mut needed: BTreeSet<String> = BTreeSet::new();
-    for target in &targets {
+    for target in targets {
         let deps = ctx.db.dependencies(target.id)?;
-        match delete_one(ctx, target, &deleting, options, &mut trash) {
+        match delete_one(ctx, target, &deleting, options, trash) {
             Ok(()) => {
                 deleted.insert(target.pkgname.clone());
                 needed.extend(deps.into_iter().filter_map(|d| d.resolved));
@@ -329,7 +372,7 @@ pub fn delete(ctx: &mut Context, specs: &[String], options: &DeleteOptions) -> R
                     continue;
                 }
                 let deps = ctx.db.dependencies(p.id)?;
-                delete_one(ctx, &p, &BTreeSet::new(), options, &mut trash)?;
+                delete_one(ctx, &p, &BTreeSet::new(), options, trash)?;
                 needed.remove(&name);
                 needed.extend(deps.into_iter().filter_map(|d| d.resolved));
                 deleted.insert(name);
@@ -340,27 +383,7 @@ pub fn delete(ctx: &mut Context, specs: &[String], options: &DeleteOptions) -> R
             }
         }
     }
-    if !options.dry_run && !deleted.is_empty() {
-        reresolve(ctx)?;
-    }
-    // The files go while the database writes its changes back (two cores,
-    // two kinds of work); the rows are already gone, so a crash here leaves
-    // only `.trash-*` directories, which the next writer removes.
-    let removal = std::thread::spawn(move || -> Result<()> {
-        for (dir, files) in trash {
-            remove_depot_dir(&dir, &files)?;
-        }
-        Ok(())
-    });
-    ctx.db.checkpoint();
-    removal
-        .join()
-        .map_err(|_| anyhow::anyhow!("removing the deleted packages' files failed"))??;
-    crate::profile::phase("removed");
-    if failed {
-        bail!("some packages could not be deleted");
-    }
-    Ok(())
+    Ok(failed)
 }
 
 /// Point dependencies that resolved to a deleted package at the best installed
@@ -447,7 +470,8 @@ fn delete_one(
     let forgettable = ctx.db.generations_holding(target.id)?;
     if options.dry_run {
         println!("would delete {pkgname}");
-        for line in forgotten_lines(&forgettable, pkgname) {
+        let forgettable = forgettable.iter().map(|(_, view, n)| (view.as_str(), *n));
+        for line in forgotten_lines(forgettable, pkgname) {
             println!("would forget {line}");
         }
         return Ok(());
@@ -548,14 +572,9 @@ fn delete_one(
         }
     };
     for change in &changes {
-        change.switch(&settings)?;
-        linking::prune(&settings, &mut ctx.db, change.view())?;
+        change.settle(&settings, &mut ctx.db)?;
     }
-    let gone: Vec<(i64, String, i64)> = forgotten
-        .iter()
-        .map(|(view, number)| (0, view.clone(), *number))
-        .collect();
-    for line in forgotten_lines(&gone, pkgname) {
+    for line in forgotten_lines(forgotten.iter().map(|(v, n)| (v.as_str(), *n)), pkgname) {
         output::say!("forgot {line}");
     }
     for (view, number) in forgotten {

@@ -18,7 +18,8 @@ use crate::settings::Settings;
 
 /// Prefix of staging directories under `<root>/packages`.
 pub const STAGING_PREFIX: &str = ".staging-";
-/// Prefix of directories being removed under `<root>/packages`.
+/// Prefix of directories on their way out: under `<root>/packages` (a deleted
+/// depot dir) and under `<root>/views/.gen/<view>` (a pruned generation).
 pub const TRASH_PREFIX: &str = ".trash-";
 
 /// An open root for writing: the lock is held as long as this lives.
