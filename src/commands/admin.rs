@@ -8,7 +8,7 @@ use pkgdb::{Database, DependencyKind, FileKind, FileRow, NewDependency, NewPacka
 use super::ExitStatus;
 use crate::cli::{AdminAction, AdminArgs};
 use crate::install::Context;
-use crate::install::delete::{Verify, verify_file};
+use crate::install::verify::{Verify, verify_file};
 use crate::output;
 use crate::package::pattern;
 use crate::package::plist::{Command, Entry, PackingList};

@@ -381,7 +381,7 @@ fn stage_and_commit(
         &mut |row| Ok(recorder.file(row.clone())?),
     )?;
     crate::profile::phase("extracted");
-    let settled_ns = Some(crate::install::delete::settle_mark(staging)?);
+    let settled_ns = Some(crate::install::verify::settle_mark(staging)?);
     if !options.no_scripts {
         scripts::run_script(
             &settings,

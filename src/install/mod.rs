@@ -6,6 +6,7 @@ pub mod add;
 pub mod delete;
 pub mod extract;
 pub mod scripts;
+pub mod verify;
 
 use std::path::PathBuf;
 
