@@ -96,10 +96,48 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
     }
 }
 
+/// The root and database directory when this run starts with no database:
+/// a writer creates one, so a command that then fails would leave a root
+/// behind where there was none.
+fn fresh_root(cli: &Cli) -> Option<(Option<std::path::PathBuf>, std::path::PathBuf)> {
+    if matches!(cli.command, Command::Demo(_) | Command::Reap { .. }) {
+        return None;
+    }
+    let settings = settings::Settings::resolve(
+        cli.root.as_deref(),
+        cli.pkg_dbdir.as_deref(),
+        cli.wait.as_deref(),
+    )
+    .ok()?;
+    let new_root = (!settings.root.exists()).then_some(settings.root);
+    (!settings.dbdir.join(pkgdb::DATABASE_FILE).exists()).then_some((new_root, settings.dbdir))
+}
+
+/// After a failed command: remove the database it created if it holds nothing
+/// (no package, no view), and the root if this run made it and it is empty.
+fn forget_fresh_root(root: Option<&std::path::Path>, dbdir: &std::path::Path) {
+    let empty = pkgdb::Database::open_read(dbdir).is_ok_and(|db| {
+        db.package_count().is_ok_and(|n| n == 0) && db.views().is_ok_and(|v| v.is_empty())
+    });
+    if empty && dbdir.exists() {
+        let _ = fs_err::remove_dir_all(dbdir);
+        if let Some(root) = root {
+            let _ = fs_err::remove_dir(root);
+        }
+    }
+}
+
 fn main() {
     profile::begin();
     let cli = parse();
-    let code = match run(&cli) {
+    let fresh = fresh_root(&cli);
+    let result = run(&cli);
+    if result.is_err()
+        && let Some((root, dbdir)) = &fresh
+    {
+        forget_fresh_root(root.as_deref(), dbdir);
+    }
+    let code = match result {
         Ok(code) => code,
         Err(error) => {
             if error.chain().any(|e| {

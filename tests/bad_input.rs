@@ -478,3 +478,24 @@ fn a_duplicate_entry_is_named() {
     entries.push(Raw::File("bin/bad", b"payload".to_vec()));
     refused(&entries, &["duplicate entry bin/bad"]);
 }
+
+#[test]
+fn a_failing_command_on_a_fresh_root_leaves_no_root_behind() {
+    let w = World::new();
+    for args in [
+        &["delete", "foo"][..],
+        &["add", "nothing-1.0.tgz"],
+        &["view", "remove", "default", "foo"],
+        &["admin", "set", "automatic=YES", "foo"],
+    ] {
+        w.fails(args);
+        assert!(!w.root.exists(), "depot {args:?} left {}", w.root.display());
+    }
+    // A root that exists keeps everything of its own.
+    std::fs::create_dir_all(w.root.join("etc")).unwrap();
+    w.fails(&["delete", "foo"]);
+    assert!(w.root.join("etc").is_dir() && !w.root.join("pkgdb").exists());
+    // A command that succeeds keeps its database.
+    w.ok(&["view", "create", "kept"]);
+    assert!(w.root.join("pkgdb/pkgdb.sqlite3").exists());
+}
