@@ -64,6 +64,11 @@ pub enum Command {
     Shell(ShellArgs),
     /// Remove old view generations and unreferenced depot dirs.
     Gc(GcArgs),
+    /// Build a package from a recipe (pkgsrc's `make package`), or run one phase or target.
+    Build(BuildArgs),
+    /// Install a recipe's package and its dependencies, from up-to-date binary packages where they exist, building the rest.
+    #[command(name = "bin-install")]
+    BinInstall(BinInstallArgs),
     /// Build two versions of a sample package into a temporary root and show them side by side.
     Demo(DemoArgs),
     /// Remove directories a change put out of the way (run in the background by depot).
@@ -556,6 +561,40 @@ pub struct DemoArgs {
     /// Use this directory instead of a temporary one (kept afterwards).
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
+}
+
+/// `depot build`.
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// The recipe directory and/or what to do: a phase (fetch, checksum,
+    /// extract, patch, wrapper, configure, build, test, install, package; the
+    /// default is package) or clean, show-distfiles, show-depends, makesum,
+    /// makepatchsum, print-plist.
+    #[arg(value_name = "RECIPE_DIR|TARGET", num_args = 0..=2)]
+    pub args: Vec<String>,
+    /// Install the package into the root after building it.
+    #[arg(long)]
+    pub install: bool,
+    /// Say nothing but errors.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// `depot bin-install`.
+#[derive(Debug, Args)]
+pub struct BinInstallArgs {
+    /// The recipe directory (default: the current directory).
+    #[arg(value_name = "RECIPE_DIR")]
+    pub dirs: Vec<PathBuf>,
+    /// Link into this named view instead of the default view.
+    #[arg(long, value_name = "NAME", conflicts_with = "no_view")]
+    pub view: Option<String>,
+    /// Install into the depot only; link into no view.
+    #[arg(long)]
+    pub no_view: bool,
+    /// Say nothing but errors.
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 /// `depot run`.

@@ -4,6 +4,7 @@
 //! such as `pkg_add`), resolves [`settings::Settings`], runs one command from
 //! [`commands`], prints the error chain once and exits with its status.
 
+mod build;
 mod cli;
 mod commands;
 mod install;
@@ -86,6 +87,8 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
         Command::Run(args) => commands::env::run_run(&settings()?, args),
         Command::Shell(args) => commands::env::run_shell(&settings()?, args),
         Command::Gc(args) => commands::gc::run(settings()?, args),
+        Command::Build(args) => commands::build::run(&settings()?, args),
+        Command::BinInstall(args) => commands::build::run_bin_install(&settings()?, args),
         Command::Demo(args) => commands::demo::run(args),
         Command::Reap { dirs } => {
             for dir in dirs {

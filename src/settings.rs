@@ -140,7 +140,8 @@ fn parse_wait(value: &str) -> Result<Option<Duration>> {
     }
 }
 
-fn absolute(path: &Path) -> Result<PathBuf> {
+/// `path` made absolute against the current directory, with `.` and `..` resolved lexically.
+pub fn absolute(path: &Path) -> Result<PathBuf> {
     let path = std::path::absolute(path)?;
     // Normalise `..` and `.` lexically; symlinks in the root are kept as given.
     let mut out = PathBuf::new();

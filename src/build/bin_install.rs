@@ -1,0 +1,217 @@
+//! Resolving a recipe's dependencies against the installed packages, and
+//! `bin-install` (pkgsrc's): dependencies first, each from an up-to-date
+//! binary package when one exists (in PACKAGES or a local BINPKG_SITES
+//! entry), built from its recipe otherwise; then the package itself.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result, bail};
+use pkgdb::Queries as _;
+
+use super::recipe::{Depend, Recipe};
+use super::{Build, BuildSettings, Reporter, ResolvedDep, package};
+use crate::install::Context;
+use crate::install::add::AddOptions;
+use crate::package::archive::read_metadata;
+use crate::package::meta::build_info_var;
+use crate::package::pattern;
+use crate::settings::Settings;
+
+/// What bin-install and `build --install` need.
+pub struct Installer<'a> {
+    /// The root.
+    pub settings: &'a Settings,
+    /// The builder's settings.
+    pub build: &'a BuildSettings,
+    /// Where status goes.
+    pub reporter: &'a dyn Reporter,
+    /// BINPKG_SITES entries that are local directories (`file://` or paths).
+    pub binpkg_sites: Vec<PathBuf>,
+    /// The view installed packages are linked into (`None`: none).
+    pub view: Option<String>,
+}
+
+/// The installed packages: PKGNAME, depot dir (recorded), row id.
+fn installed(settings: &Settings) -> Result<Vec<(String, String, i64)>> {
+    if !settings.dbdir.join(pkgdb::DATABASE_FILE).exists() {
+        return Ok(Vec::new());
+    }
+    let db = pkgdb::Database::open_read(&settings.dbdir)?;
+    Ok(db
+        .packages()?
+        .into_iter()
+        .map(|p| (p.pkgname, p.depot_dir, p.id))
+        .collect())
+}
+
+/// BINPKG_SITES (space separated) as local directories; HTTP sites are
+/// named and skipped until the repositories work lands.
+pub fn local_binpkg_sites(reporter: &dyn Reporter) -> Vec<PathBuf> {
+    let value = std::env::var("BINPKG_SITES").unwrap_or_default();
+    let mut out = Vec::new();
+    for site in value.split_whitespace() {
+        let site = site
+            .replace("${arch}", std::env::consts::ARCH)
+            .replace("${rel}", "");
+        match crate::repo::file_url_path(&site) {
+            Some(Ok(path)) => out.push(path),
+            Some(Err(_)) => {}
+            None if site.contains("://") => {
+                reporter.note(
+                    "bin-install",
+                    &format!("{site}: only local BINPKG_SITES are used for now"),
+                );
+            }
+            None => out.push(PathBuf::from(site)),
+        }
+    }
+    out
+}
+
+impl Installer<'_> {
+    /// Resolve every dependency of `recipe` to an installed package; those
+    /// that nothing installed satisfies are returned apart.
+    pub fn resolve(&self, recipe: &Recipe) -> Result<(Vec<ResolvedDep>, Vec<Depend>)> {
+        let installed = installed(self.settings)?;
+        let mut resolved = Vec::new();
+        let mut missing = Vec::new();
+        let db = if installed.is_empty() {
+            None
+        } else {
+            Some(pkgdb::Database::open_read(&self.settings.dbdir)?)
+        };
+        for dep in &recipe.depends {
+            let best =
+                pattern::find_best(&dep.pattern, installed.iter().map(|(n, _, _)| n.as_str()));
+            match (best, &db) {
+                (Some(best), Some(db)) => {
+                    let Some((pkgname, depot_dir, id)) =
+                        installed.iter().find(|(n, _, _)| n == best)
+                    else {
+                        continue;
+                    };
+                    resolved.push(ResolvedDep {
+                        pattern: dep.pattern.clone(),
+                        pkgname: pkgname.clone(),
+                        depot_dir: self.settings.package_dir(depot_dir),
+                        paths: db.entry_paths(*id, "")?,
+                        kind: dep.kind,
+                    });
+                }
+                _ => missing.push(dep.clone()),
+            }
+        }
+        Ok((resolved, missing))
+    }
+
+    /// The error for dependencies that are not installed.
+    pub fn missing_error(recipe: &Recipe, missing: &[Depend]) -> anyhow::Error {
+        let list: Vec<String> = missing
+            .iter()
+            .map(|d| format!("{} (recipe {})", d.pattern, d.recipe.display()))
+            .collect();
+        anyhow::anyhow!(
+            "{}: dependencies not installed:\n  {}\nrun `depot bin-install {}` to build and install them first",
+            recipe.pkgname,
+            list.join("\n  "),
+            recipe.dir.display()
+        )
+    }
+
+    /// bin-install the recipe in `dir` and, first, everything it needs.
+    /// Returns the PKGNAME installed (or already there).
+    pub fn bin_install(
+        &self,
+        dir: &Path,
+        automatic: bool,
+        chain: &mut Vec<String>,
+    ) -> Result<String> {
+        let recipe = Recipe::load(dir)?;
+        if let Some(start) = chain.iter().position(|p| *p == recipe.pkgpath) {
+            let mut cycle = chain[start..].to_vec();
+            cycle.push(recipe.pkgpath.clone());
+            bail!("dependency cycle between recipes: {}", cycle.join(" -> "));
+        }
+        chain.push(recipe.pkgpath.clone());
+        let (_, missing) = self.resolve(&recipe)?;
+        for dep in &missing {
+            let got = self
+                .bin_install(&dep.recipe, true, chain)
+                .with_context(|| format!("{} needs {}", recipe.pkgname, dep.pattern))?;
+            if !pattern::pkg_match(&dep.pattern, &got) {
+                bail!(
+                    "{}: dependency {} names recipe {}, which makes {got}; that does not match",
+                    recipe.pkgname,
+                    dep.pattern,
+                    dep.recipe.display()
+                );
+            }
+        }
+        chain.pop();
+        if installed(self.settings)?
+            .iter()
+            .any(|(n, _, _)| *n == recipe.pkgname)
+        {
+            return Ok(recipe.pkgname);
+        }
+        let (deps, missing) = self.resolve(&recipe)?;
+        if !missing.is_empty() {
+            return Err(Self::missing_error(&recipe, &missing));
+        }
+        let build = Build {
+            recipe: &recipe,
+            settings: self.build,
+            deps: &deps,
+            reporter: self.reporter,
+        };
+        let file = match self.up_to_date_package(&build) {
+            Some(file) => {
+                self.reporter
+                    .note(&recipe.pkgname, &format!("using {}", file.display()));
+                file
+            }
+            None => super::run(&build, "package")?.package.with_context(|| {
+                format!("{}: no_package is set; nothing to install", recipe.pkgname)
+            })?,
+        };
+        self.install(&file, automatic)?;
+        Ok(recipe.pkgname)
+    }
+
+    /// A binary package of exactly this build (same recipe hash, same
+    /// dependencies), from PACKAGES or a local BINPKG_SITES entry.
+    pub fn up_to_date_package(&self, build: &Build<'_>) -> Option<PathBuf> {
+        let name = format!("{}.tgz", build.recipe.pkgname);
+        let mut candidates = vec![build.settings.package_file(&build.recipe.pkgname)];
+        candidates.extend(self.binpkg_sites.iter().map(|s| s.join("All").join(&name)));
+        let mut want: Vec<&str> = build.deps.iter().map(|d| d.pkgname.as_str()).collect();
+        want.sort_unstable();
+        want.dedup();
+        candidates.into_iter().find(|file| {
+            let Ok(meta) = read_metadata(file) else {
+                return false;
+            };
+            let info = meta.text("+BUILD_INFO").unwrap_or_default();
+            let mut with: Vec<&str> = info
+                .lines()
+                .filter_map(|l| l.strip_prefix(package::BUILT_WITH))
+                .filter_map(|l| l.strip_prefix('='))
+                .map(str::trim)
+                .collect();
+            with.sort_unstable();
+            build_info_var(&info, package::RECIPE_HASH).as_deref() == Some(&build.recipe.hash)
+                && with == want
+        })
+    }
+
+    /// Install a package file into the root (linked into the view).
+    pub fn install(&self, file: &Path, automatic: bool) -> Result<()> {
+        let mut ctx = Context::writer(self.settings.clone())?;
+        let options = AddOptions {
+            automatic,
+            view: self.view.clone(),
+            ..AddOptions::default()
+        };
+        crate::install::add::add(&mut ctx, &[file.display().to_string()], &options)
+    }
+}

@@ -1,0 +1,69 @@
+//! The extract phase: distfiles (`.tar.gz`, `.tar.bz2`, `.tar.xz`,
+//! `.tar.zst`, `.tar`, `.zip`, anything else copied as it is) into WRKDIR.
+
+use std::io::Read;
+use std::path::Path;
+
+use anyhow::{Context as _, Result, bail};
+
+use super::Build;
+
+/// Extract `extract_only` (or every distfile) into WRKDIR; make WRKSRC if none made it.
+pub fn extract(build: &Build<'_>) -> Result<()> {
+    let wrkdir = build.wrkdir();
+    let files = build
+        .recipe
+        .file
+        .extract_only
+        .clone()
+        .unwrap_or_else(|| build.recipe.distfiles());
+    for file in &files {
+        let path = build.settings.distdir.join(file);
+        unpack(&path, &wrkdir).with_context(|| format!("cannot extract {}", path.display()))?;
+    }
+    let wrksrc = build.wrksrc();
+    if files.is_empty() {
+        fs_err::create_dir_all(&wrksrc)?;
+    } else if !wrksrc.is_dir() {
+        bail!(
+            "WRKSRC {} does not exist after extracting {}; set `wrksrc` in the recipe to the directory the distfile unpacks to",
+            wrksrc.display(),
+            files.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// Unpack one archive into `dest` by its suffix.
+pub fn unpack(path: &Path, dest: &Path) -> Result<()> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let open = || fs_err::File::open(path);
+    let reader: Box<dyn Read> = if name.ends_with(".tar.gz") || name.ends_with(".tgz") {
+        Box::new(flate2::read::MultiGzDecoder::new(open()?))
+    } else if name.ends_with(".tar.bz2") || name.ends_with(".tbz") || name.ends_with(".tbz2") {
+        Box::new(bzip2::read::MultiBzDecoder::new(open()?))
+    } else if name.ends_with(".tar.xz") || name.ends_with(".txz") {
+        Box::new(liblzma::read::XzDecoder::new_multi_decoder(open()?))
+    } else if name.ends_with(".tar.zst") || name.ends_with(".tzst") {
+        Box::new(zstd::stream::read::Decoder::new(open()?)?)
+    } else if name.ends_with(".tar") {
+        Box::new(open()?)
+    } else if name.ends_with(".zip") {
+        let mut archive = zip::ZipArchive::new(open()?)?;
+        archive.extract(dest)?;
+        return Ok(());
+    } else {
+        fs_err::copy(path, dest.join(&name))?;
+        return Ok(());
+    };
+    let mut archive = tar::Archive::new(reader);
+    archive.set_preserve_permissions(true);
+    archive.set_preserve_mtime(true);
+    archive.set_overwrite(true);
+    // `unpack` refuses entries that leave `dest`.
+    archive.unpack(dest)?;
+    Ok(())
+}
