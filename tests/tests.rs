@@ -10,6 +10,7 @@ mod util;
 mod add;
 mod admin;
 mod bad_input;
+mod build;
 mod create;
 mod delete;
 mod info;

@@ -311,11 +311,12 @@ pub fn run(build: &Build<'_>, target: &str) -> Result<Outcome> {
             continue;
         }
         build.reporter.phase(&build.recipe.pkgname, phase);
-        phases::run_phase(build, phase, &mut outcome)
+        let result = phases::run_phase(build, phase, &mut outcome);
+        // Whatever the phase made of it, nothing may have reached the root.
+        let guarded = guard.check(build);
+        guarded
+            .and(result)
             .with_context(|| format!("{}: {phase} failed", build.recipe.pkgname))?;
-        if phase == "install" {
-            guard.check(build)?;
-        }
         phases::mark_done(build, phase)?;
         outcome.ran.push(phase);
     }

@@ -293,19 +293,14 @@ pub fn run_phase(build: &Build<'_>, phase: &'static str, outcome: &mut Outcome) 
             "build" => make(build, "build")?,
             "test" => make(build, "test")?,
             "install" => make(build, "install")?,
-            "package" => {}
+            "package" => outcome.package = Some(super::package::package(build)?),
             _ => unreachable!("phase {phase}"),
         }
     }
+    hook(build, Stage::Post, phase)?;
     if phase == "install" {
         super::package::check_staging(build)?;
     }
-    hook(build, Stage::Post, phase)?;
-    if phase == "package" {
-        outcome.package = Some(super::package::package(build)?);
-    }
-    // An interrupted patch leaves WRKSRC half patched: patching again
-    // must start from a fresh extract, so the patch cookie goes with extract's.
     Ok(())
 }
 
@@ -502,7 +497,18 @@ impl RootGuard {
             return Ok(());
         };
         let after = snapshot(build);
-        let mut added: Vec<&PathBuf> = after.keys().filter(|p| !before.contains_key(*p)).collect();
+        // A generation made meanwhile (by another depot run) is not the build's doing.
+        let new_generation = |p: &Path| {
+            let mut parts = p.components();
+            let gen_dir: PathBuf = parts.by_ref().take(4).collect();
+            p.starts_with("views/.gen")
+                && gen_dir.components().count() == 4
+                && !before.contains_key(&gen_dir)
+        };
+        let mut added: Vec<&PathBuf> = after
+            .keys()
+            .filter(|p| !before.contains_key(*p) && !new_generation(p))
+            .collect();
         let changed: Vec<&PathBuf> = after
             .iter()
             .filter(|(p, v)| before.get(*p).is_some_and(|b| b != *v))
@@ -540,6 +546,7 @@ impl RootGuard {
 fn snapshot(build: &Build<'_>) -> BTreeMap<PathBuf, (i64, u64)> {
     use std::os::unix::fs::MetadataExt;
     let root = &build.settings.root;
+    let packages = root.join("packages");
     let skip: Vec<PathBuf> = [
         &build.settings.wrkobjdir,
         &build.settings.distdir,
@@ -547,16 +554,20 @@ fn snapshot(build: &Build<'_>) -> BTreeMap<PathBuf, (i64, u64)> {
     ]
     .iter()
     .map(|p| (*p).clone())
-    .chain([root.join("pkgdb"), root.join("views/.gen")])
+    .chain([root.join("pkgdb")])
     .collect();
-    let packages = root.join("packages");
     let mut out = BTreeMap::new();
     let mut walker = walkdir::WalkDir::new(root).min_depth(1).into_iter();
     while let Some(entry) = walker.next() {
         let Ok(entry) = entry else { continue };
         let p = entry.path();
         let is_dir = entry.file_type().is_dir();
-        if skip.iter().any(|s| p == s) {
+        // Other packages' depot dirs come and go with other depot runs
+        // (bulk builds install while this one builds): only this build's
+        // own PREFIX is watched there.
+        let foreign_depot_dir = p.parent() == Some(packages.as_path())
+            && p.file_name() != Some(std::ffi::OsStr::new(&build.recipe.pkgname));
+        if skip.iter().any(|s| p == s) || foreign_depot_dir {
             if is_dir {
                 walker.skip_current_dir();
             }
@@ -570,10 +581,6 @@ fn snapshot(build: &Build<'_>) -> BTreeMap<PathBuf, (i64, u64)> {
                 (meta.mtime(), meta.size())
             };
             out.insert(rel, stamp);
-        }
-        // Depot dirs: their names only, not their (read-only) contents.
-        if is_dir && p.parent() == Some(packages.as_path()) {
-            walker.skip_current_dir();
         }
     }
     out
