@@ -797,7 +797,7 @@ fn real_lzop_round_trips_and_loads_lzo_from_its_depot_dir() {
     let Some(r) = real_or_skip() else { return };
     assert!(r.first.contains("=> build lzo-2.10") && r.first.contains("=> build lzop-1.04"));
     let data = r.root.join("../lzop-input");
-    let text: String = (0..2000).map(|i| format!("line {i}\n")).collect();
+    let text: String = (0..2000).map(|i| i.to_string() + " line\n").collect();
     std::fs::write(&data, &text).unwrap();
     let lzop = r.root.join("bin/lzop");
     let st = Command::new(&lzop).arg("-f").arg(&data).status().unwrap();
@@ -852,4 +852,30 @@ fn real_packages_land_in_packages_and_a_second_bin_install_builds_nothing() {
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(!stderr(&out).contains("=> "), "{}", stderr(&out));
+}
+
+#[test]
+fn the_demo_builds_a_package_from_its_embedded_recipe_and_shows_it_in_a_view() {
+    let w = World::new();
+    let out = Command::new(depot_bin())
+        .args(["demo", "--dir"])
+        .arg(w.dir.path().join("demo"))
+        .env("DEPOT_DEMO_EMBEDDED", "1")
+        .env_remove("DEPOT_ROOT")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("=> build greet-1.0"), "{text}");
+    assert!(
+        text.contains("greetings from a package depot built from its recipe"),
+        "{text}"
+    );
+    assert!(text.contains("greet-1.0.tgz"), "{text}");
+    assert!(
+        w.dir
+            .path()
+            .join("demo/root/packages/greet-1.0/bin/greet")
+            .is_file()
+    );
 }

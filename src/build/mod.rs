@@ -305,7 +305,7 @@ pub fn run(build: &Build<'_>, target: &str) -> Result<Outcome> {
     let _lock = phases::lock_workdir(build)?;
     phases::prepare_workdir(build)?;
     let mut outcome = Outcome::default();
-    let guard = phases::RootGuard::new(build)?;
+    let guard = phases::RootGuard::new(build);
     for &phase in &phases {
         if phases::done(build, phase) {
             continue;

@@ -174,8 +174,8 @@ pub fn shell(build: &Build<'_>, phase: &str, script: &str, cwd: &Path) -> Result
     let log = log.into_parts().0;
     let env = environment(build);
     let confined = phase != "fetch";
-    let mut command = match (&build.settings.sandbox, confined) {
-        (Sandbox::Bwrap(bwrap), true) => {
+    let mut command = if let (Sandbox::Bwrap(bwrap), true) = (&build.settings.sandbox, confined) {
+        {
             let wrkdir = build.wrkdir();
             let mut c = Command::new(bwrap);
             c.args(["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"])
@@ -188,11 +188,10 @@ pub fn shell(build: &Build<'_>, phase: &str, script: &str, cwd: &Path) -> Result
                 .args(["/bin/sh", "-ec", script]);
             c
         }
-        _ => {
-            let mut c = Command::new("/bin/sh");
-            c.args(["-ec", script]).current_dir(cwd);
-            c
-        }
+    } else {
+        let mut c = Command::new("/bin/sh");
+        c.args(["-ec", script]).current_dir(cwd);
+        c
     };
     let status = command
         .env_clear()
@@ -231,7 +230,7 @@ fn describe_status(status: std::process::ExitStatus) -> String {
 
 /// The last `n` lines of a log.
 pub fn log_tail(path: &Path, n: usize) -> String {
-    let text = std::fs::read(path).unwrap_or_default();
+    let text = fs_err::read(path).unwrap_or_default();
     let text = String::from_utf8_lossy(&text);
     let lines: Vec<&str> = text.lines().collect();
     let start = lines.len().saturating_sub(n);
@@ -477,7 +476,7 @@ pub struct RootGuard {
 
 impl RootGuard {
     /// Take the snapshot (only when there is no sandbox).
-    pub fn new(build: &Build<'_>) -> Result<RootGuard> {
+    pub fn new(build: &Build<'_>) -> RootGuard {
         let before = match &build.settings.sandbox {
             Sandbox::Bwrap(_) => None,
             Sandbox::Unavailable(why) => {
@@ -488,7 +487,7 @@ impl RootGuard {
                 Some(snapshot(build))
             }
         };
-        Ok(RootGuard { before })
+        RootGuard { before }
     }
 
     /// Compare with the snapshot: anything new is removed and reported; anything changed is reported.

@@ -4,6 +4,7 @@
 //! missing one is an error naming the file, the line and the key).
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
@@ -345,7 +346,10 @@ pub fn list_patches(dir: &Path) -> Result<Vec<PathBuf>> {
             for entry in entries {
                 let entry = entry?;
                 let name = entry.file_name().to_string_lossy().into_owned();
-                if name.starts_with("patch-") && !name.ends_with(".orig") && !name.ends_with('~') {
+                let backup = Path::new(&name)
+                    .extension()
+                    .is_some_and(|e| e.eq_ignore_ascii_case("orig"));
+                if name.starts_with("patch-") && !backup && !name.ends_with('~') {
                     out.push(entry.path());
                 }
             }
@@ -483,12 +487,13 @@ impl Distinfo {
     pub fn render(distfiles: &[(String, String, u64)], patches: &[(String, String)]) -> String {
         let mut out = String::from("$NetBSD$\n\n");
         for (file, sha, size) in distfiles {
-            out.push_str(&format!(
+            let _ = write!(
+                out,
                 "SHA256 ({file}) = {sha}\nSize ({file}) = {size} bytes\n"
-            ));
+            );
         }
         for (file, sha) in patches {
-            out.push_str(&format!("SHA256 ({file}) = {sha}\n"));
+            let _ = writeln!(out, "SHA256 ({file}) = {sha}");
         }
         out
     }

@@ -40,18 +40,20 @@ pub fn unpack(path: &Path, dest: &Path) -> Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
+    let lower = name.to_ascii_lowercase();
+    let is = |suffixes: &[&str]| suffixes.iter().any(|s| lower.ends_with(s));
     let open = || fs_err::File::open(path);
-    let reader: Box<dyn Read> = if name.ends_with(".tar.gz") || name.ends_with(".tgz") {
+    let reader: Box<dyn Read> = if is(&[".tar.gz", ".tgz"]) {
         Box::new(flate2::read::MultiGzDecoder::new(open()?))
-    } else if name.ends_with(".tar.bz2") || name.ends_with(".tbz") || name.ends_with(".tbz2") {
+    } else if is(&[".tar.bz2", ".tbz", ".tbz2"]) {
         Box::new(bzip2::read::MultiBzDecoder::new(open()?))
-    } else if name.ends_with(".tar.xz") || name.ends_with(".txz") {
+    } else if is(&[".tar.xz", ".txz"]) {
         Box::new(liblzma::read::XzDecoder::new_multi_decoder(open()?))
-    } else if name.ends_with(".tar.zst") || name.ends_with(".tzst") {
+    } else if is(&[".tar.zst", ".tzst"]) {
         Box::new(zstd::stream::read::Decoder::new(open()?)?)
-    } else if name.ends_with(".tar") {
+    } else if is(&[".tar"]) {
         Box::new(open()?)
-    } else if name.ends_with(".zip") {
+    } else if is(&[".zip"]) {
         let mut archive = zip::ZipArchive::new(open()?)?;
         archive.extract(dest)?;
         return Ok(());

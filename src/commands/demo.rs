@@ -51,9 +51,17 @@ pub fn run(args: &DemoArgs) -> Result<ExitStatus> {
     let root = base.join("root");
     let packages = base.join("packages");
     fs_err::create_dir_all(&packages)?;
+    let distfiles = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/distfiles");
+    let site_override = fs_err::canonicalize(&distfiles)
+        .map(|d| format!("file://{}/", d.display()))
+        .unwrap_or_default();
     let depot = |args: &[&str]| -> Result<String> {
         let out = Command::new(&exe)
             .args(args)
+            .env("MASTER_SITE_OVERRIDE", &site_override)
+            .env_remove("WRKOBJDIR")
+            .env_remove("PACKAGES")
+            .env_remove("DISTDIR")
             .env("DEPOT_ROOT", &root)
             .env("PKG_PATH", &packages)
             .env_remove("PKG_DBDIR")
@@ -139,6 +147,7 @@ pub fn run(args: &DemoArgs) -> Result<ExitStatus> {
     show("root/bin/hello", &run_hello(&root)?);
     let real = fs_err::canonicalize(root.join("bin/hello"))?;
     show("realpath root/bin/hello", &format!("{}\n", real.display()));
+    build_from_recipe(&base, &depot, &show)?;
     show("depot admin check", &depot(&["admin", "check"])?);
     if args.dir.is_none() {
         println!("\n(the temporary root is removed; pass --dir DIR to keep it)");
@@ -156,4 +165,69 @@ fn list(dir: &Path) -> String {
         .unwrap_or_default();
     names.sort();
     names.join("\n") + "\n"
+}
+
+/// The recipe the demo builds when the real hello tarball is not at hand: a
+/// tiny C program, no distfile.
+const EMBEDDED_RECIPE: &str = r#"distname = "greet-1.0"
+categories = ["misc"]
+comment = "Greets from a package depot built from its recipe"
+distfiles = []
+post-extract = "cp ${FILESDIR}/* ${WRKSRC}/"
+"#;
+const EMBEDDED_MAKEFILE: &str = "all: greet\ngreet: greet.c\n\t$(CC) $(CPPFLAGS) -o greet greet.c $(LDFLAGS)\ninstall:\n\tmkdir -p $(DESTDIR)$(PREFIX)/bin\n\tcp greet $(DESTDIR)$(PREFIX)/bin/\n";
+const EMBEDDED_SOURCE: &str = "#include <stdio.h>\nint main(void) { puts(\"greetings from a package depot built from its recipe\"); return 0; }\n";
+
+/// Build a real package from a recipe (GNU hello from ../shared/distfiles
+/// when present, else the embedded one) and show it in a view of its own.
+fn build_from_recipe(
+    base: &Path,
+    depot: &dyn Fn(&[&str]) -> Result<String>,
+    show: &dyn Fn(&str, &str),
+) -> Result<()> {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let distfiles = source.join("../shared/distfiles");
+    let hello = source.join("recipes/misc/hello");
+    let embedded = std::env::var_os("DEPOT_DEMO_EMBEDDED").is_some_and(|v| !v.is_empty());
+    let (recipe, program, shown) =
+        if !embedded && distfiles.join("hello-2.10.tar.gz").is_file() && hello.is_dir() {
+            let site = format!("file://{}/", fs_err::canonicalize(&distfiles)?.display());
+            (
+                hello,
+                "hello",
+                format!(
+                    "MASTER_SITE_OVERRIDE={site} depot bin-install --view built recipes/misc/hello"
+                ),
+            )
+        } else {
+            let dir = base.join("recipes/misc/greet");
+            fs_err::create_dir_all(dir.join("files"))?;
+            fs_err::write(dir.join("recipe.toml"), EMBEDDED_RECIPE)?;
+            fs_err::write(dir.join("files/Makefile"), EMBEDDED_MAKEFILE)?;
+            fs_err::write(dir.join("files/greet.c"), EMBEDDED_SOURCE)?;
+            (
+                dir,
+                "greet",
+                "depot bin-install --view built recipes/misc/greet   # (embedded recipe)"
+                    .to_owned(),
+            )
+        };
+    show(
+        "depot view create built",
+        &depot(&["view", "create", "built"])?,
+    );
+    let text = depot(&["bin-install", "--view", "built", &recipe.to_string_lossy()])?;
+    show(&shown, &text);
+    let out = Command::new(base.join("root/views/built/bin").join(program))
+        .output()
+        .with_context(|| format!("cannot run views/built/bin/{program}"))?;
+    show(
+        &format!("views/built/bin/{program}   # PREFIX was its own depot dir"),
+        &String::from_utf8_lossy(&out.stdout),
+    );
+    show(
+        "ls var/packages/All",
+        &list(&base.join("root/var/packages/All")),
+    );
+    Ok(())
 }
