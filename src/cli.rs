@@ -575,6 +575,9 @@ pub struct BuildArgs {
     /// Install the package into the root after building it.
     #[arg(long)]
     pub install: bool,
+    /// After the build, print how long each phase took.
+    #[arg(short, long)]
+    pub verbose: bool,
     /// Say nothing but errors.
     #[arg(short, long)]
     pub quiet: bool,

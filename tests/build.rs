@@ -142,6 +142,33 @@ fn a_tiny_recipe_builds_packages_installs_and_resumes() {
     assert!(changed.contains("=> extract tool-1.0"), "{changed}");
 
     // The other targets.
+    let shown = ok(&w, &["build", d, "show-distfiles"], &[]);
+    assert_eq!(shown, "");
+    let declared = recipe(
+        &tree(&w),
+        "misc/needs",
+        "distname = \"needs-1.0\"\ncategories = [\"misc\"]\ncomment = \"n\"\ndepends = [\"tool>=1:../../misc/tool\", \"absent-[0-9]*:../../misc/absent\"]\n",
+        &[],
+    );
+    let deps = ok(
+        &w,
+        &["build", declared.to_str().unwrap(), "show-depends"],
+        &[],
+    );
+    assert!(
+        deps.contains("depends\ttool>=1\t") && deps.contains("\ttool-1.0\n"),
+        "{deps}"
+    );
+    assert!(
+        deps.contains("absent-[0-9]*") && deps.contains("not installed"),
+        "{deps}"
+    );
+    let files = ok(
+        &w,
+        &["build", declared.to_str().unwrap(), "show-distfiles"],
+        &[],
+    );
+    assert_eq!(files, "needs-1.0.tar.gz\n");
     let plist = ok(&w, &["build", d, "print-plist"], &[]);
     assert!(
         plist.contains("@cwd ") && plist.contains("bin/tool"),

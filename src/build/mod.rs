@@ -211,8 +211,8 @@ pub struct Build<'a> {
 pub struct Outcome {
     /// The package file, when the build went as far as `package`.
     pub package: Option<PathBuf>,
-    /// Phases that ran (not skipped as already done).
-    pub ran: Vec<&'static str>,
+    /// Phases that ran (not skipped as already done), with how long each took.
+    pub ran: Vec<(&'static str, Duration)>,
 }
 
 impl Build<'_> {
@@ -311,6 +311,7 @@ pub fn run(build: &Build<'_>, target: &str) -> Result<Outcome> {
             continue;
         }
         build.reporter.phase(&build.recipe.pkgname, phase);
+        let started = std::time::Instant::now();
         let result = phases::run_phase(build, phase, &mut outcome);
         // Whatever the phase made of it, nothing may have reached the root.
         let guarded = guard.check(build);
@@ -318,7 +319,7 @@ pub fn run(build: &Build<'_>, target: &str) -> Result<Outcome> {
             .and(result)
             .with_context(|| format!("{}: {phase} failed", build.recipe.pkgname))?;
         phases::mark_done(build, phase)?;
-        outcome.ran.push(phase);
+        outcome.ran.push((phase, started.elapsed()));
     }
     if phases.last() == Some(&"package") && !build.recipe.file.no_package {
         outcome.package = Some(build.settings.package_file(&build.recipe.pkgname));

@@ -114,6 +114,11 @@ pub fn run(settings: &Settings, args: &BuildArgs) -> Result<ExitStatus> {
         }
         phase => {
             let outcome = build::run(&build, phase)?;
+            if args.verbose {
+                for (phase, took) in &outcome.ran {
+                    crate::output::say!("{phase:>10} {:8.3} s", took.as_secs_f64());
+                }
+            }
             if let Some(file) = &outcome.package {
                 if !args.quiet {
                     crate::output::say!("{}: {}", recipe.pkgname, file.display());
