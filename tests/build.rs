@@ -278,8 +278,13 @@ fn fetch_over_http_tries_every_site_and_checksum_mismatch_is_refused() {
     assert!(w.dir.path().join("distfiles/fetchme-1.0.tar.gz").is_file());
 
     // A site list where every site fails: each is named.
+    // A port nothing listens on: the connection is refused.
+    let refused = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://127.0.0.1:{}", l.local_addr().unwrap().port())
+    };
     let toml_bad = format!(
-        "distname = \"nowhere-1.0\"\ncategories = [\"misc\"]\ncomment = \"c\"\nmaster_sites = [\"{url}/missing/\", \"file:///nonexistent/dir/\"]\n"
+        "distname = \"nowhere-1.0\"\ncategories = [\"misc\"]\ncomment = \"c\"\nmaster_sites = [\"{url}/missing/\", \"{refused}/\", \"file:///nonexistent/dir/\"]\n"
     );
     let bad = recipe(&tree(&w), "misc/nowhere", &toml_bad, &[]);
     let err = fails(&w, &["build", bad.to_str().unwrap(), "fetch"], &[]);
@@ -288,6 +293,10 @@ fn fetch_over_http_tries_every_site_and_checksum_mismatch_is_refused() {
         "{err}"
     );
     assert!(err.contains("404"), "{err}");
+    assert!(
+        err.contains(&format!("{refused}/nowhere-1.0.tar.gz")),
+        "{err}"
+    );
     assert!(
         err.contains("file:///nonexistent/dir/nowhere-1.0.tar.gz"),
         "{err}"
