@@ -322,10 +322,9 @@ fn delete_one(
     // Imported from pkg_install: its files are in a prefix shared with others.
     let imported = !depot_dir.starts_with(ctx.settings.packages_dir());
     let files = ctx.db.files(target.id)?;
-    let mut problems: Vec<Problem> = Vec::new();
-    if !options.unregister_only {
+    let verify = || -> Vec<Problem> {
         use rayon::prelude::*;
-        problems = files
+        files
             .par_iter()
             .filter_map(|f| {
                 verify_file(
@@ -337,31 +336,27 @@ fn delete_one(
                     },
                 )
             })
-            .collect();
-        crate::profile::phase("verified");
-        // pkg_delete keeps an imported package's changed files and deletes the
-        // rest; a depot dir goes whole or not at all.
-        if !problems.is_empty() && options.force == 0 && !imported {
-            let mut msg = format!(
-                "{pkgname}: {} file(s) changed since install; nothing was deleted:",
-                problems.len()
-            );
-            for p in &problems {
-                let _ = write!(msg, "\n  {}: {}", p.path.display(), p.what);
-            }
-            msg.push_str("\ncopy away what you need, then delete with -f");
-            bail!(msg);
+            .collect()
+    };
+    // pkg_delete keeps an imported package's changed files and deletes the
+    // rest; a depot dir goes whole or not at all.
+    let refusal = |problems: &[Problem]| -> Option<anyhow::Error> {
+        if problems.is_empty() || options.force > 0 || imported {
+            return None;
         }
-    }
-    let forgettable = ctx.db.generations_holding(target.id)?;
-    if options.dry_run {
-        println!("would delete {pkgname}");
-        let forgettable = forgettable.iter().map(|(_, view, n)| (view.as_str(), *n));
-        for line in forgotten_lines(forgettable, pkgname) {
-            println!("would forget {line}");
+        let mut msg = format!(
+            "{pkgname}: {} file(s) changed since install; nothing was deleted:",
+            problems.len()
+        );
+        for p in problems {
+            let _ = write!(msg, "\n  {}: {}", p.path.display(), p.what);
         }
-        return Ok(());
-    }
+        msg.push_str("\ncopy away what you need, then delete with -f");
+        Some(anyhow::anyhow!(msg))
+    };
+    // Without deinstall steps (the usual case) the verification runs while the
+    // database deletes the rows, in a transaction that commits only if every
+    // file checks out; otherwise it goes first, before any script runs.
     // The depot dir's own copy reads faster than a large value from the database.
     let contents = match fs_err::read(depot_dir.join("+CONTENTS")) {
         Ok(bytes) if !imported => String::from_utf8_lossy(&bytes).into_owned(),
@@ -375,6 +370,25 @@ fn delete_one(
     let has_unexec = contents
         .lines()
         .any(|l| l.len() >= 7 && l.as_bytes()[..7].eq_ignore_ascii_case(b"@unexec"));
+    let no_steps = !imported && !has_unexec && !depot_dir.join("+DEINSTALL").exists();
+    let overlap = no_steps && !options.unregister_only && !options.dry_run;
+    let mut problems: Vec<Problem> = Vec::new();
+    if !options.unregister_only && !overlap {
+        problems = verify();
+        crate::profile::phase("verified");
+        if let Some(refused) = refusal(&problems) {
+            return Err(refused);
+        }
+    }
+    let forgettable = ctx.db.generations_holding(target.id)?;
+    if options.dry_run {
+        println!("would delete {pkgname}");
+        let forgettable = forgettable.iter().map(|(_, view, n)| (view.as_str(), *n));
+        for line in forgotten_lines(forgettable, pkgname) {
+            println!("would forget {line}");
+        }
+        return Ok(());
+    }
     let plist = if has_unexec {
         PackingList::parse(&contents).0
     } else {
@@ -439,13 +453,25 @@ fn delete_one(
     }
     // The new generations go in first; then the older generations that hold the
     // package are forgotten (they could not be restored without it), then the row.
-    let committed = ctx.db.transaction(|tx| -> Result<Vec<(String, i64)>> {
-        for change in &changes {
-            change.record(tx)?;
-        }
-        let forgotten = tx.forget_generations_holding(target.id)?;
-        tx.delete_package(target.id)?;
-        Ok(forgotten)
+    let committed = std::thread::scope(|scope| {
+        let pending = overlap.then(|| scope.spawn(verify));
+        ctx.db.transaction(|tx| -> Result<Vec<(String, i64)>> {
+            for change in &changes {
+                change.record(tx)?;
+            }
+            let forgotten = tx.forget_generations_holding(target.id)?;
+            tx.delete_package(target.id)?;
+            if let Some(pending) = pending {
+                let found = pending
+                    .join()
+                    .map_err(|_| anyhow::anyhow!("{pkgname}: verifying its files failed"))?;
+                crate::profile::phase("verified");
+                if let Some(refused) = refusal(&found) {
+                    return Err(refused);
+                }
+            }
+            Ok(forgotten)
+        })
     });
     crate::profile::phase("recorded");
     let forgotten = match committed {
