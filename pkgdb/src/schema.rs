@@ -190,34 +190,33 @@ mod tests {
     /// A database written by version 1 gains each package's entry list and an
     /// empty plan table, and keeps its rows.
     #[test]
-    fn version_1_migrates() {
-        let dir = tempfile::tempdir().unwrap();
+    fn version_1_migrates() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
         {
-            let conn = rusqlite::Connection::open(dir.path().join(crate::DATABASE_FILE)).unwrap();
-            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            let conn = rusqlite::Connection::open(dir.path().join(crate::DATABASE_FILE))?;
+            conn.execute_batch(MIGRATIONS[0])?;
             conn.execute_batch(
                 "PRAGMA user_version = 1;
                  INSERT INTO packages (id, pkgname, name, version, comment, description, prefix, depot_dir, install_time)
                      VALUES (7, 'old-1.0', 'old', '1.0', 'c', 'd', '/p', '/p/packages/old-1.0', 0);
                  INSERT INTO files (package_id, seq, path, kind) VALUES
                      (7, 0, 'bin/old', 'file'), (7, 1, 'share/old', 'dir'), (7, 2, 'lib/libold.so', 'symlink');",
-            )
-            .unwrap();
+            )?;
         }
-        let db = Database::open(dir.path()).unwrap();
-        let mut paths = db.entry_paths(7, "").unwrap();
+        let db = Database::open(dir.path())?;
+        let mut paths = db.entry_paths(7, "")?;
         paths.sort();
         assert_eq!(paths, ["bin/old", "lib/libold.so"]);
-        assert_eq!(db.entry_paths(7, "bin").unwrap(), ["bin/old"]);
+        assert_eq!(db.entry_paths(7, "bin")?, ["bin/old"]);
         // The depot dir became relative to the root (version 3).
         assert_eq!(
-            db.package("old-1.0").unwrap().unwrap().depot_dir,
+            db.package("old-1.0")?.ok_or("old-1.0 is gone")?.depot_dir,
             "packages/old-1.0"
         );
         let plans: i64 = db
             .conn
-            .query_row("SELECT count(*) FROM generation_plans", [], |r| r.get(0))
-            .unwrap();
+            .query_row("SELECT count(*) FROM generation_plans", [], |r| r.get(0))?;
         assert_eq!(plans, 0);
+        Ok(())
     }
 }

@@ -513,17 +513,17 @@ mod tests {
     use super::*;
 
     fn write(dir: &Path, text: &str) -> Result<Recipe> {
-        fs_err::create_dir_all(dir).unwrap();
-        fs_err::write(dir.join("recipe.toml"), text).unwrap();
+        fs_err::create_dir_all(dir)?;
+        fs_err::write(dir.join("recipe.toml"), text)?;
         Recipe::load(dir)
     }
 
     #[test]
-    fn errors_name_file_line_and_key() {
-        let tmp = tempfile::tempdir().unwrap();
+    fn errors_name_file_line_and_key() -> Result<()> {
+        let tmp = tempfile::tempdir()?;
         let dir = tmp.path().join("devel/x");
         let ok = "distname = \"x-1.0\"\ncategories = [\"devel\"]\ncomment = \"x\"\n";
-        let r = write(&dir, ok).unwrap();
+        let r = write(&dir, ok)?;
         assert_eq!(r.pkgname, "x-1.0");
         assert_eq!(r.pkgpath, "devel/x");
 
@@ -546,19 +546,19 @@ mod tests {
         let text = format!("{e:#}");
         assert!(text.contains("comment"), "{text}");
 
-        let r = write(&dir, &format!("{ok}pkgrevision = 2\n")).unwrap();
+        let r = write(&dir, &format!("{ok}pkgrevision = 2\n"))?;
         assert_eq!(r.pkgname, "x-1.0nb2");
+        Ok(())
     }
 
     #[test]
-    fn depends_split_pattern_and_recipe() {
-        let tmp = tempfile::tempdir().unwrap();
+    fn depends_split_pattern_and_recipe() -> Result<()> {
+        let tmp = tempfile::tempdir()?;
         let dir = tmp.path().join("archivers/lzop");
         let r = write(
             &dir,
             "distname = \"lzop-1.04\"\ncategories = [\"archivers\"]\ncomment = \"c\"\ndepends = [\"lzo>=2:../../archivers/lzo\"]\n",
-        )
-        .unwrap();
+        )?;
         assert_eq!(r.depends[0].pattern, "lzo>=2");
         assert_eq!(r.depends[0].recipe, tmp.path().join("archivers/lzo"));
         let e = write(
@@ -567,5 +567,6 @@ mod tests {
         )
         .unwrap_err();
         assert!(format!("{e:#}").contains("key `depends`"));
+        Ok(())
     }
 }

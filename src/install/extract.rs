@@ -498,17 +498,15 @@ mod tests {
     }
 
     #[test]
-    fn depot_paths() {
+    fn depot_paths() -> Result<()> {
+        assert_eq!(depot_path("p", "/usr/pkg", "/usr/pkg", "bin/x")?, "bin/x");
         assert_eq!(
-            depot_path("p", "/usr/pkg", "/usr/pkg", "bin/x").unwrap(),
-            "bin/x"
-        );
-        assert_eq!(
-            depot_path("p", "/usr/pkg", "/usr/pkg/share", "doc").unwrap(),
+            depot_path("p", "/usr/pkg", "/usr/pkg/share", "doc")?,
             "share/doc"
         );
         assert!(depot_path("p", "/usr/pkg", "/etc", "x").is_err());
         assert!(depot_path("p", "/usr/pkg", "/usr/pkg", "../x").is_err());
         assert!(depot_path("p", "/usr/pkg", "/usr/pkg", "/x").is_err());
+        Ok(())
     }
 }

@@ -460,13 +460,15 @@ mod tests {
                 for p in &paths {
                     let at = depot_dir.join(p);
                     if !at.exists() {
-                        fs_err::create_dir_all(at.parent().unwrap()).unwrap();
+                        if let Some(parent) = at.parent() {
+                            fs_err::create_dir_all(parent).expect("make a test depot dir");
+                        }
                         let content = if i % 2 == 0 {
                             p.clone()
                         } else {
                             format!("{i} {p}")
                         };
-                        fs_err::write(at, content).unwrap();
+                        fs_err::write(at, content).expect("write a test file");
                     }
                 }
                 Member {
@@ -499,7 +501,8 @@ mod tests {
         ) {
             let options = options();
             let shm = std::path::Path::new("/dev/shm");
-            let base = if shm.is_dir() { tempfile::tempdir_in(shm) } else { tempfile::tempdir() }.unwrap();
+            let base = if shm.is_dir() { tempfile::tempdir_in(shm) } else { tempfile::tempdir() };
+            let base = base.map_err(|e| TestCaseError::fail(format!("cannot make a temporary dir: {e}")))?;
             let old = build(base.path(), &pool, &before, &[false; 6]);
             let Ok(previous) = plan(&old, &options) else {
                 return Ok(());
