@@ -17,6 +17,16 @@ use crate::settings::Settings;
 /// The view that lives at the root.
 pub const DEFAULT_VIEW: &str = "default";
 
+/// The view a command links into from its `--view NAME` / `--no-view`
+/// flags: the named one, none, or the default view.
+pub fn chosen_view(view: Option<&str>, no_view: bool) -> Option<String> {
+    if no_view {
+        None
+    } else {
+        Some(view.unwrap_or(DEFAULT_VIEW).to_owned())
+    }
+}
+
 /// Top-level names of the root that depot owns; no package may claim them in the default view.
 pub const RESERVED: &[&str] = &["packages", "views", "pkgdb", "var"];
 

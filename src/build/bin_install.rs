@@ -31,17 +31,12 @@ pub struct Installer<'a> {
     pub view: Option<String>,
 }
 
-/// The installed packages: PKGNAME, depot dir (recorded), row id.
-fn installed(settings: &Settings) -> Result<Vec<(String, String, i64)>> {
+/// The root's database for reading, `None` when the root has none yet.
+fn open_db(settings: &Settings) -> Result<Option<pkgdb::Database>> {
     if !settings.dbdir.join(pkgdb::DATABASE_FILE).exists() {
-        return Ok(Vec::new());
+        return Ok(None);
     }
-    let db = pkgdb::Database::open_read(&settings.dbdir)?;
-    Ok(db
-        .packages()?
-        .into_iter()
-        .map(|p| (p.pkgname, p.depot_dir, p.id))
-        .collect())
+    Ok(Some(pkgdb::Database::open_read(&settings.dbdir)?))
 }
 
 /// BINPKG_SITES (space separated) as local directories; HTTP sites are
@@ -55,7 +50,7 @@ pub fn local_binpkg_sites(reporter: &dyn Reporter) -> Vec<PathBuf> {
             .replace("${rel}", "");
         match crate::repo::file_url_path(&site) {
             Some(Ok(path)) => out.push(path),
-            Some(Err(_)) => {}
+            Some(Err(e)) => reporter.note("bin-install", &format!("BINPKG_SITES: {e:#}; skipped")),
             None if site.contains("://") => {
                 reporter.note(
                     "bin-install",
@@ -72,36 +67,36 @@ impl Installer<'_> {
     /// Resolve every dependency of `recipe` to an installed package; those
     /// that nothing installed satisfies are returned apart.
     pub fn resolve(&self, recipe: &Recipe) -> Result<(Vec<ResolvedDep>, Vec<Depend>)> {
-        let installed = installed(self.settings)?;
+        let Some(db) = open_db(self.settings)? else {
+            return Ok((Vec::new(), recipe.depends.clone()));
+        };
+        let installed = db.packages()?;
         let mut resolved = Vec::new();
         let mut missing = Vec::new();
-        let db = if installed.is_empty() {
-            None
-        } else {
-            Some(pkgdb::Database::open_read(&self.settings.dbdir)?)
-        };
         for dep in &recipe.depends {
             let best =
-                pattern::find_best(&dep.pattern, installed.iter().map(|(n, _, _)| n.as_str()));
-            match (best, &db) {
-                (Some(best), Some(db)) => {
-                    let Some((pkgname, depot_dir, id)) =
-                        installed.iter().find(|(n, _, _)| n == best)
-                    else {
-                        continue;
-                    };
-                    resolved.push(ResolvedDep {
-                        pattern: dep.pattern.clone(),
-                        pkgname: pkgname.clone(),
-                        depot_dir: self.settings.package_dir(depot_dir),
-                        paths: db.entry_paths(*id, "")?,
-                        kind: dep.kind,
-                    });
-                }
-                _ => missing.push(dep.clone()),
+                pattern::find_best(&dep.pattern, installed.iter().map(|p| p.pkgname.as_str()))
+                    .and_then(|best| installed.iter().find(|p| p.pkgname == best));
+            match best {
+                Some(package) => resolved.push(ResolvedDep {
+                    pattern: dep.pattern.clone(),
+                    pkgname: package.pkgname.clone(),
+                    depot_dir: self.settings.package_dir(&package.depot_dir),
+                    paths: db.entry_paths(package.id, "")?,
+                    kind: dep.kind,
+                }),
+                None => missing.push(dep.clone()),
             }
         }
         Ok((resolved, missing))
+    }
+
+    /// Whether exactly `pkgname` is installed.
+    fn is_installed(&self, pkgname: &str) -> Result<bool> {
+        Ok(match open_db(self.settings)? {
+            Some(db) => db.package(pkgname)?.is_some(),
+            None => false,
+        })
     }
 
     /// The error for dependencies that are not installed.
@@ -148,10 +143,7 @@ impl Installer<'_> {
             }
         }
         chain.pop();
-        if installed(self.settings)?
-            .iter()
-            .any(|(n, _, _)| *n == recipe.pkgname)
-        {
+        if self.is_installed(&recipe.pkgname)? {
             return Ok(recipe.pkgname);
         }
         let (deps, missing) = self.resolve(&recipe)?;

@@ -319,15 +319,7 @@ fn reset_extraction(build: &Build<'_>) -> Result<()> {
             fs_err::remove_file(&path)?;
         }
     }
-    for later in [
-        "patch",
-        "wrapper",
-        "configure",
-        "build",
-        "test",
-        "install",
-        "package",
-    ] {
+    for later in super::PHASES.iter().skip_while(|p| **p != "patch") {
         let _ = fs_err::remove_file(cookie(build, later));
     }
     Ok(())

@@ -240,8 +240,8 @@ impl Recipe {
         let text = match fs_err::read_to_string(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
-                "{}: no recipe here (a recipe directory has a recipe.toml)",
-                path.display()
+                "{} is not a recipe directory: it has no recipe.toml (docs/recipes.md describes one)",
+                dir.display()
             ),
             Err(e) => return Err(e.into()),
         };

@@ -6,7 +6,7 @@ use super::ExitStatus;
 use crate::cli::AddArgs;
 use crate::install::Context;
 use crate::install::add::{AddOptions, add};
-use crate::linking::DEFAULT_VIEW;
+use crate::linking::chosen_view;
 use crate::output;
 use crate::settings::Settings;
 
@@ -29,11 +29,7 @@ pub fn run(settings: Settings, args: &AddArgs) -> Result<ExitStatus> {
         replace: args.replace,
         update: args.update,
         verbose: args.verbose,
-        view: if args.no_view {
-            None
-        } else {
-            Some(args.view.clone().unwrap_or_else(|| DEFAULT_VIEW.to_owned()))
-        },
+        view: chosen_view(args.view.as_deref(), args.no_view),
     };
     add(&mut ctx, &args.packages, &options)?;
     Ok(0)

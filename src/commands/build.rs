@@ -8,7 +8,7 @@ use super::ExitStatus;
 use crate::build::bin_install::{Installer, local_binpkg_sites};
 use crate::build::{self, Build, BuildSettings, PHASES, Recipe, Terminal, fetch};
 use crate::cli::{BinInstallArgs, BuildArgs};
-use crate::linking::DEFAULT_VIEW;
+use crate::linking::{DEFAULT_VIEW, chosen_view};
 use crate::settings::Settings;
 
 /// Targets that are not phases.
@@ -66,7 +66,7 @@ pub fn run(settings: &Settings, args: &BuildArgs) -> Result<ExitStatus> {
             return Ok(0);
         }
         "show-depends" => {
-            let (resolved, missing) = installer.resolve(&recipe)?;
+            let (resolved, _) = installer.resolve(&recipe)?;
             for d in &recipe.depends {
                 let kind = match d.kind {
                     build::DependKind::Run => "depends",
@@ -79,7 +79,6 @@ pub fn run(settings: &Settings, args: &BuildArgs) -> Result<ExitStatus> {
                     .map_or_else(|| "not installed".to_owned(), |r| r.pkgname.clone());
                 println!("{kind}\t{}\t{}\t{state}", d.pattern, d.recipe.display());
             }
-            let _ = missing;
             return Ok(0);
         }
         _ => {}
@@ -143,11 +142,7 @@ pub fn run_bin_install(settings: &Settings, args: &BinInstallArgs) -> Result<Exi
         build: &build_settings,
         reporter: &reporter,
         binpkg_sites: local_binpkg_sites(&reporter),
-        view: if args.no_view {
-            None
-        } else {
-            Some(args.view.clone().unwrap_or_else(|| DEFAULT_VIEW.to_owned()))
-        },
+        view: chosen_view(args.view.as_deref(), args.no_view),
     };
     let dirs = if args.dirs.is_empty() {
         vec![PathBuf::from(".")]
