@@ -35,6 +35,45 @@ pub fn generations_dir(settings: &Settings, view: &str) -> PathBuf {
     settings.views_dir().join(".gen").join(view)
 }
 
+/// `<root>/views/.gen/<view>/<number>.plan`: the link plan of a generation
+/// ([`views::Plan::encode`]), so that the next change plans only what it
+/// touches. A cache: when it is missing or unreadable, the view is planned
+/// from its members.
+pub fn plan_file(root: &Path, view: &str, number: i64) -> PathBuf {
+    root.join("views")
+        .join(".gen")
+        .join(view)
+        .join(format!("{number}.plan"))
+}
+
+fn read_plan(path: &Path) -> Option<(views::Plan, Vec<String>)> {
+    views::Plan::decode(fs_err::read(path).ok()?)
+}
+
+/// Write a plan file: a temporary name (which recovery removes), then a rename.
+fn write_plan(path: &Path, bytes: &[u8]) -> Result<()> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".tmp-{name}-{}", std::process::id()));
+    fs_err::write(&tmp, bytes)
+        .and_then(|()| fs_err::rename(&tmp, path))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            anyhow::Error::from(e)
+        })
+}
+
+/// Remove a generation: its tree and its plan.
+pub fn remove_generation(settings: &Settings, view: &str, number: i64) -> Result<()> {
+    remove_tree(&generations_dir(settings, view).join(number.to_string()))?;
+    match std::fs::remove_file(plan_file(&settings.root, view, number)) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
+        _ => Ok(()),
+    }
+}
+
 /// `<root>/views/<view>`: the symlink readers follow.
 pub fn view_link(settings: &Settings, view: &str) -> PathBuf {
     settings.views_dir().join(view)
@@ -68,6 +107,7 @@ pub struct Incoming<'a> {
 pub struct Prepared {
     generation: Recordable,
     dir: PathBuf,
+    plan: PathBuf,
     top_level: Vec<String>,
 }
 
@@ -79,8 +119,9 @@ struct Recordable {
     parent: Option<i64>,
     members: Vec<MemberRow>,
     reason: String,
-    plan: Vec<u8>,
     footprint: views::Footprint,
+    /// The parent's members, if already read.
+    parent_members: Option<Vec<MemberRow>>,
 }
 
 impl Recordable {
@@ -96,7 +137,7 @@ impl Recordable {
                 parent: self.parent,
                 reason: &self.reason,
                 members: &self.members,
-                plan: Some(&self.plan),
+                parent_members: self.parent_members.as_deref(),
                 footprint: Some((self.footprint.inodes as i64, self.footprint.bytes as i64)),
             },
         )
@@ -220,22 +261,27 @@ pub struct Planned {
     pub targets: Vec<PathBuf>,
     /// Each member's PKGNAME.
     pub names: Vec<String>,
+    /// The members of the view's current generation, when planning read them.
+    pub current_members: Option<Vec<MemberRow>>,
 }
 
 /// Members as the view engine sees them (paths not yet loaded), their link
 /// targets, and their package ids (`None` for a package not yet in the database).
 type EngineMembers = (Vec<views::Member>, Vec<PathBuf>, Vec<Option<i64>>);
 
-/// The [`EngineMembers`] of `members`.
+/// The [`EngineMembers`] of `members`. `known` holds the id, PKGNAME and depot
+/// dir of some installed packages (the previous generation's members: a change
+/// then costs what the view holds, not what the root holds); any other member
+/// is looked up by name.
 fn engine_members<R: Queries>(
     root: &Path,
     db: &R,
     view: &str,
     members: &[MemberRow],
     incoming: Option<&Incoming<'_>>,
+    known: Vec<(i64, String, String)>,
 ) -> Result<EngineMembers> {
-    let installed: HashMap<String, (i64, String)> = db
-        .package_dirs()?
+    let known: HashMap<String, (i64, String)> = known
         .into_iter()
         .map(|(id, name, dir)| (name, (id, dir)))
         .collect();
@@ -247,13 +293,16 @@ fn engine_members<R: Queries>(
             Some(inc) if inc.pkgname == m.pkgname => {
                 (None, inc.staged_at.to_owned(), inc.depot_dir.to_owned())
             }
-            _ => match installed.get(&m.pkgname) {
-                Some((id, dir)) => {
-                    let dir = root.join(dir);
-                    (Some(*id), dir.clone(), dir)
-                }
-                None => bail!("view {view}: member {} is not installed", m.pkgname),
-            },
+            _ => {
+                let (id, dir) = match known.get(&m.pkgname) {
+                    Some((id, dir)) => (*id, root.join(dir)),
+                    None => match db.package(&m.pkgname)? {
+                        Some(row) => (row.id, root.join(&row.depot_dir)),
+                        None => bail!("view {view}: member {} is not installed", m.pkgname),
+                    },
+                };
+                (Some(id), dir.clone(), dir)
+            }
         };
         engine.push(views::Member {
             name: m.pkgname.clone(),
@@ -348,7 +397,8 @@ pub fn plan_members<R: ViewQueries + Queries>(
     incoming: Option<&Incoming<'_>>,
     setting: Option<(&str, &[String])>,
 ) -> Result<Planned> {
-    let (mut engine, targets, ids) = engine_members(root, db, view, members, incoming)?;
+    let (mut engine, targets, ids) =
+        engine_members(root, db, view, members, incoming, db.package_dirs()?)?;
     for (member, id) in engine.iter_mut().zip(&ids) {
         load_paths(db, member, *id, incoming)?;
     }
@@ -359,6 +409,7 @@ pub fn plan_members<R: ViewQueries + Queries>(
         plan,
         targets,
         names,
+        current_members: None,
     })
 }
 
@@ -437,10 +488,7 @@ pub fn plan_change<R: ViewQueries + Queries>(
     }
     let previous = match db.view(view)? {
         Some(v) => match v.current {
-            Some(n) => db
-                .generation_plan(v.id, n)?
-                .and_then(|bytes| views::Plan::decode(&bytes))
-                .map(|decoded| (v.id, n, decoded)),
+            Some(n) => read_plan(&plan_file(root, view, n)).map(|decoded| (v.id, n, decoded)),
             None => None,
         },
         None => None,
@@ -451,12 +499,14 @@ pub fn plan_change<R: ViewQueries + Queries>(
     if matches!(basis, Basis::Fresh | Basis::Setting("ignore", _)) {
         return plan_members(root, db, view, members, incoming, setting);
     }
+    crate::profile::phase("plan: decoded");
     let before = db.members(view_id, number)?;
     if before.is_empty() {
         // Nothing to carry over: plan from scratch, without the bookkeeping.
         return plan_members(root, db, view, members, incoming, setting);
     }
-    let (mut engine, targets, ids) = engine_members(root, db, view, members, incoming)?;
+    let known = db.member_package_dirs(view_id, number)?;
+    let (mut engine, targets, ids) = engine_members(root, db, view, members, incoming, known)?;
     let priority_before: HashMap<&str, i64> = before
         .iter()
         .map(|b| (b.pkgname.as_str(), b.priority))
@@ -510,7 +560,7 @@ pub fn plan_change<R: ViewQueries + Queries>(
         db,
         view,
         views::replan(
-            views::Previous {
+            &views::Previous {
                 plan: previous_plan,
                 members: &previous_names,
             },
@@ -529,6 +579,7 @@ pub fn plan_change<R: ViewQueries + Queries>(
         plan,
         targets,
         names,
+        current_members: Some(before),
     })
 }
 
@@ -559,13 +610,17 @@ fn prepare_inner<R: ViewQueries + Queries>(
         .with_context(|| format!("cannot write generation {}", dir.display()))?;
     crate::profile::phase("generation written");
     let names: Vec<&str> = planned.names.iter().map(String::as_str).collect();
-    let encoded = planned.plan.encode(&names);
+    let plan = plan_file(&settings.root, view, number);
+    if let Err(e) = write_plan(&plan, &planned.plan.encode(&names)) {
+        let _ = remove_tree(&dir);
+        return Err(e.context(format!("cannot write {}", plan.display())));
+    }
+    crate::profile::phase("plan written");
     let top_level = planned
         .plan
-        .entries
-        .keys()
+        .paths()
         .filter(|k| !k.contains('/'))
-        .cloned()
+        .map(str::to_owned)
         .collect();
     Ok(Prepared {
         generation: Recordable {
@@ -574,10 +629,11 @@ fn prepare_inner<R: ViewQueries + Queries>(
             parent,
             members,
             reason: reason.to_owned(),
-            plan: encoded,
             footprint,
+            parent_members: planned.current_members,
         },
         dir,
+        plan,
         top_level,
     })
 }
@@ -644,6 +700,7 @@ impl Prepared {
     /// Remove the generation directory (the operation failed before recording it).
     pub fn abandon(self) {
         let _ = fs_err::remove_dir_all(&self.dir);
+        let _ = fs_err::remove_file(&self.plan);
     }
 }
 
@@ -773,6 +830,7 @@ pub fn prune(settings: &Settings, db: &mut Database, view: &str) -> Result<()> {
         if fs_err::rename(&from, &to).is_ok() {
             trash.push(to);
         }
+        let _ = std::fs::remove_file(plan_file(&settings.root, view, number));
     }
     remove_in_background(&trash);
     Ok(())
@@ -837,8 +895,8 @@ pub fn check(settings: &Settings, db: &Database, view: &str) -> Result<Vec<Strin
         });
     }
     let mut planned = BTreeSet::new();
-    for (path, node) in &plan.entries {
-        planned.insert(path.clone());
+    for (path, node) in plan.iter() {
+        planned.insert(path.to_owned());
         let at = dir.join(path);
         let meta = std::fs::symlink_metadata(&at);
         match node {
@@ -848,7 +906,7 @@ pub fn check(settings: &Settings, db: &Database, view: &str) -> Result<Vec<Strin
                 }
             }
             views::Node::Link { member } => {
-                let target = targets[*member].join(path);
+                let target = targets[member].join(path);
                 let expected = views::relative_path(at.parent().unwrap_or(&dir), &target);
                 match std::fs::read_link(&at) {
                     Ok(actual) if actual == expected => {
@@ -887,7 +945,7 @@ pub fn check(settings: &Settings, db: &Database, view: &str) -> Result<Vec<Strin
             .unwrap_or_default();
         let under_link = Path::new(&rel).ancestors().skip(1).any(|a| {
             matches!(
-                plan.entries.get(a.to_string_lossy().as_ref()),
+                plan.get(a.to_string_lossy().as_ref()),
                 Some(views::Node::Link { .. })
             )
         });
@@ -914,9 +972,15 @@ pub fn recover(settings: &Settings, db: &Database) -> Result<()> {
             if let Ok(gens) = std::fs::read_dir(view_dir.path()) {
                 for g in gens.filter_map(Result::ok) {
                     let name = g.file_name().to_string_lossy().into_owned();
+                    let plan = name.strip_suffix(".plan");
                     let stale = name.starts_with(".tmp-")
-                        || name.parse::<i64>().is_ok_and(|n| !recorded.contains(&n));
-                    if stale {
+                        || plan
+                            .unwrap_or(&name)
+                            .parse::<i64>()
+                            .is_ok_and(|n| !recorded.contains(&n));
+                    if stale && g.file_type().is_ok_and(|t| !t.is_dir()) {
+                        fs_err::remove_file(g.path())?;
+                    } else if stale {
                         remove_tree(&g.path())?;
                     } else if name.starts_with(TRASH_PREFIX) {
                         // A reaper may be at it too: best effort.

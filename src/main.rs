@@ -140,6 +140,7 @@ fn main() {
     {
         forget_fresh_root(root.as_deref(), dbdir);
     }
+    profile::phase("done");
     let code = match result {
         Ok(code) => code,
         Err(error) => {

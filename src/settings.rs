@@ -103,6 +103,14 @@ impl Settings {
         self.root.join("packages")
     }
 
+    /// `<root>/packages/.work`: installs stage here and deletes put depot dirs
+    /// here on their way out (same file system as the depot dirs, so both are one
+    /// rename). Kept apart so that a writer finds what an interrupted run left
+    /// without listing every depot dir.
+    pub fn work_dir(&self) -> PathBuf {
+        self.packages_dir().join(".work")
+    }
+
     /// `<root>/packages/<PKGNAME>`.
     pub fn depot_dir(&self, pkgname: &str) -> PathBuf {
         self.packages_dir().join(pkgname)

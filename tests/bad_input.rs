@@ -303,10 +303,10 @@ fn interrupted_install_is_cleaned_up_by_the_next_run() {
     }
     child.kill().unwrap();
     child.wait().unwrap();
-    let staging: Vec<_> = std::fs::read_dir(w.root.join("packages"))
+    let staging: Vec<_> = std::fs::read_dir(w.root.join("packages/.work"))
         .unwrap()
         .filter_map(Result::ok)
-        .filter(|e| e.file_name().to_string_lossy().starts_with(".staging-"))
+        .filter(|e| e.file_name().to_string_lossy().starts_with("staging-"))
         .collect();
     assert_eq!(staging.len(), 1, "the killed install left its staging dir");
     // admin check (a reader) reports it; the next writer removes it.
@@ -314,7 +314,7 @@ fn interrupted_install_is_cleaned_up_by_the_next_run() {
     assert!(out.status.success(), "the installed packages are fine");
     let report = String::from_utf8_lossy(&out.stdout);
     assert!(
-        report.contains(".staging-hang-1.0") && report.contains("interrupted"),
+        report.contains("staging-hang-1.0") && report.contains("interrupted"),
         "{report}"
     );
     w.ok(&["admin", "rebuild-tree"]);

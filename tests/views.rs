@@ -766,3 +766,75 @@ fn the_config_file_sets_the_window_and_a_bad_one_is_named() {
         );
     }
 }
+
+/// Each generation's link plan is a file beside it, read by the next change.
+/// A plan that is missing, cut short or tampered with (a path climbing out of
+/// the view, an entry below a link) is not used: the view is planned from its
+/// members instead, comes out whole, and nothing is written outside it.
+#[test]
+fn a_damaged_plan_file_is_planned_again_never_followed() {
+    let w = World::new();
+    install(&w, "a-1.0", &[("bin/a", "a\n"), ("share/a/doc", "a\n")]);
+    install(&w, "b-1.0", &[("bin/b", "b\n")]);
+    install(&w, "c-1.0", &[("bin/c", "c\n")]);
+    install(&w, "d-1.0", &[("bin/d", "d\n")]);
+    w.ok(&["view", "create", "v"]);
+    w.ok(&["view", "add", "v", "a-1.0"]);
+    let gen_root = w.root.join("views/.gen/v");
+    let current = || {
+        std::fs::read_link(w.root.join("views/v"))
+            .unwrap()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned()
+    };
+    let plan = |n: &str| gen_root.join(format!("{n}.plan"));
+    assert!(
+        plan(&current()).is_file(),
+        "the plan is written beside its generation"
+    );
+    let text = String::from_utf8(std::fs::read(plan(&current())).unwrap()).unwrap();
+    assert!(text.contains("bin/a"), "{text:?}");
+
+    // Tampered: an entry that would land outside the view, and one below a link.
+    let tampered = text.replace("bin/a\0", "../../escaped\0");
+    std::fs::write(plan(&current()), tampered).unwrap();
+    w.ok(&["view", "add", "v", "b-1.0"]);
+    for outside in ["escaped", "views/escaped", "views/.gen/escaped"] {
+        assert!(
+            std::fs::symlink_metadata(w.root.join(outside)).is_err(),
+            "{outside}"
+        );
+    }
+    let below_link = String::from_utf8(std::fs::read(plan(&current())).unwrap())
+        .unwrap()
+        .replace("bin/b\0", "share/a/x\0");
+    std::fs::write(plan(&current()), below_link).unwrap();
+    w.ok(&["view", "add", "v", "c-1.0"]);
+    assert!(!w.root.join("packages/a-1.0/share/a/x").exists());
+    // Cut short, then missing.
+    let bytes = std::fs::read(plan(&current())).unwrap();
+    std::fs::write(plan(&current()), &bytes[..bytes.len() - 3]).unwrap();
+    w.ok(&["view", "remove", "v", "c-1.0"]);
+    std::fs::remove_file(plan(&current())).unwrap();
+    w.ok(&["view", "add", "v", "d-1.0"]);
+
+    let v = w.root.join("views/v");
+    for (name, want) in [("a", "a\n"), ("b", "b\n"), ("d", "d\n")] {
+        assert_eq!(
+            std::fs::read_to_string(v.join("bin").join(name)).unwrap(),
+            want
+        );
+    }
+    assert!(!v.join("bin/c").exists());
+    // `view check` fails on any difference from a plan made from scratch.
+    w.ok(&["view", "check", "v"]);
+    // Pruned and abandoned generations take their plans with them.
+    for entry in std::fs::read_dir(&gen_root).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        if let Some(n) = name.strip_suffix(".plan") {
+            assert!(gen_root.join(n).is_dir(), "{name} has no generation");
+        }
+    }
+}

@@ -136,6 +136,13 @@ ALTER TABLE generations ADD COLUMN bytes INTEGER;
 -- inode changed (ctime) before then is as it was installed.
 ALTER TABLE packages ADD COLUMN settled_ns INTEGER;
 ",
+    r"
+-- Link plans moved to files beside the generations (`views/.gen/<view>/<n>.plan`):
+-- a plan is as large as the view, and a blob that size cost more to write, read
+-- and free in SQLite than the rest of a change. The next change of each view
+-- plans it in full once.
+DROP TABLE generation_plans;
+",
 ];
 
 /// The schema version this build writes.
@@ -187,8 +194,8 @@ mod tests {
     use super::MIGRATIONS;
     use crate::{Database, Queries};
 
-    /// A database written by version 1 gains each package's entry list and an
-    /// empty plan table, and keeps its rows.
+    /// A database written by version 1 gains each package's entry list, loses
+    /// the plan table (plans are files now), and keeps its rows.
     #[test]
     fn version_1_migrates() -> Result<(), Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
@@ -213,10 +220,12 @@ mod tests {
             db.package("old-1.0")?.ok_or("old-1.0 is gone")?.depot_dir,
             "packages/old-1.0"
         );
-        let plans: i64 = db
-            .conn
-            .query_row("SELECT count(*) FROM generation_plans", [], |r| r.get(0))?;
-        assert_eq!(plans, 0);
+        let plan_tables: i64 = db.conn.query_row(
+            "SELECT count(*) FROM sqlite_master WHERE name = 'generation_plans'",
+            [],
+            |r| r.get(0),
+        )?;
+        assert_eq!(plan_tables, 0, "plans live in files since version 6");
         Ok(())
     }
 }

@@ -44,8 +44,9 @@ pub struct NewGeneration<'a> {
     pub reason: &'a str,
     /// Its members.
     pub members: &'a [MemberRow],
-    /// Its link plan (`views::Plan::encode`).
-    pub plan: Option<&'a [u8]>,
+    /// The parent's members, if the caller has them (read in this transaction
+    /// or under the same write lock); read here otherwise.
+    pub parent_members: Option<&'a [MemberRow]>,
     /// Its directories and links, and their size in bytes.
     pub footprint: Option<(i64, i64)>,
 }
@@ -139,15 +140,24 @@ pub trait ViewQueries: Reader {
         .map_err(|e| self.wrap(e))
     }
 
-    /// The link plan recorded with a generation, if any.
-    fn generation_plan(&self, view_id: i64, number: i64) -> Result<Option<Vec<u8>>> {
+    /// The id, PKGNAME and depot dir of each member of a generation.
+    fn member_package_dirs(
+        &self,
+        view_id: i64,
+        generation: i64,
+    ) -> Result<Vec<(i64, String, String)>> {
         let conn = self.connection();
         let mut stmt = conn
-            .prepare_cached("SELECT plan FROM generation_plans WHERE view_id = ?1 AND number = ?2")
+            .prepare_cached(
+                "SELECT p.id, p.pkgname, p.depot_dir FROM members m JOIN packages p ON p.id = m.package_id
+                 WHERE m.view_id = ?1 AND m.generation = ?2",
+            )
             .map_err(|e| self.wrap(e))?;
-        stmt.query_row(params![view_id, number], |r| r.get::<_, Vec<u8>>(0))
-            .optional()
-            .map_err(|e| self.wrap(e))
+        stmt.query_map(params![view_id, generation], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .and_then(Iterator::collect)
+        .map_err(|e| self.wrap(e))
     }
 
     /// Views whose current generation holds the package.
@@ -263,7 +273,7 @@ impl Transaction<'_> {
             parent,
             reason,
             members,
-            plan,
+            parent_members,
             footprint,
         } = *generation;
         self.tx
@@ -281,19 +291,17 @@ impl Transaction<'_> {
                 ],
             )
             .map_err(|e| self.err(e))?;
-        if let Some(plan) = plan {
-            self.tx
-                .execute(
-                    "INSERT INTO generation_plans (view_id, number, plan) VALUES (?1, ?2, ?3)",
-                    params![view_id, number, plan],
-                )
-                .map_err(|e| self.err(e))?;
-        }
         // A generation is mostly its parent's members: copy those rows in one
         // statement and apply the difference, rather than insert every row.
         let mut to_insert: Vec<&MemberRow> = members.iter().collect();
         if let Some(parent) = parent {
-            let before = self.members(view_id, parent)?;
+            let read;
+            let before = if let Some(known) = parent_members {
+                known
+            } else {
+                read = self.members(view_id, parent)?;
+                &read
+            };
             let now: std::collections::HashMap<&str, i64> = members
                 .iter()
                 .map(|m| (m.pkgname.as_str(), m.priority))

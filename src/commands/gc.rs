@@ -36,9 +36,7 @@ pub fn run(settings: Settings, args: &GcArgs) -> Result<ExitStatus> {
         if !args.dry_run {
             ctx.db
                 .transaction(|tx| tx.delete_generation(*view_id, *number))?;
-            linking::remove_tree(
-                &linking::generations_dir(&ctx.settings, name).join(number.to_string()),
-            )?;
+            linking::remove_generation(&ctx.settings, name, *number)?;
         }
     }
     // Packages no kept generation references (with their dependencies), not marked keep.

@@ -339,14 +339,16 @@ fn install_one(ctx: &mut Context, planned: &Planned, options: &AddOptions) -> Re
             depot_dir.display()
         );
     }
-    let staging = packages.join(format!("{STAGING_PREFIX}{pkgname}-{}", std::process::id()));
+    let work = super::make_work_dir(&settings)?;
+    let staging = work.join(format!("{STAGING_PREFIX}{pkgname}-{}", std::process::id()));
     let result = stage_and_commit(ctx, planned, options, &staging, &depot_dir);
     if result.is_err() {
         let _ = linking::remove_tree(&staging);
-        if created_packages_dir {
-            // Leave the root exactly as it was.
-            let _ = std::fs::remove_dir(&packages);
-        }
+    }
+    super::tidy_work_dir(&settings);
+    if result.is_err() && created_packages_dir {
+        // Leave the root exactly as it was.
+        let _ = std::fs::remove_dir(&packages);
     }
     result
 }

@@ -197,7 +197,7 @@ pub fn delete(ctx: &mut Context, specs: &[String], options: &DeleteOptions) -> R
     };
     // The files go while the database writes its changes back (two cores,
     // two kinds of work); the rows are already gone, so a crash here leaves
-    // only `.trash-*` directories, which the next writer removes.
+    // only `.trash-*` directories in `packages/.work`, which the next writer removes.
     let removal = std::thread::spawn(move || -> Result<()> {
         for (dir, files) in trash {
             remove_depot_dir(&dir, &files)?;
@@ -208,6 +208,7 @@ pub fn delete(ctx: &mut Context, specs: &[String], options: &DeleteOptions) -> R
     removal
         .join()
         .map_err(|_| anyhow::anyhow!("removing the deleted packages' files failed"))??;
+    super::tidy_work_dir(&ctx.settings);
     crate::profile::phase("removed");
     let failed = outcome?;
     resolved?;
@@ -490,13 +491,13 @@ fn delete_one(
         output::say!("forgot {line}");
     }
     for (view, number) in forgotten {
-        linking::remove_tree(&linking::generations_dir(&settings, &view).join(number.to_string()))?;
+        linking::remove_generation(&settings, &view, number)?;
     }
-    let packages = settings.packages_dir();
     if !options.unregister_only && imported {
         remove_imported_files(&depot_dir, &files, &problems, options.force > 0);
     } else if !options.unregister_only && depot_dir.exists() {
-        let trash_dir = packages.join(format!("{TRASH_PREFIX}{pkgname}-{}", std::process::id()));
+        let trash_dir = super::make_work_dir(&settings)?
+            .join(format!("{TRASH_PREFIX}{pkgname}-{}", std::process::id()));
         fs_err::rename(&depot_dir, &trash_dir)?;
         trash.push((trash_dir, files));
     }

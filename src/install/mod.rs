@@ -17,10 +17,11 @@ use crate::linking;
 use crate::output;
 use crate::settings::Settings;
 
-/// Prefix of staging directories under `<root>/packages`.
-pub const STAGING_PREFIX: &str = ".staging-";
-/// Prefix of directories on their way out: under `<root>/packages` (a deleted
-/// depot dir) and under `<root>/views/.gen/<view>` (a pruned generation).
+/// Prefix of staging directories under `<root>/packages/.work`.
+pub const STAGING_PREFIX: &str = "staging-";
+/// Prefix of directories on their way out: under `<root>/packages/.work` (a
+/// deleted depot dir) and under `<root>/views/.gen/<view>` (a pruned generation,
+/// with a leading dot there).
 pub const TRASH_PREFIX: &str = ".trash-";
 
 /// An open root for writing: the lock is held as long as this lives.
@@ -62,25 +63,35 @@ impl Context {
         for leftover in leftovers(&self.settings) {
             output::say!("removing {} left by an interrupted run", leftover.display());
             linking::remove_tree(&leftover).context("cannot clean up after an interrupted run")?;
+            tidy_work_dir(&self.settings);
         }
         linking::recover(&self.settings, &self.db)
     }
 }
 
 /// Staging and trash directories an interrupted install or delete left in
-/// `<root>/packages` (the next writer removes them; `admin check` reports them).
+/// `<root>/packages/.work` (the next writer removes them; `admin check` reports
+/// them). Only a writer puts anything there, and it leaves it empty.
 pub fn leftovers(settings: &Settings) -> Vec<PathBuf> {
-    let mut found: Vec<PathBuf> = std::fs::read_dir(settings.packages_dir())
+    let mut found: Vec<PathBuf> = std::fs::read_dir(settings.work_dir())
         .into_iter()
         .flatten()
         .filter_map(Result::ok)
-        .filter(|e| {
-            let name = e.file_name();
-            let name = name.to_string_lossy();
-            name.starts_with(STAGING_PREFIX) || name.starts_with(TRASH_PREFIX)
-        })
         .map(|e| e.path())
         .collect();
     found.sort();
     found
+}
+
+/// The work directory, made if missing ([`tidy_work_dir`] removes it again).
+pub fn make_work_dir(settings: &Settings) -> std::io::Result<PathBuf> {
+    let work = settings.work_dir();
+    fs_err::create_dir_all(&work)?;
+    Ok(work)
+}
+
+/// Remove the work directory if it is empty: a root looks as it did before a
+/// run that leaves nothing behind.
+pub fn tidy_work_dir(settings: &Settings) {
+    let _ = std::fs::remove_dir(settings.work_dir());
 }

@@ -50,12 +50,12 @@ fn main() {
     });
     println!(
         "plan {n} packages x 100 entries: {full_ms:.2} ms ({} entries)",
-        previous.entries.len()
+        previous.len()
     );
     let names: Vec<String> = members[..n].iter().map(|m| m.name.clone()).collect();
     let (one_ms, _) = best_of(5, || {
         views::replan(
-            Previous {
+            &Previous {
                 plan: previous.clone(),
                 members: &names,
             },

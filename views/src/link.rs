@@ -63,7 +63,7 @@ pub fn materialise(plan: &Plan, depot_dirs: &[PathBuf], dest: &Path) -> Result<F
     // time (the kernel locks it), so threads work on different directories.
     let mut groups: Vec<(&str, Vec<(&str, usize)>)> = Vec::new();
     let mut group_of: foldhash::HashMap<&str, usize> = foldhash::HashMap::default();
-    for (path, node) in &plan.entries {
+    for (path, node) in plan.iter() {
         match node {
             Node::Dir => {
                 fs_err::create_dir(staging.join(path))?;
@@ -75,7 +75,7 @@ pub fn materialise(plan: &Plan, depot_dirs: &[PathBuf], dest: &Path) -> Result<F
                     groups.push((parent, Vec::new()));
                     groups.len() - 1
                 });
-                groups[group].1.push((path.as_str(), *member));
+                groups[group].1.push((path, member));
             }
         }
     }
@@ -127,10 +127,10 @@ pub fn materialise(plan: &Plan, depot_dirs: &[PathBuf], dest: &Path) -> Result<F
     };
     // Directory sizes once their entries are in (few, next to the links).
     let mut footprint = Footprint {
-        inodes: 1 + plan.entries.len() as u64,
+        inodes: 1 + plan.len() as u64,
         bytes: link_bytes + fs_err::symlink_metadata(&staging)?.len(),
     };
-    for (path, node) in &plan.entries {
+    for (path, node) in plan.iter() {
         if matches!(node, Node::Dir) {
             footprint.bytes += fs_err::symlink_metadata(staging.join(path))?.len();
         }

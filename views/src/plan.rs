@@ -1,8 +1,6 @@
 //! Planning a generation: which paths become links, which stay directories,
 //! and every conflict, before anything on disk changes.
 
-use std::collections::BTreeMap;
-
 use foldhash::HashMap;
 use std::fmt;
 use std::path::PathBuf;
@@ -72,11 +70,193 @@ pub enum Node {
     },
 }
 
-/// A planned generation: every path in it, parents before children.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// A planned generation: every path in it (relative to the view) and what it
+/// is, in byte order of the paths (so parents come before their children).
+///
+/// The paths are kept back to back in one buffer: a plan as large as the view
+/// is read, carried over, written and freed without an allocation per path
+/// (a change of a 32,000-link view handles every one of its paths).
+#[derive(Clone, Default)]
 pub struct Plan {
-    /// Path (relative to the view) to node, in path order.
-    pub entries: BTreeMap<String, Node>,
+    /// Where the paths are: a plan read from bytes keeps all of those bytes.
+    text: String,
+    /// Each entry's path (a range of `text`) and node, in path order.
+    slots: Vec<Slot>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    start: usize,
+    end: usize,
+    node: Node,
+}
+
+impl Plan {
+    /// How many entries.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Whether the plan has no entries.
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    fn path(&self, slot: &Slot) -> &str {
+        &self.text[slot.start..slot.end]
+    }
+
+    /// The entries, in path order.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&str, Node)> + ExactSizeIterator + '_ {
+        self.slots.iter().map(|s| (self.path(s), s.node))
+    }
+
+    /// The paths, in order.
+    pub fn paths(&self) -> impl Iterator<Item = &str> + '_ {
+        self.slots.iter().map(|s| self.path(s))
+    }
+
+    /// What `path` is, if the plan has it.
+    pub fn get(&self, path: &str) -> Option<Node> {
+        self.position(path).ok().map(|i| self.slots[i].node)
+    }
+
+    /// Where `path` is (`Ok`), or would go (`Err`), in the entries.
+    fn position(&self, path: &str) -> std::result::Result<usize, usize> {
+        self.slots.binary_search_by(|s| self.path(s).cmp(path))
+    }
+
+    /// Add an entry after all the others; `path` must sort after them.
+    fn push(&mut self, path: &str, node: Node) {
+        debug_assert!(self.slots.last().is_none_or(|s| self.path(s) < path));
+        let start = self.text.len();
+        self.text.push_str(path);
+        self.slots.push(Slot {
+            start,
+            end: self.text.len(),
+            node,
+        });
+    }
+
+    /// A plan of these entries, in any order (for a path given twice, the last wins).
+    pub fn from_entries(mut entries: Vec<(String, Node)>) -> Plan {
+        // Stable, so that the last of equal paths stays last.
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut plan = Plan {
+            text: String::with_capacity(entries.iter().map(|(p, _)| p.len()).sum()),
+            slots: Vec::with_capacity(entries.len()),
+        };
+        let mut i = 0;
+        while i < entries.len() {
+            let mut last = i;
+            while last + 1 < entries.len() && entries[last + 1].0 == entries[i].0 {
+                last += 1;
+            }
+            plan.push(&entries[last].0, entries[last].1);
+            i = last + 1;
+        }
+        plan
+    }
+
+    /// This plan with the entries at or below each of `regions` cut out and
+    /// `replace` (at or below those regions, in any order) put in, each link's
+    /// member renumbered by `renumber` first (`None`: a link to a member that is
+    /// gone, which is returned as an error naming the path).
+    pub(crate) fn splice(
+        &self,
+        regions: &[&str],
+        replace: &Plan,
+        renumber: impl Fn(usize) -> Option<usize>,
+    ) -> std::result::Result<Plan, String> {
+        let mut regions = regions.to_vec();
+        regions.sort_unstable();
+        regions.dedup();
+        let mut out = Plan {
+            text: String::with_capacity(self.text.len()),
+            slots: Vec::with_capacity(self.slots.len() + replace.len()),
+        };
+        // The paths with a given prefix are contiguous in path order: `open`
+        // holds the regions that are prefixes of the current path, and
+        // `next` walks the sorted regions alongside the paths.
+        let whole = regions.first() == Some(&"");
+        let mut open: Vec<&str> = Vec::new();
+        let mut next = 0;
+        let mut kept = self
+            .iter()
+            .filter(|&(path, _)| {
+                if whole {
+                    return false;
+                }
+                while open.last().is_some_and(|r| !path.starts_with(r)) {
+                    open.pop();
+                }
+                let mut cut = open.iter().any(|r| at_or_under(path, r));
+                while regions.get(next).is_some_and(|r| *r < path) {
+                    next += 1;
+                }
+                if regions.get(next) == Some(&path) {
+                    cut = true;
+                    open.push(regions[next]);
+                    next += 1;
+                }
+                !cut
+            })
+            .peekable();
+        let mut new = replace.iter().peekable();
+        loop {
+            let take_kept = match (kept.peek(), new.peek()) {
+                (None, None) => break,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (Some((a, _)), Some((b, _))) => a < b,
+            };
+            if take_kept {
+                let Some((path, node)) = kept.next() else {
+                    break;
+                };
+                let node = match node {
+                    Node::Dir => Node::Dir,
+                    Node::Link { member } => Node::Link {
+                        member: renumber(member).ok_or_else(|| path.to_owned())?,
+                    },
+                };
+                out.push(path, node);
+            } else if let Some((path, node)) = new.next() {
+                out.push(path, node);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The same plan with each link's member mapped by `f`.
+    pub(crate) fn renumbered(mut self, f: impl Fn(usize) -> usize) -> Plan {
+        for slot in &mut self.slots {
+            if let Node::Link { member } = &mut slot.node {
+                *member = f(*member);
+            }
+        }
+        self
+    }
+}
+
+impl PartialEq for Plan {
+    fn eq(&self, other: &Plan) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Plan {}
+
+impl fmt::Debug for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+impl FromIterator<(String, Node)> for Plan {
+    fn from_iter<I: IntoIterator<Item = (String, Node)>>(iter: I) -> Plan {
+        Plan::from_entries(iter.into_iter().collect())
+    }
 }
 
 /// Why two members cannot share a path.
@@ -155,7 +335,7 @@ fn same_content(a: &Member, b: &Member, path: &str) -> bool {
 /// Plan a generation from `members`. Returns every conflict at once, or the plan.
 pub fn plan(members: &[Member], options: &Options) -> Result<Plan> {
     match plan_region(members, options, "") {
-        Ok(entries) => Ok(Plan { entries }),
+        Ok(plan) => Ok(plan),
         Err(conflicts) => Err(Error::Conflicts(conflicts)),
     }
 }
@@ -167,7 +347,7 @@ pub(crate) fn plan_region(
     members: &[Member],
     options: &Options,
     region: &str,
-) -> std::result::Result<BTreeMap<String, Node>, Vec<Conflict>> {
+) -> std::result::Result<Plan, Vec<Conflict>> {
     let mut tree = Tree::default();
     let ignore = Globs::new(&options.ignore);
     for (index, member) in members.iter().enumerate() {
@@ -188,7 +368,7 @@ pub(crate) fn plan_region(
     let mut path = String::new();
     walk.children(0, &mut path, 0, true);
     if walk.conflicts.is_empty() {
-        Ok(walk.entries.into_iter().collect())
+        Ok(Plan::from_entries(walk.entries))
     } else {
         Err(walk.conflicts)
     }
@@ -472,8 +652,15 @@ fn winner(members: &[Member], options: &Options, path: &str, owners: &[usize]) -
 
 impl Plan {
     /// The plan as bytes, self-contained: `names[i]` is member `i`'s name.
+    ///
+    /// The format: a header, the member count and names, then each entry as a
+    /// kind (`D`, or `L` and the member index) and its path, every field ended by
+    /// a NUL, and a trailer with the entry count, so that a file cut short is
+    /// refused rather than read as a smaller plan.
     pub fn encode(&self, names: &[&str]) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.entries.len() * 48);
+        let mut out = Vec::with_capacity(
+            ENCODING.len() + 16 + names.iter().map(|n| n.len() + 1).sum::<usize>(),
+        );
         out.extend_from_slice(ENCODING);
         out.extend_from_slice(names.len().to_string().as_bytes());
         out.push(0);
@@ -481,39 +668,89 @@ impl Plan {
             out.extend_from_slice(name.as_bytes());
             out.push(0);
         }
-        for (path, node) in &self.entries {
+        out.reserve(self.text.len() + self.slots.len() * 4);
+        let mut digits = itoa_buffer();
+        for (path, node) in self.iter() {
             match node {
                 Node::Dir => out.push(b'D'),
                 Node::Link { member } => {
                     out.push(b'L');
-                    out.extend_from_slice(member.to_string().as_bytes());
+                    out.extend_from_slice(format_index(&mut digits, member));
                 }
             }
             out.push(0);
             out.extend_from_slice(path.as_bytes());
             out.push(0);
         }
+        out.push(b'E');
+        out.extend_from_slice(self.slots.len().to_string().as_bytes());
+        out.push(0);
         out
     }
 
     /// Read [`Plan::encode`]'s bytes back: the plan and its members' names.
-    /// `None` if the bytes are not such a plan.
-    pub fn decode(bytes: &[u8]) -> Option<(Plan, Vec<String>)> {
-        let rest = bytes.strip_prefix(ENCODING)?;
-        let mut fields = rest.split(|&b| b == 0);
-        let count: usize = std::str::from_utf8(fields.next()?).ok()?.parse().ok()?;
-        let mut names = Vec::with_capacity(count);
-        for _ in 0..count {
-            names.push(String::from_utf8(fields.next()?.to_vec()).ok()?);
+    /// `None` if the bytes are not such a plan, or not one that can be written
+    /// safely: every path must be relative and plain (no empty, `.` or `..`
+    /// component), in strictly increasing order, and below a directory of the
+    /// plan (never below a link), and every link must name a member. The plan
+    /// keeps `bytes` and points into them.
+    pub fn decode(bytes: Vec<u8>) -> Option<(Plan, Vec<String>)> {
+        if !bytes.starts_with(ENCODING) {
+            return None;
         }
-        let mut entries = Vec::new();
-        while let Some(kind) = fields.next() {
-            if kind.is_empty() {
-                break; // the trailing separator
+        let text = String::from_utf8(bytes).ok()?;
+        let (slots, names) = Self::index(&text)?;
+        Some((Plan { text, slots }, names))
+    }
+
+    /// The slots and member names of encoded `text`, checked as [`Plan::decode`] says.
+    fn index(text: &str) -> Option<(Vec<Slot>, Vec<String>)> {
+        let mut at = ENCODING.len();
+        let bytes = text.as_bytes();
+        let mut field = || -> Option<(usize, usize)> {
+            let len = memchr::memchr(0, bytes.get(at..)?)?;
+            let range = (at, at + len);
+            at += len + 1;
+            Some(range)
+        };
+        let (s, e) = field()?;
+        let count: usize = text[s..e].parse().ok()?;
+        let mut names = Vec::with_capacity(count.min(text.len()));
+        for _ in 0..count {
+            let (s, e) = field()?;
+            names.push(text[s..e].to_owned());
+        }
+        // About 20 bytes an entry in practice (kind, path and two NULs).
+        let mut slots: Vec<Slot> = Vec::with_capacity(text.len() / 20);
+        let mut dirs: foldhash::HashSet<&str> = foldhash::HashSet::default();
+        let mut previous = "";
+        let mut last_parent: Option<&str> = None;
+        loop {
+            let (ks, ke) = field()?;
+            let kind = &text[ks..ke];
+            if let Some(total) = kind.strip_prefix('E') {
+                // The trailer ends the text.
+                let total: usize = total.parse().ok()?;
+                return (total == slots.len() && ke + 1 == text.len()).then_some((slots, names));
             }
-            let path = String::from_utf8(fields.next()?.to_vec()).ok()?;
-            let node = match kind {
-                b"D" => Node::Dir,
+            let (start, end) = field()?;
+            let path = &text[start..end];
+            if (!slots.is_empty() && previous >= path) || !plain_relative(path) {
+                return None;
+            }
+            previous = path;
+            let parent = path.rsplit_once('/').map(|(p, _)| p);
+            if parent != last_parent {
+                if parent.is_some_and(|p| !dirs.contains(p)) {
+                    return None;
+                }
+                last_parent = parent;
+            }
+            let node = match kind.as_bytes() {
+                b"D" => {
+                    dirs.insert(path);
+                    Node::Dir
+                }
                 [b'L', index @ ..] => {
                     let member: usize = std::str::from_utf8(index).ok()?.parse().ok()?;
                     if member >= count {
@@ -523,15 +760,99 @@ impl Plan {
                 }
                 _ => return None,
             };
-            entries.push((path, node));
+            slots.push(Slot { start, end, node });
         }
-        Some((
-            Plan {
-                entries: entries.into_iter().collect(),
-            },
-            names,
-        ))
     }
 }
 
-const ENCODING: &[u8] = b"depot-plan-1\0";
+/// Whether `path` is relative with no empty, `.` or `..` component.
+fn plain_relative(path: &str) -> bool {
+    let bytes = path.as_bytes();
+    let mut start = 0;
+    for end in memchr::memchr_iter(b'/', bytes).chain(std::iter::once(bytes.len())) {
+        match &bytes[start..end] {
+            b"" | b"." | b".." => return false,
+            _ => start = end + 1,
+        }
+    }
+    true
+}
+
+/// A buffer for [`format_index`].
+fn itoa_buffer() -> [u8; 20] {
+    [0; 20]
+}
+
+/// `n` in decimal, without an allocation.
+fn format_index(buf: &mut [u8; 20], mut n: usize) -> &[u8] {
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[at..];
+        }
+    }
+}
+
+const ENCODING: &[u8] = b"depot-plan-2\0";
+
+#[cfg(test)]
+mod tests {
+    use super::{Node, Plan};
+
+    fn sample() -> Plan {
+        Plan::from_entries(
+            [
+                ("bin", Node::Dir),
+                ("bin/a", Node::Link { member: 0 }),
+                ("bin/b", Node::Link { member: 1 }),
+                ("share", Node::Link { member: 1 }),
+            ]
+            .into_iter()
+            .map(|(p, n)| (p.to_owned(), n))
+            .collect(),
+        )
+    }
+
+    /// Encoded text with `from` replaced by `to`.
+    fn tampered(from: &str, to: &str) -> Vec<u8> {
+        let bytes = sample().encode(&["a-1", "b-1"]);
+        String::from_utf8_lossy(&bytes)
+            .replace(from, to)
+            .into_bytes()
+    }
+
+    #[test]
+    fn a_plan_reads_back_as_written() {
+        let names = vec!["a-1".to_owned(), "b-1".to_owned()];
+        let decoded = Plan::decode(sample().encode(&["a-1", "b-1"]));
+        assert_eq!(decoded, Some((sample(), names)));
+    }
+
+    #[test]
+    fn a_plan_cut_short_is_refused() {
+        let bytes = sample().encode(&["a-1", "b-1"]);
+        for len in 0..bytes.len() {
+            assert_eq!(Plan::decode(bytes[..len].to_vec()), None, "cut at {len}");
+        }
+    }
+
+    #[test]
+    fn a_plan_that_would_write_outside_its_tree_is_refused() {
+        // A path climbing out, an absolute one, an empty component.
+        assert_eq!(Plan::decode(tampered("bin/b\0", "../b\0")), None);
+        assert_eq!(Plan::decode(tampered("bin/b\0", "/b\0\0")), None);
+        assert_eq!(Plan::decode(tampered("bin/b\0", "bin//\0")), None);
+        // Below a link (the link's target would get the entry).
+        assert_eq!(Plan::decode(tampered("bin/b\0", "share/b\0")), None);
+        // Below a directory the plan does not have.
+        assert_eq!(Plan::decode(tampered("bin/b\0", "lib/b\0")), None);
+        // Out of order, and a member that does not exist.
+        assert_eq!(Plan::decode(tampered("bin/b\0", "bin/0\0")), None);
+        assert_eq!(Plan::decode(tampered("L1\0bin/b", "L2\0bin/b")), None);
+        // The untouched bytes still read.
+        assert!(Plan::decode(tampered("", "")).is_some());
+    }
+}

@@ -71,9 +71,9 @@ impl Catalog for InMemory<'_> {
     }
 }
 
-/// The generation a change starts from. Its plan is taken by value: the new
-/// plan is made from it in place (the regions planned again swapped in, links
-/// renumbered), so a change costs no copy of what it does not touch.
+/// The generation a change starts from. The new plan is its plan with the
+/// regions planned again swapped in and the links renumbered, in one pass over
+/// its entries (a copy of their bytes, no allocation per path).
 #[derive(Debug, Clone)]
 pub struct Previous<'a> {
     /// Its plan.
@@ -103,7 +103,7 @@ enum Was {
 
 /// Plan the generation holding `members` from `previous` and `change`.
 pub fn replan(
-    previous: Previous<'_>,
+    previous: &Previous<'_>,
     members: &[Member],
     change: Change<'_>,
     catalog: &dyn Catalog,
@@ -144,7 +144,7 @@ pub fn replan(
         members,
         options,
         catalog,
-        previous: &previous.plan.entries,
+        previous: &previous.plan,
         old_to_new: &old_to_new,
         changed: change.changed,
         is_changed: {
@@ -165,53 +165,34 @@ pub fn replan(
         return Err(Error::Conflicts(replanner.conflicts));
     }
 
-    // The previous plan becomes the new one in place: each region planned again
-    // is cut out (the path and everything below it), the links left are
-    // renumbered for the new members, and the regions' new entries go in.
+    // The new plan is the previous one with each region planned again cut out
+    // (the path and everything below it), the links left renumbered for the
+    // new members, and the regions' new entries merged in.
     let regions = replanner.regions;
-    let mut entries = previous.plan.entries;
-    for (region, _) in &regions {
-        if region.is_empty() {
-            entries.clear();
-            continue;
-        }
-        entries.remove(region);
-        let prefix = format!("{region}/");
-        let below: Vec<String> = entries
-            .range::<str, _>((
-                std::ops::Bound::Included(prefix.as_str()),
-                std::ops::Bound::Unbounded,
-            ))
-            .take_while(|(path, _)| path.starts_with(&prefix))
-            .map(|(path, _)| path.clone())
-            .collect();
-        for path in below {
-            entries.remove(&path);
-        }
-    }
-    for (path, node) in &mut entries {
-        if let Node::Link { member } = node {
-            match old_to_new.get(*member).copied().flatten() {
-                Some(new) => *member = new,
-                None => {
-                    return Err(Error::Io(std::io::Error::other(format!(
-                        "view plan: {path} still links to a removed member (a bug in depot)"
-                    ))));
-                }
-            }
-        }
-    }
-    for (_, planned) in regions {
-        entries.extend(planned);
-    }
-    Ok(Plan { entries })
+    let cut: Vec<&str> = regions.iter().map(|(region, _)| region.as_str()).collect();
+    let replace = Plan::from_entries(
+        regions
+            .iter()
+            .flat_map(|(_, plan)| plan.iter().map(|(path, node)| (path.to_owned(), node)))
+            .collect(),
+    );
+    previous
+        .plan
+        .splice(&cut, &replace, |member| {
+            old_to_new.get(member).copied().flatten()
+        })
+        .map_err(|path| {
+            Error::Io(std::io::Error::other(format!(
+                "view plan: {path} still links to a removed member (a bug in depot)"
+            )))
+        })
 }
 
 struct Replanner<'a> {
     members: &'a [Member],
     options: &'a Options,
     catalog: &'a dyn Catalog,
-    previous: &'a BTreeMap<String, Node>,
+    previous: &'a Plan,
     old_to_new: &'a [Option<usize>],
     changed: &'a [usize],
     /// By member: whether it is in `changed`.
@@ -221,7 +202,7 @@ struct Replanner<'a> {
     changed_paths: &'a [Vec<&'a str>],
     removed_paths: &'a [&'a str],
     /// Regions planned again, in path order: (region, its entries).
-    regions: Vec<(String, BTreeMap<String, Node>)>,
+    regions: Vec<(String, Plan)>,
     conflicts: Vec<Conflict>,
 }
 
@@ -241,7 +222,7 @@ impl Replanner<'_> {
     fn was(&self, path: &str) -> Option<Was> {
         self.previous.get(path).map(|node| match node {
             Node::Dir => Was::Dir,
-            Node::Link { member } => Was::Link(self.old_to_new.get(*member).copied().flatten()),
+            Node::Link { member } => Was::Link(self.old_to_new.get(member).copied().flatten()),
         })
     }
 
@@ -372,20 +353,9 @@ impl Replanner<'_> {
             }
         }
         match plan_region(&subset, self.options, region) {
-            Ok(entries) => {
-                let entries = entries
-                    .into_iter()
-                    .map(|(path, node)| {
-                        let node = match node {
-                            Node::Dir => Node::Dir,
-                            Node::Link { member } => Node::Link {
-                                member: back[member],
-                            },
-                        };
-                        (path, node)
-                    })
-                    .collect();
-                self.regions.push((region.to_owned(), entries));
+            Ok(plan) => {
+                let plan = plan.renumbered(|member| back[member]);
+                self.regions.push((region.to_owned(), plan));
             }
             Err(conflicts) => self.conflicts.extend(conflicts),
         }
@@ -519,6 +489,10 @@ mod tests {
                 preferred.push(path.clone());
             }
             let old_names: Vec<String> = old.iter().map(|m| m.name.clone()).collect();
+            // The plan as stored and read back is the plan.
+            let name_refs: Vec<&str> = old_names.iter().map(String::as_str).collect();
+            let decoded = Plan::decode(previous.encode(&name_refs));
+            prop_assert_eq!(decoded, Some((previous.clone(), old_names.clone())));
             let changed: Vec<usize> = new
                 .iter()
                 .enumerate()
@@ -534,7 +508,7 @@ mod tests {
                 .collect();
             // The catalog knows only the kept members; changed ones come in memory.
             let incremental = replan(
-                Previous { plan: previous.clone(), members: &old_names },
+                &Previous { plan: previous.clone(), members: &old_names },
                 &new,
                 Change { changed: &changed, removed: &removed, paths: &preferred },
                 &InMemory(&new),
@@ -544,7 +518,7 @@ mod tests {
             match (incremental, full) {
                 (Ok(a), Ok(b)) => prop_assert_eq!(a, b),
                 (Err(a), Err(b)) => prop_assert_eq!(conflict_paths(&a), conflict_paths(&b)),
-                (a, b) => prop_assert!(false, "incremental {:?} but full {:?}", a.map(|p| p.entries.len()), b.map(|p: Plan| p.entries.len())),
+                (a, b) => prop_assert!(false, "incremental {:?} but full {:?}", a.map(|p| p.len()), b.map(|p: Plan| p.len())),
             }
         }
     }
