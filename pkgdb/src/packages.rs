@@ -654,7 +654,7 @@ impl Transaction<'_> {
             "DELETE FROM files WHERE package_id = ?1",
             "DELETE FROM entry_lists WHERE package_id = ?1",
             "DELETE FROM metadata WHERE package_id = ?1",
-            "DELETE FROM members WHERE package_id = ?1",
+            "DELETE FROM view_members WHERE package_id = ?1",
             "DELETE FROM packages WHERE id = ?1",
         ] {
             self.tx

@@ -143,6 +143,27 @@ ALTER TABLE packages ADD COLUMN settled_ns INTEGER;
 -- plans it in full once.
 DROP TABLE generation_plans;
 ",
+    r"
+-- A generation's members as one value (JSON [[package id, priority], ...]), and
+-- the current generation's as rows for the queries by package: a change writes
+-- one value and what changed, not a row per member of the view.
+ALTER TABLE generations ADD COLUMN member_list TEXT NOT NULL DEFAULT '[]';
+UPDATE generations SET member_list = coalesce(
+    (SELECT json_group_array(json_array(m.package_id, m.priority)) FROM members m
+     WHERE m.view_id = generations.view_id AND m.generation = generations.number),
+    '[]');
+CREATE TABLE view_members (
+    view_id    INTEGER NOT NULL REFERENCES views(id) ON DELETE CASCADE,
+    package_id INTEGER NOT NULL REFERENCES packages(id),
+    priority   INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (view_id, package_id)
+) WITHOUT ROWID;
+CREATE INDEX view_members_package ON view_members(package_id);
+INSERT INTO view_members (view_id, package_id, priority)
+    SELECT m.view_id, m.package_id, m.priority FROM members m
+    JOIN views v ON v.id = m.view_id AND m.generation = v.current;
+DROP TABLE members;
+",
 ];
 
 /// The schema version this build writes.
@@ -226,6 +247,48 @@ mod tests {
             |r| r.get(0),
         )?;
         assert_eq!(plan_tables, 0, "plans live in files since version 6");
+        Ok(())
+    }
+
+    /// Version 6 kept a row per member per generation; version 7 keeps each
+    /// generation's list in one value and the current members as rows. Both
+    /// read back the same.
+    #[test]
+    fn members_migrate_to_lists() -> Result<(), Box<dyn std::error::Error>> {
+        use crate::ViewQueries;
+        let dir = tempfile::tempdir()?;
+        {
+            let conn = rusqlite::Connection::open(dir.path().join(crate::DATABASE_FILE))?;
+            for sql in &MIGRATIONS[..6] {
+                conn.execute_batch(sql)?;
+            }
+            conn.execute_batch(
+                "PRAGMA user_version = 6;
+                 INSERT INTO packages (id, pkgname, name, version, comment, description, prefix, depot_dir, install_time)
+                     VALUES (1, 'a-1.0', 'a', '1.0', 'c', 'd', '/p', 'packages/a-1.0', 0),
+                            (2, 'b-1.0', 'b', '1.0', 'c', 'd', '/p', 'packages/b-1.0', 0);
+                 INSERT INTO views (id, name, created, current) VALUES (1, 'v', 0, 2);
+                 INSERT INTO generations (view_id, number, created) VALUES (1, 1, 0), (1, 2, 0);
+                 INSERT INTO members (view_id, generation, package_id, priority)
+                     VALUES (1, 1, 1, 0), (1, 2, 1, 0), (1, 2, 2, 5);",
+            )?;
+        }
+        let db = Database::open(dir.path())?;
+        let names = |number| -> Result<Vec<(String, i64)>, Box<dyn std::error::Error>> {
+            Ok(db
+                .members(1, number)?
+                .into_iter()
+                .map(|m| (m.pkgname, m.priority))
+                .collect())
+        };
+        assert_eq!(names(1)?, [("a-1.0".to_owned(), 0)]);
+        assert_eq!(
+            names(2)?,
+            [("a-1.0".to_owned(), 0), ("b-1.0".to_owned(), 5)]
+        );
+        assert_eq!(db.views_holding(2)?, ["v"]);
+        assert_eq!(db.generations_holding(1)?, [(1, "v".to_owned(), 1)]);
+        assert!(db.generations_holding(2)?.is_empty());
         Ok(())
     }
 }

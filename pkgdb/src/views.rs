@@ -58,7 +58,28 @@ pub struct MemberRow {
     pub pkgname: String,
     /// Lower wins a conflict.
     pub priority: i64,
+    /// The package's row id, when read from the database (`None` for a member
+    /// the caller adds: it is looked up by name when recorded). Whoever changes
+    /// `pkgname` sets this to `None`.
+    #[serde(skip)]
+    pub package_id: Option<i64>,
 }
+
+impl MemberRow {
+    /// A member to add, by PKGNAME.
+    pub fn new(pkgname: impl Into<String>, priority: i64) -> MemberRow {
+        MemberRow {
+            pkgname: pkgname.into(),
+            priority,
+            package_id: None,
+        }
+    }
+}
+
+/// The members of one generation as rows `(package id, priority)`: its
+/// `member_list` (JSON `[[id, priority], ...]`) taken apart.
+const GENERATION_MEMBERS: &str = "SELECT j.value ->> 0 AS package_id, j.value ->> 1 AS priority
+     FROM generations g, json_each(g.member_list) j WHERE g.view_id = ?1 AND g.number = ?2";
 
 impl Database {
     /// Every view.
@@ -124,16 +145,17 @@ pub trait ViewQueries: Reader {
     fn members(&self, view_id: i64, generation: i64) -> Result<Vec<MemberRow>> {
         let conn = self.connection();
         let mut stmt = conn
-            .prepare_cached(
-                "SELECT p.pkgname, m.priority FROM members m JOIN packages p ON p.id = m.package_id
-                 WHERE m.view_id = ?1 AND m.generation = ?2 ORDER BY p.pkgname",
-            )
+            .prepare_cached(&format!(
+                "SELECT p.pkgname, m.priority, p.id FROM ({GENERATION_MEMBERS}) m
+                 JOIN packages p ON p.id = m.package_id ORDER BY p.pkgname"
+            ))
             .map_err(|e| self.wrap(e))?;
 
         stmt.query_map(params![view_id, generation], |r| {
             Ok(MemberRow {
                 pkgname: r.get(0)?,
                 priority: r.get(1)?,
+                package_id: Some(r.get(2)?),
             })
         })
         .and_then(Iterator::collect)
@@ -148,10 +170,10 @@ pub trait ViewQueries: Reader {
     ) -> Result<Vec<(i64, String, String)>> {
         let conn = self.connection();
         let mut stmt = conn
-            .prepare_cached(
-                "SELECT p.id, p.pkgname, p.depot_dir FROM members m JOIN packages p ON p.id = m.package_id
-                 WHERE m.view_id = ?1 AND m.generation = ?2",
-            )
+            .prepare_cached(&format!(
+                "SELECT p.id, p.pkgname, p.depot_dir FROM ({GENERATION_MEMBERS}) m
+                 JOIN packages p ON p.id = m.package_id"
+            ))
             .map_err(|e| self.wrap(e))?;
         stmt.query_map(params![view_id, generation], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?))
@@ -165,7 +187,7 @@ pub trait ViewQueries: Reader {
         let conn = self.connection();
         let mut stmt = conn
             .prepare_cached(
-                "SELECT v.name FROM views v JOIN members m ON m.view_id = v.id AND m.generation = v.current
+                "SELECT v.name FROM views v JOIN view_members m ON m.view_id = v.id
                  WHERE m.package_id = ?1 ORDER BY v.name",
             )
             .map_err(|e| self.wrap(e))?;
@@ -180,12 +202,12 @@ pub trait ViewQueries: Reader {
     fn member_dependencies(&self, view_id: i64, generation: i64) -> Result<Vec<(String, String)>> {
         let conn = self.connection();
         let mut stmt = conn
-            .prepare_cached(
-                "SELECT p.pkgname, d.pattern FROM members m
+            .prepare_cached(&format!(
+                "SELECT p.pkgname, d.pattern FROM ({GENERATION_MEMBERS}) m
                  JOIN packages p ON p.id = m.package_id
                  JOIN dependencies d ON d.package_id = m.package_id AND d.kind = 'run'
-                 WHERE m.view_id = ?1 AND m.generation = ?2 ORDER BY p.pkgname, d.rowid",
-            )
+                 ORDER BY p.pkgname, d.rowid"
+            ))
             .map_err(|e| self.wrap(e))?;
         stmt.query_map(params![view_id, generation], |r| Ok((r.get(0)?, r.get(1)?)))
             .and_then(Iterator::collect)
@@ -198,8 +220,9 @@ pub trait ViewQueries: Reader {
         let conn = self.connection();
         let mut stmt = conn
             .prepare_cached(
-                "SELECT v.id, v.name, m.generation FROM members m JOIN views v ON v.id = m.view_id
-                 WHERE m.package_id = ?1 AND m.generation IS NOT v.current ORDER BY v.name, m.generation",
+                "SELECT DISTINCT v.id, v.name, g.number FROM generations g JOIN views v ON v.id = g.view_id,
+                 json_each(g.member_list) j
+                 WHERE j.value ->> 0 = ?1 AND g.number IS NOT v.current ORDER BY v.name, g.number",
             )
             .map_err(|e| self.wrap(e))?;
         stmt.query_map([package_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
@@ -212,7 +235,8 @@ pub trait ViewQueries: Reader {
         let conn = self.connection();
         let mut stmt = conn
             .prepare_cached(
-                "SELECT DISTINCT p.pkgname FROM members m JOIN packages p ON p.id = m.package_id ORDER BY p.pkgname",
+                "SELECT DISTINCT p.pkgname FROM generations g, json_each(g.member_list) j
+                 JOIN packages p ON p.id = j.value ->> 0 ORDER BY p.pkgname",
             )
             .map_err(|e| self.wrap(e))?;
 
@@ -253,7 +277,7 @@ impl Transaction<'_> {
     /// Delete a view with its generations and members.
     pub fn delete_view(&self, view_id: i64) -> Result<()> {
         self.tx
-            .execute("DELETE FROM members WHERE view_id = ?1", [view_id])
+            .execute("DELETE FROM view_members WHERE view_id = ?1", [view_id])
             .and_then(|_| {
                 self.tx
                     .execute("DELETE FROM generations WHERE view_id = ?1", [view_id])
@@ -267,6 +291,11 @@ impl Transaction<'_> {
     }
 
     /// Record a new generation with its members and make it current.
+    ///
+    /// The generation keeps its member list in one value; the view's current
+    /// members are also rows (`view_members`, for the queries by package), and
+    /// only the difference from the parent is written there: a change costs
+    /// what it changes, not what the view holds.
     pub fn record_generation(&self, view_id: i64, generation: &NewGeneration<'_>) -> Result<()> {
         let NewGeneration {
             number,
@@ -276,10 +305,26 @@ impl Transaction<'_> {
             parent_members,
             footprint,
         } = *generation;
+        let mut ids = Vec::with_capacity(members.len());
+        for m in members {
+            ids.push(match m.package_id {
+                Some(id) => id,
+                None => self.package_id(&m.pkgname)?,
+            });
+        }
+        let mut list = String::with_capacity(members.len() * 12 + 2);
+        list.push('[');
+        for (i, (m, id)) in members.iter().zip(&ids).enumerate() {
+            if i > 0 {
+                list.push(',');
+            }
+            list.push_str(&format!("[{id},{}]", m.priority));
+        }
+        list.push(']');
         self.tx
             .execute(
-                "INSERT INTO generations (view_id, number, parent, created, reason, inodes, bytes)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO generations (view_id, number, parent, created, reason, inodes, bytes, member_list)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 params![
                     view_id,
                     number,
@@ -287,77 +332,46 @@ impl Transaction<'_> {
                     crate::now(),
                     reason,
                     footprint.map(|f| f.0),
-                    footprint.map(|f| f.1)
+                    footprint.map(|f| f.1),
+                    list
                 ],
             )
             .map_err(|e| self.err(e))?;
-        // A generation is mostly its parent's members: copy those rows in one
-        // statement and apply the difference, rather than insert every row.
-        let mut to_insert: Vec<&MemberRow> = members.iter().collect();
-        if let Some(parent) = parent {
-            let read;
-            let before = if let Some(known) = parent_members {
-                known
-            } else {
-                read = self.members(view_id, parent)?;
-                &read
-            };
-            let now: std::collections::HashMap<&str, i64> = members
+        // The current members as they are now: the parent's, as the caller read
+        // them under the same lock, or the rows themselves.
+        let now: std::collections::HashMap<i64, i64> = match (parent, parent_members) {
+            (Some(_), Some(known)) if known.iter().all(|m| m.package_id.is_some()) => known
                 .iter()
-                .map(|m| (m.pkgname.as_str(), m.priority))
-                .collect();
-            let kept: std::collections::HashMap<&str, i64> = before
-                .iter()
-                .filter(|b| now.get(b.pkgname.as_str()) == Some(&b.priority))
-                .map(|b| (b.pkgname.as_str(), b.priority))
-                .collect();
-            if kept.len() * 2 > members.len() {
-                self.tx
-                    .execute(
-                        "INSERT INTO members (view_id, generation, package_id, priority)
-                         SELECT view_id, ?3, package_id, priority FROM members
-                         WHERE view_id = ?1 AND generation = ?2",
-                        params![view_id, parent, number],
-                    )
-                    .map_err(|e| self.err(e))?;
-                let mut gone = self
-                    .tx
-                    .prepare_cached(
-                        "DELETE FROM members WHERE view_id = ?1 AND generation = ?2
-                         AND package_id = (SELECT id FROM packages WHERE pkgname = ?3)",
-                    )
-                    .map_err(|e| self.err(e))?;
-                for b in before
-                    .iter()
-                    .filter(|b| !kept.contains_key(b.pkgname.as_str()))
-                {
-                    gone.execute(params![view_id, number, b.pkgname])
-                        .map_err(|e| self.err(e))?;
-                }
-                to_insert.retain(|m| !kept.contains_key(m.pkgname.as_str()));
-            }
+                .filter_map(|m| Some((m.package_id?, m.priority)))
+                .collect(),
+            _ => self.view_member_rows(view_id)?,
+        };
+        let wanted: std::collections::HashMap<i64, i64> = ids
+            .iter()
+            .zip(members)
+            .map(|(id, m)| (*id, m.priority))
+            .collect();
+        let mut gone = self
+            .tx
+            .prepare_cached("DELETE FROM view_members WHERE view_id = ?1 AND package_id = ?2")
+            .map_err(|e| self.err(e))?;
+        for id in now.keys().filter(|id| !wanted.contains_key(id)) {
+            gone.execute(params![view_id, id])
+                .map_err(|e| self.err(e))?;
         }
-        let mut stmt = self
+        let mut put = self
             .tx
             .prepare_cached(
-                "INSERT INTO members (view_id, generation, package_id, priority)
-                 VALUES (?1, ?2, (SELECT id FROM packages WHERE pkgname = ?3), ?4)",
+                "INSERT INTO view_members (view_id, package_id, priority) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (view_id, package_id) DO UPDATE SET priority = excluded.priority",
             )
             .map_err(|e| self.err(e))?;
-        for m in to_insert {
-            stmt.execute(params![view_id, number, m.pkgname, m.priority])
-                .map_err(|e| match e {
-                    rusqlite::Error::SqliteFailure(..) => {
-                        Error::NotFound(format!("package {} is not installed", m.pkgname))
-                    }
-                    other => self.err(other),
-                })?;
+        for (id, priority) in &wanted {
+            if now.get(id) != Some(priority) {
+                put.execute(params![view_id, id, priority])
+                    .map_err(|e| self.err(e))?;
+            }
         }
-        self.set_current(view_id, number)
-    }
-
-    /// Make `number` the current generation.
-    pub fn set_current(&self, view_id: i64, number: i64) -> Result<()> {
         self.tx
             .execute(
                 "UPDATE views SET current = ?2 WHERE id = ?1",
@@ -367,19 +381,59 @@ impl Transaction<'_> {
         Ok(())
     }
 
+    fn package_id(&self, pkgname: &str) -> Result<i64> {
+        self.tx
+            .query_row(
+                "SELECT id FROM packages WHERE pkgname = ?1",
+                [pkgname],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?
+            .ok_or_else(|| Error::NotFound(format!("package {pkgname} is not installed")))
+    }
+
+    fn view_member_rows(&self, view_id: i64) -> Result<std::collections::HashMap<i64, i64>> {
+        let mut stmt = self
+            .tx
+            .prepare_cached("SELECT package_id, priority FROM view_members WHERE view_id = ?1")
+            .map_err(|e| self.err(e))?;
+        stmt.query_map([view_id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .and_then(Iterator::collect)
+            .map_err(|e| self.err(e))
+    }
+
+    /// Make `number` the current generation (its members become the view's).
+    pub fn set_current(&self, view_id: i64, number: i64) -> Result<()> {
+        self.tx
+            .execute(
+                "UPDATE views SET current = ?2 WHERE id = ?1",
+                params![view_id, number],
+            )
+            .and_then(|_| {
+                self.tx
+                    .execute("DELETE FROM view_members WHERE view_id = ?1", [view_id])
+            })
+            .and_then(|_| {
+                self.tx.execute(
+                    &format!(
+                        "INSERT INTO view_members (view_id, package_id, priority)
+                         SELECT ?1, package_id, priority FROM ({GENERATION_MEMBERS})"
+                    ),
+                    params![view_id, number],
+                )
+            })
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
     /// Forget a generation.
     pub fn delete_generation(&self, view_id: i64, number: i64) -> Result<()> {
         self.tx
             .execute(
-                "DELETE FROM members WHERE view_id = ?1 AND generation = ?2",
+                "DELETE FROM generations WHERE view_id = ?1 AND number = ?2",
                 params![view_id, number],
             )
-            .and_then(|_| {
-                self.tx.execute(
-                    "DELETE FROM generations WHERE view_id = ?1 AND number = ?2",
-                    params![view_id, number],
-                )
-            })
             .map_err(|e| self.err(e))?;
         Ok(())
     }

@@ -203,10 +203,7 @@ pub fn run(settings: Settings, command: &ViewCommand) -> Result<ExitStatus> {
                         other.pkgname
                     );
                 }
-                members.push(MemberRow {
-                    pkgname: pkgname.clone(),
-                    priority: priority.unwrap_or(0),
-                });
+                members.push(MemberRow::new(pkgname.clone(), priority.unwrap_or(0)));
                 added.push(pkgname);
             }
             if !added.is_empty() {
@@ -263,6 +260,7 @@ pub fn run(settings: Settings, command: &ViewCommand) -> Result<ExitStatus> {
                 bail!("{old} is not in view {name}");
             };
             let old_name = std::mem::replace(&mut slot.pkgname, new_name.clone());
+            slot.package_id = None;
             check_dependencies(&ctx, name, &before, &members, *force)?;
             let n = change(
                 &mut ctx,

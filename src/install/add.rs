@@ -415,10 +415,7 @@ fn stage_and_commit(
                 .find(|m| same_base.contains(&m.pkgname))
                 .map_or(0, |m| m.priority);
             members.retain(|m| !same_base.contains(&m.pkgname));
-            members.push(MemberRow {
-                pkgname: pkgname.to_owned(),
-                priority,
-            });
+            members.push(MemberRow::new(pkgname.to_owned(), priority));
             let incoming = Incoming {
                 pkgname,
                 staged_at: staging,
