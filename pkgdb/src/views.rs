@@ -1,5 +1,7 @@
 //! Views, their generations and members.
 
+use std::fmt::Write as _;
+
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
@@ -318,7 +320,7 @@ impl Transaction<'_> {
             if i > 0 {
                 list.push(',');
             }
-            list.push_str(&format!("[{id},{}]", m.priority));
+            let _ = write!(list, "[{id},{}]", m.priority);
         }
         list.push(']');
         self.tx
