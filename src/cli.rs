@@ -69,6 +69,9 @@ pub enum Command {
     /// Install a recipe's package and its dependencies, from up-to-date binary packages where they exist, building the rest.
     #[command(name = "bin-install")]
     BinInstall(BinInstallArgs),
+    /// Binary package repositories: index a directory of package files.
+    #[command(subcommand)]
+    Repo(RepoCommand),
     /// Build two versions of a sample package into a temporary root and show them side by side.
     Demo(DemoArgs),
     /// Remove directories a change put out of the way (run in the background by depot).
@@ -581,6 +584,17 @@ pub struct BuildArgs {
     /// Say nothing but errors.
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+/// `depot repo ...`.
+#[derive(Debug, Subcommand)]
+pub enum RepoCommand {
+    /// Write DIR/pkg_summary.gz and DIR/pkg_summary.zst for the package files
+    /// in DIR (a repository's All/); only new or changed files are read.
+    Index {
+        /// The directory of package files.
+        dir: PathBuf,
+    },
 }
 
 /// `depot bin-install`.

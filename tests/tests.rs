@@ -17,5 +17,6 @@ mod info;
 mod lock;
 mod readers;
 mod relocate;
+mod repo;
 mod roundtrip;
 mod views;

@@ -607,6 +607,19 @@ fn string_as_var(out: &mut String, var: &str, text: &str) {
     }
 }
 
+/// The pkg_summary(5) record of a package file, with `FILE_CKSUM=sha256 <hex>`
+/// after `FILE_SIZE` when `sha256` is given (what `depot repo index` writes).
+pub fn file_summary(path: &Path, sha256: Option<&str>) -> Result<String> {
+    let mut record = summary(&file_subject(path)?);
+    if let Some(hex) = sha256 {
+        let at = record
+            .find("\nDESCRIPTION=")
+            .map_or(record.len().saturating_sub(1), |i| i + 1);
+        record.insert_str(at, &format!("FILE_CKSUM=sha256 {hex}\n"));
+    }
+    Ok(record)
+}
+
 /// One pkg_summary(5) record, as pkg_info -X writes it: PKGNAME, DEPENDS and
 /// CONFLICTS in packing list order, COMMENT, SIZE_PKG when recorded, the build
 /// information in its own order, FILE_NAME and FILE_SIZE for a package file,

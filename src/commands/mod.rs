@@ -9,6 +9,7 @@ pub mod demo;
 pub mod env;
 pub mod gc;
 pub mod info;
+pub mod repo;
 pub mod view;
 
 /// A command's exit status.

@@ -1,4 +1,7 @@
-//! Finding package files: `PKG_PATH` directories and pkg_install's best-match rule.
+//! Finding package files: `PKG_PATH` directories and pkg_install's best-match rule;
+//! indexing a directory of them ([`index`]).
+
+pub mod index;
 
 use std::os::unix::ffi::OsStringExt as _;
 use std::path::{Path, PathBuf};
