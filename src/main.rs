@@ -134,6 +134,7 @@ fn forget_fresh_root(root: Option<&std::path::Path>, dbdir: &std::path::Path) {
 fn main() {
     profile::begin();
     let cli = parse();
+    profile::phase("parsed");
     let fresh = fresh_root(&cli);
     let result = run(&cli);
     if result.is_err()
