@@ -69,6 +69,8 @@ pub enum Command {
     /// Install a recipe's package and its dependencies, from up-to-date binary packages where they exist, building the rest.
     #[command(name = "bin-install")]
     BinInstall(BinInstallArgs),
+    /// List the packages the sites offer (PKG_PATH and BINPKG_SITES), as pkgin avail.
+    Avail(AvailArgs),
     /// Binary package repositories: index a directory of package files.
     #[command(subcommand)]
     Repo(RepoCommand),
@@ -584,6 +586,14 @@ pub struct BuildArgs {
     /// Say nothing but errors.
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+/// `depot avail`.
+#[derive(Debug, Args)]
+pub struct AvailArgs {
+    /// Print JSON: each package with its comment and site.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `depot repo ...`.

@@ -90,6 +90,7 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
         Command::Build(args) => commands::build::run(&settings()?, args),
         Command::BinInstall(args) => commands::build::run_bin_install(&settings()?, args),
         Command::Repo(command) => commands::repo::run(command),
+        Command::Avail(args) => commands::repo::run_avail(&settings()?, args),
         Command::Demo(args) => commands::demo::run(args),
         Command::Reap { dirs } => {
             for dir in dirs {

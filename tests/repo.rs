@@ -129,3 +129,151 @@ fn a_bad_package_file_is_named_and_the_old_summary_stays() {
     let err = w.fails(&["repo", "index", &missing]);
     assert!(err.contains("no-such-dir") && err.contains("All/"), "{err}");
 }
+
+/// Two packages in `w.pkgs`, indexed.
+fn indexed_repo(w: &World) {
+    w.package("app-1.0", &[("bin/app", "app\n")], &["-P", "lib-[0-9]*"]);
+    w.package("lib-1.0", &[("lib/liblib.so", "lib\n")], &[]);
+    w.ok(&["repo", "index", &w.pkgs.to_string_lossy()]);
+}
+
+/// A repository served over HTTP, indexed, with the server that serves it.
+fn served_repo(w: &World) -> crate::util::RepoServer {
+    indexed_repo(w);
+    crate::util::RepoServer::start(w.pkgs.clone())
+}
+
+fn avail(w: &World, sites: &str, args: &[&str]) -> std::process::Output {
+    w.command(&crate::util::depot_bin())
+        .env("BINPKG_SITES", sites)
+        .env("DEPOT_FETCH_TIMEOUT", "5")
+        .arg("avail")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn avail_lists_an_http_site_and_asks_again_with_the_etag() {
+    let w = World::new();
+    // BINPKG_SITES names the base; packages and summary are under All/.
+    let base = w.scratch.join("site");
+    std::fs::create_dir_all(&base).unwrap();
+    indexed_repo(&w);
+    std::os::unix::fs::symlink(&w.pkgs, base.join("All")).unwrap();
+    let server_base = crate::util::RepoServer::start(base.clone());
+    let out = avail(&w, &server_base.url, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        text.contains("app-1.0") && text.contains("lib-1.0"),
+        "{text}"
+    );
+    assert!(text.contains("test package"), "{text}");
+    assert_eq!(server_base.take_log(), ["/All/pkg_summary.zst 200"]);
+    // The second time the cached copy is still good: 304, same answer.
+    let again = avail(&w, &server_base.url, &["--json"]);
+    assert!(again.status.success());
+    assert_eq!(server_base.take_log(), ["/All/pkg_summary.zst 304"]);
+    let json: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    let names: Vec<&str> = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["pkgname"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["app-1.0", "lib-1.0"]);
+    assert!(w.root.join("var/cache/summaries").is_dir());
+}
+
+#[test]
+fn a_server_error_is_retried_and_failures_name_the_site() {
+    let w = World::new();
+    let server = served_repo(&w);
+    let site = format!("{}/", server.url.trim_end_matches('/'));
+    // A PKG_PATH entry is the directory of packages itself (no All/).
+    let pkg_path = |w: &World, path: &str| {
+        w.command(&crate::util::depot_bin())
+            .env("PKG_PATH", path)
+            .env("DEPOT_FETCH_TIMEOUT", "5")
+            .env("DEPOT_FETCH_RETRIES", "2")
+            .arg("avail")
+            .output()
+            .unwrap()
+    };
+    // 500 once, then the summary.
+    server.fail_next(1);
+    let out = pkg_path(&w, &site);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        server.take_log(),
+        ["/pkg_summary.zst 500", "/pkg_summary.zst 200"]
+    );
+    // 500 every time: the error names the URL and the tries.
+    server.fail_next(10);
+    let out = pkg_path(&w, &site);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("pkg_summary.zst") && err.contains("500"),
+        "{err}"
+    );
+    server.fail_next(0);
+    server.take_log();
+
+    // A site without a summary.
+    let empty = w.scratch.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let bare = crate::util::RepoServer::start(empty.clone());
+    let out = pkg_path(&w, &bare.url);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("no pkg_summary"),
+        "{err}"
+    );
+    assert_eq!(bare.take_log().len(), 4, "each format is tried once");
+
+    // A corrupt summary is refused and not cached; once fixed, it is used.
+    std::fs::write(empty.join("pkg_summary.gz"), b"not gzip at all").unwrap();
+    let out = pkg_path(&w, &bare.url);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success()
+            && err.contains("pkg_summary.gz")
+            && err.contains("not a usable summary"),
+        "{err}"
+    );
+    let cached: Vec<_> = walkdir::WalkDir::new(w.root.join("var/cache/summaries"))
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("pkg_summary.gz")
+        })
+        .collect();
+    assert!(cached.is_empty(), "a corrupt summary was cached");
+    std::fs::copy(w.pkgs.join("pkg_summary.gz"), empty.join("pkg_summary.gz")).unwrap();
+    let out = pkg_path(&w, &bare.url);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Nobody listening.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener);
+    let out = pkg_path(&w, &closed);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains(&closed), "{err}");
+}

@@ -418,3 +418,100 @@ pub fn serve_http(dir: PathBuf) -> String {
     });
     format!("http://127.0.0.1:{port}")
 }
+
+/// A real HTTP server on 127.0.0.1 for repository tests: serves the files in
+/// `dir` with an ETag (their SHA-256), answers `If-None-Match` with 304, can
+/// answer the next requests with 500, and logs `PATH STATUS` per request.
+pub struct RepoServer {
+    /// Its base URL.
+    pub url: String,
+    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    fail_next: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl RepoServer {
+    pub fn start(dir: PathBuf) -> RepoServer {
+        use std::io::{BufRead, BufReader};
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
+        let port = listener.local_addr().unwrap().port();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let fail_next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (log2, fail2) = (log.clone(), fail_next.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut request = String::new();
+                if reader.read_line(&mut request).is_err() {
+                    continue;
+                }
+                let mut if_none_match = None;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    if let Some((k, v)) = line.split_once(':')
+                        && k.eq_ignore_ascii_case("if-none-match")
+                    {
+                        if_none_match = Some(v.trim().to_owned());
+                    }
+                }
+                let path = request.split_whitespace().nth(1).unwrap_or("/").to_owned();
+                let file = dir.join(path.trim_start_matches('/'));
+                let failing = fail2
+                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                    .is_ok();
+                let (status, body, etag) = if failing {
+                    (500, Vec::new(), None)
+                } else {
+                    match std::fs::read(&file) {
+                        Ok(body) if file.is_file() => {
+                            let etag = format!("\"{}\"", hex::encode(sha2::Sha256::digest(&body)));
+                            if if_none_match.as_deref() == Some(etag.as_str()) {
+                                (304, Vec::new(), Some(etag))
+                            } else {
+                                (200, body, Some(etag))
+                            }
+                        }
+                        _ => (404, Vec::new(), None),
+                    }
+                };
+                log2.lock().unwrap().push(format!("{path} {status}"));
+                let reason = match status {
+                    200 => "OK",
+                    304 => "Not Modified",
+                    404 => "Not Found",
+                    _ => "Internal Server Error",
+                };
+                let mut head = format!("HTTP/1.1 {status} {reason}\r\nConnection: close\r\n");
+                if status != 304 {
+                    let _ = write!(head, "Content-Length: {}\r\n", body.len());
+                }
+                if let Some(etag) = etag {
+                    let _ = write!(head, "ETag: {etag}\r\n");
+                }
+                head.push_str("\r\n");
+                let _ = stream
+                    .write_all(head.as_bytes())
+                    .and_then(|()| stream.write_all(&body));
+            }
+        });
+        RepoServer {
+            url: format!("http://127.0.0.1:{port}"),
+            log,
+            fail_next,
+        }
+    }
+
+    /// Answer the next `n` requests with 500.
+    pub fn fail_next(&self, n: usize) {
+        self.fail_next.store(n, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// The requests so far (`PATH STATUS`), and forget them.
+    pub fn take_log(&self) -> Vec<String> {
+        std::mem::take(&mut *self.log.lock().unwrap())
+    }
+}

@@ -215,7 +215,7 @@ fn write_summaries(dir: &Path, text: &[u8]) -> Result<()> {
 
 /// Write `bytes` to a temporary name beside `path`, fsync, and rename over it:
 /// a reader sees the old file or the new one, never part of one.
-fn replace_file(path: &Path, bytes: &[u8]) -> Result<()> {
+pub(crate) fn replace_file(path: &Path, bytes: &[u8]) -> Result<()> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

@@ -2,6 +2,7 @@
 //! indexing a directory of them ([`index`]).
 
 pub mod index;
+pub mod site;
 
 use std::os::unix::ffi::OsStringExt as _;
 use std::path::{Path, PathBuf};

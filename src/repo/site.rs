@@ -1,0 +1,365 @@
+//! Where binary packages come from: `PKG_PATH` and `BINPKG_SITES` entries as
+//! directories or `http(s)://` URLs, and each site's pkg_summary, fetched with
+//! conditional requests and cached under `<root>/var/cache/summaries`.
+
+use std::fmt::Write as _;
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context as _, Result, bail};
+use sha2::Digest as _;
+
+use crate::package::archive::Compression;
+use crate::quote;
+
+/// Where a site is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// A local directory of package files.
+    Dir(PathBuf),
+    /// A base URL (no trailing slash) of package files.
+    Http(String),
+}
+
+/// A place packages come from, as the user named it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Site {
+    /// The entry as given (after expansion), for messages.
+    pub label: String,
+    /// Where it is.
+    pub location: Location,
+}
+
+impl Site {
+    /// A `PKG_PATH` or `BINPKG_SITES` entry: a directory, a `file://` URL or an
+    /// `http(s)://` URL.
+    pub fn parse(entry: &str) -> Result<Site> {
+        let location = if entry.starts_with("http://") || entry.starts_with("https://") {
+            Location::Http(entry.trim_end_matches('/').to_owned())
+        } else if let Some(path) = super::file_url_path(entry) {
+            Location::Dir(path?)
+        } else if let Some((scheme, _)) = entry.split_once("://") {
+            bail!(
+                "{}: depot reads packages from directories, file:// and http(s):// URLs, not {scheme}://",
+                quote::name(entry)
+            );
+        } else {
+            Location::Dir(PathBuf::from(entry))
+        };
+        Ok(Site {
+            label: entry.to_owned(),
+            location,
+        })
+    }
+}
+
+/// The sites of `BINPKG_SITES` (space separated base URLs): `${arch}` and
+/// `${rel}` expanded, packages under `All/`.
+pub fn binpkg_sites(value: &str, arch: &str, rel: &str) -> Result<Vec<Site>> {
+    value
+        .split_whitespace()
+        .map(|entry| {
+            let expanded = entry.replace("${arch}", arch).replace("${rel}", rel);
+            Site::parse(&format!("{}/All", expanded.trim_end_matches('/')))
+        })
+        .collect()
+}
+
+/// The summary formats a site may offer, in the order they are tried.
+const SUMMARY_FORMATS: &[(&str, Compression)] = &[
+    ("pkg_summary.zst", Compression::Zstd),
+    ("pkg_summary.xz", Compression::Xz),
+    ("pkg_summary.bz2", Compression::Bzip2),
+    ("pkg_summary.gz", Compression::Gzip),
+];
+
+/// The largest summary accepted (compressed or not).
+const SUMMARY_LIMIT: u64 = 1 << 30;
+
+/// Fetches and caches sites' summaries.
+#[derive(Debug)]
+pub struct SummaryFetcher {
+    agent: ureq::Agent,
+    /// `<root>/var/cache/summaries`, or `None` where it cannot be written (a
+    /// reader without write access fetches into memory only).
+    cache: Option<PathBuf>,
+    retries: u32,
+}
+
+impl SummaryFetcher {
+    /// A fetcher caching under `cache` (made if missing and possible), with a
+    /// timeout per request and `retries` more tries after a failure that may
+    /// pass (no connection, a 5xx answer). Proxies come from the environment
+    /// (`http_proxy`, `https_proxy`, `no_proxy`, `ALL_PROXY`).
+    pub fn new(cache: &Path, timeout: Duration, retries: u32) -> SummaryFetcher {
+        let agent = ureq::Agent::config_builder()
+            .timeout_global(Some(timeout))
+            .http_status_as_error(false)
+            .proxy(ureq::Proxy::try_from_env())
+            .build()
+            .into();
+        SummaryFetcher {
+            agent,
+            cache: fs_err::create_dir_all(cache)
+                .is_ok()
+                .then(|| cache.to_owned()),
+            retries,
+        }
+    }
+
+    /// The pkg_summary text of `site`.
+    pub fn summary(&self, site: &Site) -> Result<String> {
+        match &site.location {
+            Location::Dir(dir) => {
+                for (name, compression) in SUMMARY_FORMATS {
+                    let path = dir.join(name);
+                    if path.is_file() {
+                        let bytes = fs_err::read(&path)?;
+                        return checked_summary(&bytes, *compression)
+                            .with_context(|| format!("{}: {name}", site.label));
+                    }
+                }
+                bail!(
+                    "{}: no pkg_summary ({}); run `depot repo index` there",
+                    site.label,
+                    formats()
+                )
+            }
+            Location::Http(base) => self.http_summary(site, base),
+        }
+    }
+
+    fn http_summary(&self, site: &Site, base: &str) -> Result<String> {
+        let cache = self.cache.as_ref().map(|c| c.join(cache_key(base)));
+        for (name, compression) in SUMMARY_FORMATS {
+            let url = format!("{base}/{name}");
+            let cached = cache.as_ref().map(|c| c.join(name));
+            let validators = cached.as_ref().and_then(|c| Validators::read(c));
+            let response = self.get(&url, validators.as_ref())?;
+            let status = response.status().as_u16();
+            match status {
+                200 => {
+                    let validators = Validators::of(&response);
+                    let bytes = response
+                        .into_body()
+                        .with_config()
+                        .limit(SUMMARY_LIMIT)
+                        .read_to_vec()
+                        .with_context(|| format!("{url}: the download broke off"))?;
+                    let text = checked_summary(&bytes, *compression)
+                        .with_context(|| format!("{url}: not a usable summary"))?;
+                    // Only a summary that reads goes in the cache.
+                    if let (Some(dir), Some(path)) = (&cache, &cached)
+                        && fs_err::create_dir_all(dir).is_ok()
+                    {
+                        let _ = store(path, &bytes, &validators);
+                    }
+                    return Ok(text);
+                }
+                304 => {
+                    let path = cached
+                        .as_ref()
+                        .context("a 304 answer without a cached copy")?;
+                    let bytes = fs_err::read(path)?;
+                    return checked_summary(&bytes, *compression)
+                        .with_context(|| format!("{}: the cached copy of {url}", path.display()));
+                }
+                404 | 410 => {}
+                _ => bail!("{url}: the server answered HTTP {status}"),
+            }
+        }
+        bail!("{}: no pkg_summary ({}) on the site", site.label, formats())
+    }
+
+    /// GET with the validators, retrying what may pass.
+    fn get(
+        &self,
+        url: &str,
+        validators: Option<&Validators>,
+    ) -> Result<ureq::http::Response<ureq::Body>> {
+        let mut attempt = 0;
+        loop {
+            let mut request = self.agent.get(url);
+            if let Some(v) = validators {
+                if let Some(etag) = &v.etag {
+                    request = request.header("If-None-Match", etag);
+                }
+                if let Some(date) = &v.last_modified {
+                    request = request.header("If-Modified-Since", date);
+                }
+            }
+            let outcome = request.call();
+            let passing = match &outcome {
+                Ok(response) => response.status().is_server_error(),
+                Err(_) => true,
+            };
+            if !passing || attempt >= self.retries {
+                return match outcome {
+                    Ok(response) => Ok(response),
+                    Err(e) => Err(anyhow::Error::new(e).context(format!(
+                        "{url}: cannot fetch (tried {} time{})",
+                        attempt + 1,
+                        if attempt == 0 { "" } else { "s" }
+                    ))),
+                };
+            }
+            attempt += 1;
+            std::thread::sleep(Duration::from_millis(200 * u64::from(attempt)));
+        }
+    }
+}
+
+fn formats() -> String {
+    SUMMARY_FORMATS
+        .iter()
+        .map(|(n, _)| *n)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A directory name for a site's cache: readable, and unique by the URL's hash.
+fn cache_key(base: &str) -> String {
+    let readable: String = base
+        .split("://")
+        .nth(1)
+        .unwrap_or(base)
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(60)
+        .collect();
+    let hash = hex::encode(sha2::Sha256::digest(base.as_bytes()));
+    format!("{readable}-{}", &hash[..16])
+}
+
+/// What a server said identifies the copy it sent.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+struct Validators {
+    etag: Option<String>,
+    last_modified: Option<String>,
+}
+
+impl Validators {
+    fn of(response: &ureq::http::Response<ureq::Body>) -> Validators {
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        Validators {
+            etag: header("etag"),
+            last_modified: header("last-modified"),
+        }
+    }
+
+    /// The validators stored beside a cached copy (`None` without a copy).
+    fn read(cached: &Path) -> Option<Validators> {
+        if !cached.is_file() {
+            return None;
+        }
+        let text = fs_err::read_to_string(validators_path(cached)).ok()?;
+        let mut v = Validators::default();
+        for line in text.lines() {
+            match line.split_once(": ") {
+                Some(("etag", value)) => v.etag = Some(value.to_owned()),
+                Some(("last-modified", value)) => v.last_modified = Some(value.to_owned()),
+                _ => {}
+            }
+        }
+        Some(v)
+    }
+}
+
+fn validators_path(cached: &Path) -> PathBuf {
+    let mut name = cached.file_name().unwrap_or_default().to_os_string();
+    name.push(".validators");
+    cached.with_file_name(name)
+}
+
+/// Store a fetched copy and its validators, each under a temporary name first.
+fn store(path: &Path, bytes: &[u8], validators: &Validators) -> Result<()> {
+    let mut text = String::new();
+    if let Some(etag) = &validators.etag {
+        let _ = writeln!(text, "etag: {etag}");
+    }
+    if let Some(date) = &validators.last_modified {
+        let _ = writeln!(text, "last-modified: {date}");
+    }
+    // The copy first: validators without their copy are ignored.
+    super::index::replace_file(path, bytes)?;
+    super::index::replace_file(&validators_path(path), text.as_bytes())
+}
+
+/// Decompress a summary and check that it is one: text of records, each
+/// naming its PKGNAME.
+fn checked_summary(bytes: &[u8], compression: Compression) -> Result<String> {
+    let mut raw = Vec::new();
+    let reader: Box<dyn std::io::Read + '_> = match compression {
+        Compression::None => Box::new(bytes),
+        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(bytes)),
+        Compression::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(bytes)),
+        Compression::Xz => Box::new(liblzma::read::XzDecoder::new_multi_decoder(bytes)),
+        Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(bytes)?),
+    };
+    reader
+        .take(SUMMARY_LIMIT)
+        .read_to_end(&mut raw)
+        .context("it does not decompress")?;
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    for record in super::index::parse_records(&text) {
+        if !record.lines().any(|l| l.starts_with("PKGNAME=")) {
+            bail!(
+                "a record without PKGNAME: {}",
+                quote::name(record.lines().next().unwrap_or_default())
+            );
+        }
+    }
+    if !text.is_empty() && !text.ends_with("\n\n") {
+        bail!("it ends in the middle of a record");
+    }
+    Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Location, Site, binpkg_sites};
+
+    #[test]
+    fn sites_are_directories_file_urls_or_http() -> anyhow::Result<()> {
+        assert_eq!(
+            Site::parse("/srv/pkgs")?.location,
+            Location::Dir("/srv/pkgs".into())
+        );
+        assert_eq!(
+            Site::parse("file:///srv/my%20pkgs")?.location,
+            Location::Dir("/srv/my pkgs".into())
+        );
+        assert_eq!(
+            Site::parse("https://cdn.example/pkgsrc/")?.location,
+            Location::Http("https://cdn.example/pkgsrc".into())
+        );
+        let err = Site::parse("ftp://ftp.example/pub")
+            .map(|_| ())
+            .unwrap_err();
+        assert!(format!("{err:#}").contains("not ftp://"), "{err:#}");
+        let sites = binpkg_sites(
+            "http://a.example/${arch}/${rel}  file:///srv/r",
+            "x86_64",
+            "10.0",
+        )?;
+        assert_eq!(
+            sites[0].location,
+            Location::Http("http://a.example/x86_64/10.0/All".into())
+        );
+        assert_eq!(sites[1].location, Location::Dir("/srv/r/All".into()));
+        Ok(())
+    }
+}
