@@ -7,6 +7,7 @@
 mod build;
 mod cli;
 mod commands;
+mod http;
 mod install;
 mod linking;
 mod output;

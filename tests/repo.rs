@@ -146,7 +146,7 @@ fn served_repo(w: &World) -> crate::util::RepoServer {
 fn avail(w: &World, sites: &str, args: &[&str]) -> std::process::Output {
     w.command(&crate::util::depot_bin())
         .env("BINPKG_SITES", sites)
-        .env("DEPOT_FETCH_TIMEOUT", "5")
+        .env("FETCH_TIMEOUT", "5")
         .arg("avail")
         .args(args)
         .output()
@@ -199,8 +199,8 @@ fn a_server_error_is_retried_and_failures_name_the_site() {
     let pkg_path = |w: &World, path: &str| {
         w.command(&crate::util::depot_bin())
             .env("PKG_PATH", path)
-            .env("DEPOT_FETCH_TIMEOUT", "5")
-            .env("DEPOT_FETCH_RETRIES", "2")
+            .env("FETCH_TIMEOUT", "5")
+            .env("FETCH_RETRIES", "2")
             .arg("avail")
             .output()
             .unwrap()
@@ -276,4 +276,25 @@ fn a_server_error_is_retried_and_failures_name_the_site() {
     let out = pkg_path(&w, &closed);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains(&closed), "{err}");
+}
+
+/// A fetch that fails leaves a fresh root as it was: the cache is made only
+/// when a summary is stored.
+#[test]
+fn a_failed_fetch_makes_nothing_in_the_root() {
+    let w = World::new();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener);
+    let before = w.snapshot();
+    let out = w
+        .command(&crate::util::depot_bin())
+        .env("BINPKG_SITES", &closed)
+        .env("FETCH_RETRIES", "0")
+        .arg("avail")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("BINPKG_SITES"), "{err}");
+    assert_eq!(w.snapshot(), before);
 }

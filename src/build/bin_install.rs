@@ -15,6 +15,7 @@ use crate::install::add::AddOptions;
 use crate::package::archive::read_metadata;
 use crate::package::meta::build_info_var;
 use crate::package::pattern;
+use crate::repo::site::Location;
 use crate::settings::Settings;
 
 /// What bin-install and `build --install` need.
@@ -25,7 +26,7 @@ pub struct Installer<'a> {
     pub build: &'a BuildSettings,
     /// Where status goes.
     pub reporter: &'a dyn Reporter,
-    /// BINPKG_SITES entries that are local directories (`file://` or paths).
+    /// The `All/` directories of the local BINPKG_SITES entries.
     pub binpkg_sites: Vec<PathBuf>,
     /// The view installed packages are linked into (`None`: none).
     pub view: Option<String>,
@@ -39,25 +40,24 @@ fn open_db(settings: &Settings) -> Result<Option<pkgdb::Database>> {
     Ok(Some(pkgdb::Database::open_read(&settings.dbdir)?))
 }
 
-/// BINPKG_SITES (space separated) as local directories; HTTP sites are
-/// named and skipped until the repositories work lands.
+/// The `BINPKG_SITES` that are local directories (each site's `All/`); HTTP
+/// sites are named and skipped until installing from them lands.
 pub fn local_binpkg_sites(reporter: &dyn Reporter) -> Vec<PathBuf> {
-    let value = std::env::var("BINPKG_SITES").unwrap_or_default();
+    let sites = match crate::repo::site::binpkg_sites_from_env() {
+        Ok(sites) => sites,
+        Err(e) => {
+            reporter.note("bin-install", &format!("{e:#}; skipped"));
+            return Vec::new();
+        }
+    };
     let mut out = Vec::new();
-    for site in value.split_whitespace() {
-        let site = site
-            .replace("${arch}", std::env::consts::ARCH)
-            .replace("${rel}", "");
-        match crate::repo::file_url_path(&site) {
-            Some(Ok(path)) => out.push(path),
-            Some(Err(e)) => reporter.note("bin-install", &format!("BINPKG_SITES: {e:#}; skipped")),
-            None if site.contains("://") => {
-                reporter.note(
-                    "bin-install",
-                    &format!("{site}: only local BINPKG_SITES are used for now"),
-                );
-            }
-            None => out.push(PathBuf::from(site)),
+    for site in sites {
+        match site.location {
+            Location::Dir(dir) => out.push(dir),
+            Location::Http(_) => reporter.note(
+                "bin-install",
+                &format!("{}: only local BINPKG_SITES are used for now", site.label),
+            ),
         }
     }
     out
@@ -175,7 +175,7 @@ impl Installer<'_> {
     pub fn up_to_date_package(&self, build: &Build<'_>) -> Option<PathBuf> {
         let name = format!("{}.tgz", build.recipe.pkgname);
         let mut candidates = vec![build.settings.package_file(&build.recipe.pkgname)];
-        candidates.extend(self.binpkg_sites.iter().map(|s| s.join("All").join(&name)));
+        candidates.extend(self.binpkg_sites.iter().map(|s| s.join(&name)));
         let mut want: Vec<&str> = build.deps.iter().map(|d| d.pkgname.as_str()).collect();
         want.sort_unstable();
         want.dedup();

@@ -127,10 +127,7 @@ fn download(build: &Build<'_>, url: &str, dest: &Path, expected: Option<u64>) ->
 
 /// GET `url` into `out`, with a progress bar on a terminal.
 fn http_get(build: &Build<'_>, url: &str, out: &mut impl std::io::Write) -> Result<u64> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(build.settings.fetch_timeout))
-        .build()
-        .into();
+    let agent = crate::http::agent(build.settings.fetch_timeout, true);
     let mut response = agent.get(url).call()?;
     let total = response.body().content_length();
     let bar = if build.settings.progress {

@@ -130,12 +130,7 @@ impl BuildSettings {
                 .map(PathBuf::from),
             make_jobs,
             sandbox: Sandbox::probe(),
-            fetch_timeout: Duration::from_secs(
-                std::env::var("FETCH_TIMEOUT")
-                    .ok()
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(300),
-            ),
+            fetch_timeout: crate::http::timeout_from_env(),
             progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
         })
     }

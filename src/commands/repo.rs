@@ -14,9 +14,10 @@ pub fn run(command: &RepoCommand) -> Result<ExitStatus> {
         RepoCommand::Index { dir } => {
             let report = index::index(dir)?;
             println!(
-                "{}: {} packages in {} ({} read, {} gone)",
+                "{}: {} package{} in {} ({} read, {} gone)",
                 dir.display(),
                 report.packages,
+                if report.packages == 1 { "" } else { "s" },
                 index::SUMMARY_FILES.join(" and "),
                 report.read,
                 report.dropped
@@ -33,34 +34,16 @@ pub fn sites(settings: &Settings) -> Result<Vec<Site>> {
         .iter()
         .map(|entry| Site::parse(entry))
         .collect::<Result<Vec<_>>>()?;
-    let host = crate::package::meta::host_build_info();
-    let value = |var: &str| {
-        host.iter()
-            .find(|(k, _)| *k == var)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
-    sites.extend(site::binpkg_sites(
-        &std::env::var("BINPKG_SITES").unwrap_or_default(),
-        &value("MACHINE_ARCH"),
-        &value("OS_VERSION"),
-    )?);
+    sites.extend(site::binpkg_sites_from_env()?);
     Ok(sites)
 }
 
-/// A fetcher with the root's cache and the settings' timeout and retries
-/// (`DEPOT_FETCH_TIMEOUT` seconds, default 30; `DEPOT_FETCH_RETRIES`, default 2).
+/// A fetcher with the root's cache, `FETCH_TIMEOUT` and `FETCH_RETRIES`.
 pub fn fetcher(settings: &Settings) -> SummaryFetcher {
-    let number = |var: &str, default: u64| {
-        std::env::var(var)
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
-    };
     SummaryFetcher::new(
         &settings.root.join("var/cache/summaries"),
-        std::time::Duration::from_secs(number("DEPOT_FETCH_TIMEOUT", 30)),
-        u32::try_from(number("DEPOT_FETCH_RETRIES", 2)).unwrap_or(2),
+        crate::http::timeout_from_env(),
+        crate::http::retries_from_env(),
     )
 }
 

@@ -66,6 +66,24 @@ pub fn binpkg_sites(value: &str, arch: &str, rel: &str) -> Result<Vec<Site>> {
         .collect()
 }
 
+/// The sites `BINPKG_SITES` names, for this host's `${arch}` (MACHINE_ARCH)
+/// and `${rel}` (OS_VERSION).
+pub fn binpkg_sites_from_env() -> Result<Vec<Site>> {
+    let host = crate::package::meta::host_build_info();
+    let value = |var: &str| {
+        host.iter()
+            .find(|(k, _)| *k == var)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    binpkg_sites(
+        &std::env::var("BINPKG_SITES").unwrap_or_default(),
+        &value("MACHINE_ARCH"),
+        &value("OS_VERSION"),
+    )
+    .context("BINPKG_SITES")
+}
+
 /// The summary formats a site may offer, in the order they are tried.
 const SUMMARY_FORMATS: &[(&str, Compression)] = &[
     ("pkg_summary.zst", Compression::Zstd),
@@ -81,29 +99,20 @@ const SUMMARY_LIMIT: u64 = 1 << 30;
 #[derive(Debug)]
 pub struct SummaryFetcher {
     agent: ureq::Agent,
-    /// `<root>/var/cache/summaries`, or `None` where it cannot be written (a
-    /// reader without write access fetches into memory only).
-    cache: Option<PathBuf>,
+    /// `<root>/var/cache/summaries`: made when a summary is first stored, and
+    /// only if it can be (a reader without write access fetches into memory).
+    cache: PathBuf,
     retries: u32,
 }
 
 impl SummaryFetcher {
-    /// A fetcher caching under `cache` (made if missing and possible), with a
+    /// A fetcher caching under `cache`, with a
     /// timeout per request and `retries` more tries after a failure that may
-    /// pass (no connection, a 5xx answer). Proxies come from the environment
-    /// (`http_proxy`, `https_proxy`, `no_proxy`, `ALL_PROXY`).
+    /// pass (no connection, a 5xx answer); see [`crate::http::agent`].
     pub fn new(cache: &Path, timeout: Duration, retries: u32) -> SummaryFetcher {
-        let agent = ureq::Agent::config_builder()
-            .timeout_global(Some(timeout))
-            .http_status_as_error(false)
-            .proxy(ureq::Proxy::try_from_env())
-            .build()
-            .into();
         SummaryFetcher {
-            agent,
-            cache: fs_err::create_dir_all(cache)
-                .is_ok()
-                .then(|| cache.to_owned()),
+            agent: crate::http::agent(timeout, false),
+            cache: cache.to_owned(),
             retries,
         }
     }
@@ -131,11 +140,11 @@ impl SummaryFetcher {
     }
 
     fn http_summary(&self, site: &Site, base: &str) -> Result<String> {
-        let cache = self.cache.as_ref().map(|c| c.join(cache_key(base)));
+        let cache = self.cache.join(cache_key(base));
         for (name, compression) in SUMMARY_FORMATS {
             let url = format!("{base}/{name}");
-            let cached = cache.as_ref().map(|c| c.join(name));
-            let validators = cached.as_ref().and_then(|c| Validators::read(c));
+            let cached = cache.join(name);
+            let validators = Validators::read(&cached);
             let response = self.get(&url, validators.as_ref())?;
             let status = response.status().as_u16();
             match status {
@@ -150,20 +159,17 @@ impl SummaryFetcher {
                     let text = checked_summary(&bytes, *compression)
                         .with_context(|| format!("{url}: not a usable summary"))?;
                     // Only a summary that reads goes in the cache.
-                    if let (Some(dir), Some(path)) = (&cache, &cached)
-                        && fs_err::create_dir_all(dir).is_ok()
-                    {
-                        let _ = store(path, &bytes, &validators);
+                    if fs_err::create_dir_all(&cache).is_ok() {
+                        let _ = store(&cached, &bytes, &validators);
                     }
                     return Ok(text);
                 }
                 304 => {
-                    let path = cached
-                        .as_ref()
-                        .context("a 304 answer without a cached copy")?;
-                    let bytes = fs_err::read(path)?;
-                    return checked_summary(&bytes, *compression)
-                        .with_context(|| format!("{}: the cached copy of {url}", path.display()));
+                    // Asked with validators only when a copy exists.
+                    let bytes = fs_err::read(&cached)?;
+                    return checked_summary(&bytes, *compression).with_context(|| {
+                        format!("{}: the cached copy of {url}", cached.display())
+                    });
                 }
                 404 | 410 => {}
                 _ => bail!("{url}: the server answered HTTP {status}"),
@@ -198,7 +204,7 @@ impl SummaryFetcher {
                 return match outcome {
                     Ok(response) => Ok(response),
                     Err(e) => Err(anyhow::Error::new(e).context(format!(
-                        "{url}: cannot fetch (tried {} time{})",
+                        "{url}: cannot fetch (tried {} time{}); check the site in PKG_PATH or BINPKG_SITES",
                         attempt + 1,
                         if attempt == 0 { "" } else { "s" }
                     ))),
@@ -302,13 +308,7 @@ fn store(path: &Path, bytes: &[u8], validators: &Validators) -> Result<()> {
 /// naming its PKGNAME.
 fn checked_summary(bytes: &[u8], compression: Compression) -> Result<String> {
     let mut raw = Vec::new();
-    let reader: Box<dyn std::io::Read + '_> = match compression {
-        Compression::None => Box::new(bytes),
-        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(bytes)),
-        Compression::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(bytes)),
-        Compression::Xz => Box::new(liblzma::read::XzDecoder::new_multi_decoder(bytes)),
-        Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(bytes)?),
-    };
+    let reader = compression.decoder(bytes)?;
     reader
         .take(SUMMARY_LIMIT)
         .read_to_end(&mut raw)
