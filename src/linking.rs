@@ -279,12 +279,8 @@ fn engine_members<R: Queries>(
     view: &str,
     members: &[MemberRow],
     incoming: Option<&Incoming<'_>>,
-    known: Vec<(i64, String, String)>,
+    known: &HashMap<&str, (i64, &str)>,
 ) -> Result<EngineMembers> {
-    let known: HashMap<String, (i64, String)> = known
-        .into_iter()
-        .map(|(id, name, dir)| (name, (id, dir)))
-        .collect();
     let mut engine = Vec::with_capacity(members.len());
     let mut targets = Vec::with_capacity(members.len());
     let mut ids = Vec::with_capacity(members.len());
@@ -294,7 +290,7 @@ fn engine_members<R: Queries>(
                 (None, inc.staged_at.to_owned(), inc.depot_dir.to_owned())
             }
             _ => {
-                let (id, dir) = match known.get(&m.pkgname) {
+                let (id, dir) = match known.get(m.pkgname.as_str()) {
                     Some((id, dir)) => (*id, root.join(dir)),
                     None => match db.package(&m.pkgname)? {
                         Some(row) => (row.id, root.join(&row.depot_dir)),
@@ -397,8 +393,12 @@ pub fn plan_members<R: ViewQueries + Queries>(
     incoming: Option<&Incoming<'_>>,
     setting: Option<(&str, &[String])>,
 ) -> Result<Planned> {
-    let (mut engine, targets, ids) =
-        engine_members(root, db, view, members, incoming, db.package_dirs()?)?;
+    let installed = db.package_dirs()?;
+    let known = installed
+        .iter()
+        .map(|(id, name, dir)| (name.as_str(), (*id, dir.as_str())))
+        .collect();
+    let (mut engine, targets, ids) = engine_members(root, db, view, members, incoming, &known)?;
     for (member, id) in engine.iter_mut().zip(&ids) {
         load_paths(db, member, *id, incoming)?;
     }
@@ -500,13 +500,18 @@ pub fn plan_change<R: ViewQueries + Queries>(
         return plan_members(root, db, view, members, incoming, setting);
     }
     crate::profile::phase("plan: decoded");
-    let before = db.members(view_id, number)?;
+    let (before, dirs): (Vec<MemberRow>, Vec<String>) =
+        db.members_with_dirs(view_id, number)?.into_iter().unzip();
     if before.is_empty() {
         // Nothing to carry over: plan from scratch, without the bookkeeping.
         return plan_members(root, db, view, members, incoming, setting);
     }
-    let known = db.member_package_dirs(view_id, number)?;
-    let (mut engine, targets, ids) = engine_members(root, db, view, members, incoming, known)?;
+    let known = before
+        .iter()
+        .zip(&dirs)
+        .filter_map(|(m, dir)| Some((m.pkgname.as_str(), (m.package_id?, dir.as_str()))))
+        .collect();
+    let (mut engine, targets, ids) = engine_members(root, db, view, members, incoming, &known)?;
     let priority_before: HashMap<&str, i64> = before
         .iter()
         .map(|b| (b.pkgname.as_str(), b.priority))

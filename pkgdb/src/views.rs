@@ -145,40 +145,31 @@ pub trait ViewQueries: Reader {
 
     /// The members of one generation.
     fn members(&self, view_id: i64, generation: i64) -> Result<Vec<MemberRow>> {
+        Ok(self
+            .members_with_dirs(view_id, generation)?
+            .into_iter()
+            .map(|(m, _)| m)
+            .collect())
+    }
+
+    /// The members of one generation, each with its depot dir.
+    fn members_with_dirs(&self, view_id: i64, generation: i64) -> Result<Vec<(MemberRow, String)>> {
         let conn = self.connection();
         let mut stmt = conn
             .prepare_cached(&format!(
-                "SELECT p.pkgname, m.priority, p.id FROM ({GENERATION_MEMBERS}) m
+                "SELECT p.pkgname, m.priority, p.id, p.depot_dir FROM ({GENERATION_MEMBERS}) m
                  JOIN packages p ON p.id = m.package_id ORDER BY p.pkgname"
             ))
             .map_err(|e| self.wrap(e))?;
-
         stmt.query_map(params![view_id, generation], |r| {
-            Ok(MemberRow {
-                pkgname: r.get(0)?,
-                priority: r.get(1)?,
-                package_id: Some(r.get(2)?),
-            })
-        })
-        .and_then(Iterator::collect)
-        .map_err(|e| self.wrap(e))
-    }
-
-    /// The id, PKGNAME and depot dir of each member of a generation.
-    fn member_package_dirs(
-        &self,
-        view_id: i64,
-        generation: i64,
-    ) -> Result<Vec<(i64, String, String)>> {
-        let conn = self.connection();
-        let mut stmt = conn
-            .prepare_cached(&format!(
-                "SELECT p.id, p.pkgname, p.depot_dir FROM ({GENERATION_MEMBERS}) m
-                 JOIN packages p ON p.id = m.package_id"
+            Ok((
+                MemberRow {
+                    pkgname: r.get(0)?,
+                    priority: r.get(1)?,
+                    package_id: Some(r.get(2)?),
+                },
+                r.get(3)?,
             ))
-            .map_err(|e| self.wrap(e))?;
-        stmt.query_map(params![view_id, generation], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
         })
         .and_then(Iterator::collect)
         .map_err(|e| self.wrap(e))

@@ -1,12 +1,12 @@
 //! The extract phase: distfiles (`.tar.gz`, `.tar.bz2`, `.tar.xz`,
 //! `.tar.zst`, `.tar`, `.zip`, anything else copied as it is) into WRKDIR.
 
-use std::io::Read;
 use std::path::Path;
 
 use anyhow::{Context as _, Result, bail};
 
 use super::Build;
+use crate::package::archive::Compression;
 
 /// Extract `extract_only` (or every distfile) into WRKDIR; make WRKSRC if none made it.
 pub fn extract(build: &Build<'_>) -> Result<()> {
@@ -42,25 +42,25 @@ pub fn unpack(path: &Path, dest: &Path) -> Result<()> {
         .unwrap_or_default();
     let lower = name.to_ascii_lowercase();
     let is = |suffixes: &[&str]| suffixes.iter().any(|s| lower.ends_with(s));
-    let open = || fs_err::File::open(path);
-    let reader: Box<dyn Read> = if is(&[".tar.gz", ".tgz"]) {
-        Box::new(flate2::read::MultiGzDecoder::new(open()?))
+    let compression = if is(&[".tar.gz", ".tgz"]) {
+        Compression::Gzip
     } else if is(&[".tar.bz2", ".tbz", ".tbz2"]) {
-        Box::new(bzip2::read::MultiBzDecoder::new(open()?))
+        Compression::Bzip2
     } else if is(&[".tar.xz", ".txz"]) {
-        Box::new(liblzma::read::XzDecoder::new_multi_decoder(open()?))
+        Compression::Xz
     } else if is(&[".tar.zst", ".tzst"]) {
-        Box::new(zstd::stream::read::Decoder::new(open()?)?)
+        Compression::Zstd
     } else if is(&[".tar"]) {
-        Box::new(open()?)
+        Compression::None
     } else if is(&[".zip"]) {
-        let mut archive = zip::ZipArchive::new(open()?)?;
+        let mut archive = zip::ZipArchive::new(fs_err::File::open(path)?)?;
         archive.extract(dest)?;
         return Ok(());
     } else {
         fs_err::copy(path, dest.join(&name))?;
         return Ok(());
     };
+    let reader = compression.decoder(std::io::BufReader::new(fs_err::File::open(path)?))?;
     let mut archive = tar::Archive::new(reader);
     archive.set_preserve_permissions(true);
     archive.set_preserve_mtime(true);

@@ -77,6 +77,21 @@ impl Compression {
         }
     }
 
+    /// A reader of what `input` holds once decompressed (multi-member gzip,
+    /// bzip2 and xz streams read to the end; `None` passes it through).
+    pub fn decoder<'a>(
+        self,
+        input: impl std::io::BufRead + Send + 'a,
+    ) -> std::io::Result<Box<dyn Read + Send + 'a>> {
+        Ok(match self {
+            Compression::None => Box::new(input),
+            Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(input)),
+            Compression::Bzip2 => Box::new(bzip2::bufread::MultiBzDecoder::new(input)),
+            Compression::Xz => Box::new(liblzma::bufread::XzDecoder::new_multi_decoder(input)),
+            Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(input)?),
+        })
+    }
+
     /// Parse pkg_create's `-F` argument.
     pub fn from_name(name: &str) -> Option<Compression> {
         Some(match name {
@@ -181,23 +196,19 @@ pub fn open_tar(path: &Path) -> Result<TarReader> {
             .with_context(|| format!("cannot read {}", path.display()))?
             .to_vec()
     };
-    let decoder: Box<dyn Read + Send> = match Compression::from_magic(&magic) {
-        Compression::None => {
-            // Packages are ustar archives: anything else is not read at all, so
-            // an error cannot quote what some other file holds.
-            if magic.get(257..262) != Some(b"ustar".as_slice()) {
-                bail!(
-                    "{}: not a package: it is neither a compressed archive (gzip, bzip2, xz, zstd) nor a tar archive",
-                    path.display()
-                );
-            }
-            return Ok(tar::Archive::new(Box::new(reader)));
+    let compression = Compression::from_magic(&magic);
+    if compression == Compression::None {
+        // Packages are ustar archives: anything else is not read at all, so
+        // an error cannot quote what some other file holds.
+        if magic.get(257..262) != Some(b"ustar".as_slice()) {
+            bail!(
+                "{}: not a package: it is neither a compressed archive (gzip, bzip2, xz, zstd) nor a tar archive",
+                path.display()
+            );
         }
-        Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(reader)),
-        Compression::Bzip2 => Box::new(bzip2::bufread::MultiBzDecoder::new(reader)),
-        Compression::Xz => Box::new(liblzma::bufread::XzDecoder::new_multi_decoder(reader)),
-        Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(reader)?),
-    };
+        return Ok(tar::Archive::new(Box::new(reader)));
+    }
+    let decoder = compression.decoder(reader)?;
     Ok(tar::Archive::new(Box::new(ThreadedReader::new(decoder))))
 }
 

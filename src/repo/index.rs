@@ -17,7 +17,6 @@ use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
-use sha2::Digest as _;
 
 /// The summaries written, gzip first.
 pub const SUMMARY_FILES: &[&str] = &["pkg_summary.gz", "pkg_summary.zst"];
@@ -120,17 +119,7 @@ fn package_files(dir: &Path) -> Result<Vec<(String, Stamp, PathBuf)>> {
 }
 
 fn record_of(path: &Path) -> Result<String> {
-    let mut file = fs_err::File::open(path)?;
-    let mut hasher = sha2::Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    let hex = hex::encode(hasher.finalize());
+    let (hex, _) = crate::build::recipe::hash_file(path)?;
     crate::commands::info::file_summary(path, Some(&hex))
         .with_context(|| format!("cannot index {}", path.display()))
 }
