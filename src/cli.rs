@@ -34,6 +34,9 @@ pub struct Cli {
         default_missing_value = "forever"
     )]
     pub wait: Option<String>,
+    /// The config file (default: <root>/etc/depot.toml).
+    #[arg(long, global = true, env = "DEPOT_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -69,8 +72,22 @@ pub enum Command {
     /// Install a recipe's package and its dependencies, from up-to-date binary packages where they exist, building the rest.
     #[command(name = "bin-install")]
     BinInstall(BinInstallArgs),
+    /// Install packages and their dependencies from the sites (BINPKG_SITES, PKG_PATH), as pkgin install.
+    Install(InstallArgs),
+    /// Install newer versions from the sites side by side and switch every view to them.
+    Upgrade(UpgradeArgs),
     /// List the packages the sites offer (PKG_PATH and BINPKG_SITES), as pkgin avail.
     Avail(AvailArgs),
+    /// Search the packages the sites offer by name and comment.
+    Search(SearchArgs),
+    /// Show what the sites say about packages (their pkg_summary records).
+    Show(ShowArgs),
+    /// Remove downloaded packages from <root>/var/cache/packages (and, with --all, cached summaries).
+    #[command(name = "clean-cache")]
+    CleanCache(CleanCacheArgs),
+    /// Show the effective settings and where each came from.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Binary package repositories: index a directory of package files.
     #[command(subcommand)]
     Repo(RepoCommand),
@@ -596,6 +613,80 @@ pub struct AvailArgs {
     pub json: bool,
 }
 
+/// `depot install`.
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    /// Show what would be downloaded and installed; change nothing.
+    #[arg(short = 'n', long = "dry-run")]
+    pub dry_run: bool,
+    /// Link into this named view instead of the default view.
+    #[arg(long, value_name = "NAME", conflicts_with = "no_view")]
+    pub view: Option<String>,
+    /// Install into the depot only; link into no view.
+    #[arg(long)]
+    pub no_view: bool,
+    /// Say nothing but errors and warnings.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Package names or patterns.
+    #[arg(required = true, value_name = "PATTERN")]
+    pub packages: Vec<String>,
+}
+
+/// `depot upgrade`.
+#[derive(Debug, Args)]
+pub struct UpgradeArgs {
+    /// Show what would be upgraded; change nothing.
+    #[arg(short = 'n', long = "dry-run")]
+    pub dry_run: bool,
+    /// Say nothing but errors and warnings.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Installed packages (names or patterns) to upgrade; all by default.
+    #[arg(value_name = "PATTERN")]
+    pub packages: Vec<String>,
+}
+
+/// `depot search`.
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// A word to look for in names and comments.
+    pub word: String,
+}
+
+/// `depot show`.
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Package names or patterns.
+    #[arg(required = true, value_name = "PATTERN")]
+    pub packages: Vec<String>,
+}
+
+/// `depot clean-cache`.
+#[derive(Debug, Args)]
+pub struct CleanCacheArgs {
+    /// Also forget the cached and imported summaries.
+    #[arg(long)]
+    pub all: bool,
+}
+
+/// `depot config ...`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print each setting, its value and where it came from.
+    Show {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
 /// `depot repo ...`.
 #[derive(Debug, Subcommand)]
 pub enum RepoCommand {
@@ -604,6 +695,16 @@ pub enum RepoCommand {
     Index {
         /// The directory of package files.
         dir: PathBuf,
+        /// Sign the summary with this secret key (from `depot repo keygen`):
+        /// writes DIR/pkg_summary.minisig.
+        #[arg(long, value_name = "KEYFILE")]
+        sign: Option<PathBuf>,
+    },
+    /// Make a signing key pair: PREFIX.sec (keep it private) and PREFIX.pub
+    /// (give its key to users, under [sites."URL"] keys in depot.toml).
+    Keygen {
+        /// Where to write the keys (without .sec/.pub).
+        prefix: PathBuf,
     },
 }
 

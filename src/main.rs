@@ -69,14 +69,18 @@ fn parse() -> Cli {
     Cli::parse_from(args)
 }
 
+/// The settings the command line gives.
+fn flags(cli: &Cli) -> settings::Flags<'_> {
+    settings::Flags {
+        root: cli.root.as_deref(),
+        dbdir: cli.pkg_dbdir.as_deref(),
+        wait: cli.wait.as_deref(),
+        config: cli.config.as_deref(),
+    }
+}
+
 fn run(cli: &Cli) -> anyhow::Result<i32> {
-    let settings = || {
-        settings::Settings::resolve(
-            cli.root.as_deref(),
-            cli.pkg_dbdir.as_deref(),
-            cli.wait.as_deref(),
-        )
-    };
+    let settings = || settings::Settings::resolve(flags(cli));
     match &cli.command {
         Command::Add(args) => commands::add::run(settings()?, args),
         Command::Delete(args) => commands::delete::run(settings()?, args),
@@ -92,6 +96,12 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
         Command::BinInstall(args) => commands::build::run_bin_install(&settings()?, args),
         Command::Repo(command) => commands::repo::run(command),
         Command::Avail(args) => commands::repo::run_avail(&settings()?, args),
+        Command::Install(args) => commands::install::run_install(settings()?, args),
+        Command::Upgrade(args) => commands::install::run_upgrade(settings()?, args),
+        Command::Search(args) => commands::repo::run_search(&settings()?, args),
+        Command::Show(args) => commands::repo::run_show(&settings()?, args),
+        Command::CleanCache(args) => commands::repo::run_clean_cache(&settings()?, args),
+        Command::Config(command) => commands::repo::run_config(&settings()?, command),
         Command::Demo(args) => commands::demo::run(args),
         Command::Reap { dirs } => {
             for dir in dirs {
@@ -109,12 +119,7 @@ fn fresh_root(cli: &Cli) -> Option<(Option<std::path::PathBuf>, std::path::PathB
     if matches!(cli.command, Command::Demo(_) | Command::Reap { .. }) {
         return None;
     }
-    let settings = settings::Settings::resolve(
-        cli.root.as_deref(),
-        cli.pkg_dbdir.as_deref(),
-        cli.wait.as_deref(),
-    )
-    .ok()?;
+    let settings = settings::Settings::resolve(flags(cli)).ok()?;
     let new_root = (!settings.root.exists()).then_some(settings.root);
     (!settings.dbdir.join(pkgdb::DATABASE_FILE).exists()).then_some((new_root, settings.dbdir))
 }

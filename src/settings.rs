@@ -14,10 +14,71 @@ pub struct Settings {
     pub dbdir: PathBuf,
     /// `PKG_PATH` entries.
     pub pkg_path: Vec<String>,
+    /// `BINPKG_SITES` entries, as given (`${arch}`, `${rel}` not yet expanded).
+    pub binpkg_sites: Vec<String>,
     /// How long a writer waits for another one (`None`: not at all).
     pub lock_wait: Option<Duration>,
     /// How many generations each view keeps (unless the view says otherwise).
     pub keep_generations: usize,
+    /// Downloads: timeout, retries, parallel jobs.
+    pub download: Download,
+    /// Trusted summary signing keys, by site.
+    pub site_keys: Vec<SiteKeys>,
+    /// `VERIFIED_INSTALLATION`: whether signed packages are required.
+    pub verified_installation: Verified,
+    /// The config file read (it may not exist).
+    pub config_file: PathBuf,
+    /// Where each setting came from, for `depot config show`.
+    pub origins: Vec<Origin>,
+}
+
+/// Download settings.
+#[derive(Debug, Clone, Copy)]
+pub struct Download {
+    /// How long one request may take.
+    pub timeout: Duration,
+    /// How many more times a request that may pass is tried.
+    pub retries: u32,
+    /// How many downloads run at once.
+    pub jobs: usize,
+}
+
+/// The trusted public keys (minisign, base64) of one site.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SiteKeys {
+    /// The site as the config names it (normalised by [`site_id`]).
+    pub site: String,
+    /// The keys.
+    pub keys: Vec<String>,
+}
+
+/// pkg_install's `VERIFIED_INSTALLATION`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verified {
+    /// Unsigned packages install (signatures present are still checked).
+    Never,
+    /// As `never`, for pkg_install's sake (it asks; depot does not).
+    Trusted,
+    /// Every package must be signed and its signature must verify.
+    Always,
+}
+
+/// Where one setting came from.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Origin {
+    /// The setting, as the config file names it.
+    pub key: &'static str,
+    /// Its effective value.
+    pub value: String,
+    /// `default`, the config file, an environment variable or a flag.
+    pub from: String,
+}
+
+/// A site as keys and settings name it: without a trailing `/` or `/All`.
+pub fn site_id(site: &str) -> &str {
+    let site = site.trim_end_matches('/');
+    site.strip_suffix("/All").unwrap_or(site)
 }
 
 /// The default window of generations a view keeps.
@@ -27,8 +88,61 @@ pub const DEFAULT_KEEP_GENERATIONS: usize = 10;
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Config {
+    /// Directories and URLs of packages, searched in order.
+    pkg_path: Option<Entries>,
+    /// Base URLs of binary repositories.
+    binpkg_sites: Option<Entries>,
+    /// `never`, `trusted` or `always`.
+    verified_installation: Option<Verified>,
+    #[serde(default)]
+    download: DownloadConfig,
     #[serde(default)]
     views: ViewsConfig,
+    /// `[sites."URL"]` tables.
+    #[serde(default)]
+    sites: std::collections::BTreeMap<String, SiteConfig>,
+}
+
+/// A list, or one string of entries (`;` for pkg_path, spaces for binpkg_sites).
+#[derive(Debug, serde::Deserialize)]
+#[serde(untagged)]
+enum Entries {
+    List(Vec<String>),
+    Text(String),
+}
+
+impl Entries {
+    fn split(self, separator: fn(char) -> bool) -> Vec<String> {
+        match self {
+            Entries::List(list) => list,
+            Entries::Text(text) => split_entries(&text, separator),
+        }
+    }
+}
+
+fn split_entries(text: &str, separator: fn(char) -> bool) -> Vec<String> {
+    text.split(separator)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `[download]` in the config.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DownloadConfig {
+    timeout: Option<u64>,
+    retries: Option<u32>,
+    jobs: Option<usize>,
+}
+
+/// `[sites."URL"]` in the config.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SiteConfig {
+    /// Trusted minisign public keys (the base64 line of a `.pub` file).
+    #[serde(default)]
+    keys: Vec<String>,
 }
 
 /// `[views]` in the config.
@@ -40,13 +154,38 @@ struct ViewsConfig {
 }
 
 /// Read the config file if there is one; a bad one is an error naming it.
-fn read_config(path: &Path) -> Result<Config> {
+fn read_config(path: &Path, required: bool) -> Result<Config> {
     let text = match fs_err::read_to_string(path) {
         Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {
+            return Ok(Config::default());
+        }
         Err(e) => return Err(e.into()),
     };
     toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
+/// What the command line says about settings (flags already merged with
+/// their environment variables by clap).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Flags<'a> {
+    /// `--root` / `DEPOT_ROOT`.
+    pub root: Option<&'a Path>,
+    /// `--pkg-dbdir` / `PKG_DBDIR`.
+    pub dbdir: Option<&'a Path>,
+    /// `--wait` / `DEPOT_LOCK_WAIT`.
+    pub wait: Option<&'a str>,
+    /// `--config` / `DEPOT_CONFIG`.
+    pub config: Option<&'a Path>,
+}
+
+/// The origin of a value that a flag or its environment variable gave.
+fn flag_origin(flag: &str, var: &str, value: &std::ffi::OsStr) -> String {
+    if std::env::var_os(var).is_some_and(|v| v == value) {
+        format!("environment {var}")
+    } else {
+        format!("flag {flag}")
+    }
 }
 
 /// The depot dir the database records for a package installed in the depot:
@@ -59,43 +198,197 @@ pub fn recorded_depot_dir(pkgname: &str) -> String {
 pub const DEFAULT_ROOT: &str = "/usr/pkg";
 
 impl Settings {
-    /// Resolve from the command line (already merged with the environment by clap).
-    pub fn resolve(
-        root: Option<&Path>,
-        dbdir: Option<&Path>,
-        wait: Option<&str>,
-    ) -> Result<Settings> {
-        let root = root.map_or_else(|| PathBuf::from(DEFAULT_ROOT), Path::to_path_buf);
+    /// Resolve from the command line (already merged with the environment by
+    /// clap), the environment and the config file: flags override the
+    /// environment, which overrides the file, which overrides the defaults.
+    pub fn resolve(flags: Flags<'_>) -> Result<Settings> {
+        let mut origins = Vec::new();
+        let mut origin = |key: &'static str, value: String, from: String| {
+            origins.push(Origin { key, value, from });
+        };
+        let root_given = flags.root.map(Path::to_path_buf);
+        let root = root_given
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_ROOT));
         let root =
             absolute(&root).with_context(|| format!("cannot resolve root {}", root.display()))?;
-        let dbdir = match dbdir {
-            Some(d) => absolute(d)?,
-            None => root.join("pkgdb"),
+        origin(
+            "root",
+            root.display().to_string(),
+            root_given.map_or_else(
+                || "default".to_owned(),
+                |r| flag_origin("--root", "DEPOT_ROOT", r.as_os_str()),
+            ),
+        );
+        let config_file = match flags.config {
+            Some(c) => absolute(c)?,
+            None => root.join("etc/depot.toml"),
         };
-        let pkg_path = std::env::var("PKG_PATH")
-            .map(|v| {
-                v.split(';')
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default();
-        let config = read_config(&root.join("etc/depot.toml"))?;
+        let config = read_config(&config_file, flags.config.is_some())?;
+        let file = format!("config {}", config_file.display());
+        let dbdir = match flags.dbdir {
+            Some(d) => {
+                let d = absolute(d)?;
+                origin(
+                    "pkg_dbdir",
+                    d.display().to_string(),
+                    flag_origin("--pkg-dbdir", "PKG_DBDIR", d.as_os_str()),
+                );
+                d
+            }
+            None => {
+                let d = root.join("pkgdb");
+                origin("pkg_dbdir", d.display().to_string(), "default".to_owned());
+                d
+            }
+        };
+        let mut list = |key: &'static str,
+                        var: &str,
+                        from_file: Option<Entries>,
+                        separator: fn(char) -> bool|
+         -> Vec<String> {
+            let (entries, from) = match std::env::var(var) {
+                Ok(v) => (split_entries(&v, separator), format!("environment {var}")),
+                Err(_) => match from_file {
+                    Some(e) => (e.split(separator), file.clone()),
+                    None => (Vec::new(), "default".to_owned()),
+                },
+            };
+            origin(key, entries.join(" "), from);
+            entries
+        };
+        let pkg_path = list("pkg_path", "PKG_PATH", config.pkg_path, |c| c == ';');
+        let binpkg_sites = list(
+            "binpkg_sites",
+            "BINPKG_SITES",
+            config.binpkg_sites,
+            char::is_whitespace,
+        );
         let keep_generations = match config.views.keep {
             Some(0) => bail!(
                 "{}: [views] keep = 0: a view keeps at least its current generation (1)",
-                root.join("etc/depot.toml").display()
+                config_file.display()
             ),
-            Some(n) => n,
-            None => DEFAULT_KEEP_GENERATIONS,
+            Some(n) => {
+                origin("views.keep", n.to_string(), file.clone());
+                n
+            }
+            None => {
+                origin(
+                    "views.keep",
+                    DEFAULT_KEEP_GENERATIONS.to_string(),
+                    "default".to_owned(),
+                );
+                DEFAULT_KEEP_GENERATIONS
+            }
         };
+        let mut number = |key: &'static str, var: &str, from_file: Option<u64>, default: u64| {
+            let env = std::env::var(var).ok();
+            let (value, from) = match env.as_deref().map(str::trim) {
+                Some(v) => match v.parse::<u64>() {
+                    Ok(n) => (n, format!("environment {var}")),
+                    Err(_) => bail!("{var}={v}: expected a whole number"),
+                },
+                None => match from_file {
+                    Some(n) => (n, file.clone()),
+                    None => (default, "default".to_owned()),
+                },
+            };
+            origin(key, value.to_string(), from);
+            Ok(value)
+        };
+        let timeout = number(
+            "download.timeout",
+            "FETCH_TIMEOUT",
+            config.download.timeout,
+            300,
+        )?;
+        let retries = number(
+            "download.retries",
+            "FETCH_RETRIES",
+            config.download.retries.map(u64::from),
+            2,
+        )?;
+        let jobs = number(
+            "download.jobs",
+            "DEPOT_DOWNLOAD_JOBS",
+            config.download.jobs.map(|j| j as u64),
+            4,
+        )?;
+        let verified_installation = match std::env::var("VERIFIED_INSTALLATION") {
+            Ok(v) => {
+                let parsed = match v.trim() {
+                    "always" => Verified::Always,
+                    "trusted" => Verified::Trusted,
+                    "never" | "" => Verified::Never,
+                    other => {
+                        bail!("VERIFIED_INSTALLATION={other}: expected never, trusted or always")
+                    }
+                };
+                origin(
+                    "verified_installation",
+                    v.trim().to_owned(),
+                    "environment VERIFIED_INSTALLATION".to_owned(),
+                );
+                parsed
+            }
+            Err(_) => {
+                let value = config.verified_installation.unwrap_or(Verified::Never);
+                origin(
+                    "verified_installation",
+                    format!("{value:?}").to_lowercase(),
+                    if config.verified_installation.is_some() {
+                        file.clone()
+                    } else {
+                        "default".to_owned()
+                    },
+                );
+                value
+            }
+        };
+        let mut site_keys = Vec::new();
+        for (site, table) in config.sites {
+            for key in &table.keys {
+                crate::repo::sign::public_key(key).with_context(|| {
+                    format!("{}: [sites.\"{site}\"] keys", config_file.display())
+                })?;
+            }
+            origin(
+                "sites.keys",
+                format!("{site}: {}", table.keys.join(" ")),
+                file.clone(),
+            );
+            site_keys.push(SiteKeys {
+                site: site_id(&site).to_owned(),
+                keys: table.keys,
+            });
+        }
         Ok(Settings {
             root,
             dbdir,
             pkg_path,
-            lock_wait: wait.map(parse_wait).transpose()?.flatten(),
+            binpkg_sites,
+            lock_wait: flags.wait.map(parse_wait).transpose()?.flatten(),
             keep_generations,
+            download: Download {
+                timeout: Duration::from_secs(timeout),
+                retries: u32::try_from(retries).unwrap_or(u32::MAX),
+                jobs: (jobs as usize).max(1),
+            },
+            site_keys,
+            verified_installation,
+            config_file,
+            origins,
         })
+    }
+
+    /// The trusted keys of `site` (a PKG_PATH or BINPKG_SITES entry, expanded).
+    pub fn keys_for(&self, site: &str) -> &[String] {
+        let id = site_id(site);
+        self.site_keys
+            .iter()
+            .find(|k| site_id(&crate::repo::site::expand(&k.site)) == id)
+            .map_or(&[], |k| k.keys.as_slice())
     }
 
     /// `<root>/packages`.

@@ -295,6 +295,9 @@ fn a_failed_fetch_makes_nothing_in_the_root() {
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && err.contains("BINPKG_SITES"), "{err}");
+    assert!(
+        !out.status.success() && err.contains("BINPKG_SITES"),
+        "{err}"
+    );
     assert_eq!(w.snapshot(), before);
 }

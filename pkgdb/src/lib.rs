@@ -13,6 +13,7 @@
 mod lock;
 mod packages;
 mod recorder;
+mod remote;
 mod schema;
 mod views;
 
@@ -23,6 +24,7 @@ pub use packages::{
     PackageRow,
 };
 pub use recorder::{Finisher, Recorder};
+pub use remote::{RemotePackage, RemoteQueries, SiteRow};
 pub use views::{GenerationRow, MemberRow, NewGeneration, ViewQueries, ViewRow};
 
 use std::path::{Path, PathBuf};

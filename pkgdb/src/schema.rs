@@ -164,6 +164,32 @@ INSERT INTO view_members (view_id, package_id, priority)
     JOIN views v ON v.id = m.view_id AND m.generation = v.current;
 DROP TABLE members;
 ",
+    r"
+-- What the sites offer: each site's pkg_summary as rows (repositories).
+CREATE TABLE sites (
+    id       INTEGER PRIMARY KEY,
+    url      TEXT NOT NULL UNIQUE,
+    stamp    TEXT NOT NULL,
+    digest   TEXT NOT NULL,
+    imported INTEGER NOT NULL
+);
+CREATE TABLE remote_packages (
+    site_id   INTEGER NOT NULL REFERENCES sites(id) ON DELETE CASCADE,
+    pkgname   TEXT NOT NULL,
+    name      TEXT NOT NULL,
+    version   TEXT NOT NULL,
+    comment   TEXT NOT NULL,
+    file_name TEXT NOT NULL,
+    file_size INTEGER,
+    sha256    TEXT,
+    size_pkg  INTEGER,
+    depends   TEXT NOT NULL,
+    conflicts TEXT NOT NULL,
+    record    TEXT NOT NULL,
+    PRIMARY KEY (site_id, pkgname)
+) WITHOUT ROWID;
+CREATE INDEX remote_packages_name ON remote_packages(name);
+",
 ];
 
 /// The schema version this build writes.

@@ -42,8 +42,8 @@ fn open_db(settings: &Settings) -> Result<Option<pkgdb::Database>> {
 
 /// The `BINPKG_SITES` that are local directories (each site's `All/`); HTTP
 /// sites are named and skipped until installing from them lands.
-pub fn local_binpkg_sites(reporter: &dyn Reporter) -> Vec<PathBuf> {
-    let sites = match crate::repo::site::binpkg_sites_from_env() {
+pub fn local_binpkg_sites(settings: &Settings, reporter: &dyn Reporter) -> Vec<PathBuf> {
+    let sites = match crate::repo::site::binpkg_sites_of(&settings.binpkg_sites) {
         Ok(sites) => sites,
         Err(e) => {
             reporter.note("bin-install", &format!("{e:#}; skipped"));

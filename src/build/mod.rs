@@ -98,7 +98,8 @@ impl BuildSettings {
     /// Defaults under the root, overridden by the environment (`PACKAGES`,
     /// `DISTDIR`, `WRKOBJDIR`, `MASTER_SITE_OVERRIDE`, `MASTER_SITE_BACKUP`,
     /// `LOCALPATCHES`, `MAKE_JOBS`).
-    pub fn from_env(root: &Path) -> Result<BuildSettings> {
+    pub fn from_env(settings: &crate::settings::Settings) -> Result<BuildSettings> {
+        let root = settings.root.as_path();
         let dir = |var: &str, default: &str| -> Result<PathBuf> {
             match std::env::var_os(var).filter(|v| !v.is_empty()) {
                 Some(v) => crate::settings::absolute(Path::new(&v)),
@@ -130,7 +131,7 @@ impl BuildSettings {
                 .map(PathBuf::from),
             make_jobs,
             sandbox: Sandbox::probe(),
-            fetch_timeout: crate::http::timeout_from_env(),
+            fetch_timeout: settings.download.timeout,
             progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
         })
     }

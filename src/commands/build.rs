@@ -49,7 +49,7 @@ fn split_args(args: &[String]) -> Result<(PathBuf, String)> {
 pub fn run(settings: &Settings, args: &BuildArgs) -> Result<ExitStatus> {
     let (dir, target) = split_args(&args.args)?;
     let recipe = Recipe::load(&dir)?;
-    let build_settings = BuildSettings::from_env(&settings.root)?;
+    let build_settings = BuildSettings::from_env(settings)?;
     let reporter = Terminal { quiet: args.quiet };
     let installer = Installer {
         settings,
@@ -135,13 +135,13 @@ pub fn run(settings: &Settings, args: &BuildArgs) -> Result<ExitStatus> {
 
 /// Run `depot bin-install`.
 pub fn run_bin_install(settings: &Settings, args: &BinInstallArgs) -> Result<ExitStatus> {
-    let build_settings = BuildSettings::from_env(&settings.root)?;
+    let build_settings = BuildSettings::from_env(settings)?;
     let reporter = Terminal { quiet: args.quiet };
     let installer = Installer {
         settings,
         build: &build_settings,
         reporter: &reporter,
-        binpkg_sites: local_binpkg_sites(&reporter),
+        binpkg_sites: local_binpkg_sites(settings, &reporter),
         view: chosen_view(args.view.as_deref(), args.no_view),
     };
     let dirs = if args.dirs.is_empty() {

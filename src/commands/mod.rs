@@ -9,6 +9,7 @@ pub mod demo;
 pub mod env;
 pub mod gc;
 pub mod info;
+pub mod install;
 pub mod repo;
 pub mod view;
 

@@ -156,6 +156,8 @@ struct Known {
     installed: Vec<String>,
     conflicts: Vec<(String, String)>,
     pkg_path: Vec<PathBuf>,
+    /// Look for dependencies beside the package file first (pkg_add does).
+    beside: bool,
 }
 
 /// Install the packages named by `specs`, with their dependencies.
@@ -169,6 +171,7 @@ pub fn add(ctx: &mut Context, specs: &[String], options: &AddOptions) -> Result<
             .iter()
             .map(|e| repo::local_dir(e))
             .collect(),
+        beside: true,
     };
     let mut order: Vec<Planned> = Vec::new();
     for spec in specs {
@@ -180,6 +183,41 @@ pub fn add(ctx: &mut Context, specs: &[String], options: &AddOptions) -> Result<
         install_one(ctx, planned, options)?;
     }
     Ok(())
+}
+
+/// Install one package file of a resolved plan (`depot install`): its
+/// dependencies are installed already, and `expected` is the PKGNAME the site
+/// said the file holds. Returns whether it was installed (not there already).
+pub fn add_resolved(
+    ctx: &mut Context,
+    file: &Path,
+    expected: &str,
+    automatic: bool,
+    options: &AddOptions,
+) -> Result<bool> {
+    let known = Known {
+        installed: ctx.db.pkgnames()?,
+        conflicts: ctx.db.all_conflicts()?,
+        pkg_path: Vec::new(),
+        beside: false,
+    };
+    let planned = read_planned(file, automatic)?;
+    if planned.pkgname != expected {
+        bail!(
+            "{}: the site lists it as {expected} but it holds {}; not installed",
+            file.display(),
+            planned.pkgname
+        );
+    }
+    if known.installed.contains(&planned.pkgname) {
+        return Ok(false);
+    }
+    let mut order = Vec::new();
+    plan_dependencies(&known, planned, options, &mut order, &mut Vec::new())?;
+    for planned in &order {
+        install_one(ctx, planned, options)?;
+    }
+    Ok(true)
 }
 
 /// Depth-first: dependencies before the package; everything checked before anything is installed.
@@ -207,7 +245,11 @@ fn plan_dependencies(
     }
     check_conflicts(known, &planned, order, options)?;
     // The directory of the package being installed comes first, then PKG_PATH.
-    let toplevel = planned.file.parent().map(Path::to_path_buf);
+    let toplevel = planned
+        .file
+        .parent()
+        .filter(|_| known.beside)
+        .map(Path::to_path_buf);
     let mut dirs: Vec<PathBuf> = toplevel.into_iter().collect();
     dirs.extend(known.pkg_path.iter().cloned());
     chain.push(planned.pkgname.clone());

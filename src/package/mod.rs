@@ -5,3 +5,4 @@ pub mod meta;
 pub mod pack;
 pub mod pattern;
 pub mod plist;
+pub mod summary;

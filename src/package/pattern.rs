@@ -423,6 +423,35 @@ where
     })
 }
 
+/// The PKGBASEs a package matching `pattern` can have, when the pattern
+/// names them (`None`: any, as for `{a,b}` alternatives or a glob in the
+/// name). Lets a catalogue look candidates up by name before [`pkg_match`]
+/// judges them.
+pub fn possible_bases(pattern: &str) -> Option<Vec<String>> {
+    const GLOB: &[char] = &['*', '?', '[', ']', '{', '}'];
+    if pattern.contains(['{', '}']) {
+        return None;
+    }
+    if let Some(i) = pattern.find(['<', '>']) {
+        let name = &pattern[..i];
+        return (!name.contains(GLOB)).then(|| vec![name.to_owned()]);
+    }
+    let mut bases = Vec::new();
+    // `name-version` (exact or with a glob in the version) ...
+    if let Some((name, _)) = split_pkgname(pattern)
+        && !name.contains(GLOB)
+    {
+        bases.push(name.to_owned());
+    } else if pattern.contains(GLOB) {
+        return None;
+    }
+    // ... or a bare name, with the implicit `-[0-9]*`.
+    if !pattern.contains(GLOB) {
+        bases.push(pattern.to_owned());
+    }
+    Some(bases)
+}
+
 /// Compare two PKGNAMEs by version (for sorting the same PKGBASE).
 pub fn compare_pkgnames(a: &str, b: &str) -> Ordering {
     let av = split_pkgname(a).map_or("", |(_, v)| v);
@@ -433,6 +462,29 @@ pub fn compare_pkgnames(a: &str, b: &str) -> Ordering {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn possible_bases_cover_every_match() {
+        assert_eq!(possible_bases("foo>=1<2"), Some(vec!["foo".to_owned()]));
+        assert_eq!(possible_bases("foo-[0-9]*"), Some(vec!["foo".to_owned()]));
+        assert_eq!(
+            possible_bases("foo-1.0"),
+            Some(vec!["foo".to_owned(), "foo-1.0".to_owned()])
+        );
+        assert_eq!(possible_bases("foo"), Some(vec!["foo".to_owned()]));
+        assert_eq!(possible_bases("{a,b}>=1"), None);
+        assert_eq!(possible_bases("fo*-1.0"), None);
+        assert_eq!(possible_bases("*>=1"), None);
+        for (pattern, pkg) in [
+            ("foo", "foo-2.0"),
+            ("foo-1.0", "foo-1.0"),
+            ("lib-x>=2", "lib-x-3"),
+        ] {
+            assert!(pkg_match(pattern, pkg));
+            let base = split_pkgname(pkg).map(|(b, _)| b.to_owned());
+            assert!(possible_bases(pattern).is_some_and(|b| b.contains(&base.unwrap_or_default())));
+        }
+    }
 
     /// Malformed chained ranges, as `lib/dewey.c`'s dewey_match reads them:
     /// only `>`/`>=` looks for an upper bound (at the first `<`); every other

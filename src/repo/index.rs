@@ -51,8 +51,10 @@ impl Stamp {
     }
 }
 
-/// Index the package files in `dir`.
-pub fn index(dir: &Path) -> Result<IndexReport> {
+/// Index the package files in `dir`; with `sign`, sign the summary with that
+/// secret key (`pkg_summary.minisig`), else remove a signature that would no
+/// longer match.
+pub fn index(dir: &Path, sign: Option<&Path>) -> Result<IndexReport> {
     let files = package_files(dir)?;
     let previous = previous_records(dir);
     let state = read_state(dir);
@@ -88,7 +90,30 @@ pub fn index(dir: &Path) -> Result<IndexReport> {
         .filter(|n| !records.contains_key(*n))
         .count();
     let text: String = records.into_values().collect();
-    write_summaries(dir, text.as_bytes())?;
+    let signature_path = dir.join(super::site::SIGNATURE_FILE);
+    match sign {
+        // Signed before anything is written: a bad key leaves the directory as it was.
+        Some(key) => {
+            let signature = super::sign::sign(
+                text.as_bytes(),
+                key,
+                &format!(
+                    "pkg_summary of {} packages, signed {}",
+                    report.packages,
+                    pkgdb::now()
+                ),
+            )?;
+            write_summaries(dir, text.as_bytes())?;
+            replace_file(&signature_path, signature.as_bytes())?;
+        }
+        None => {
+            write_summaries(dir, text.as_bytes())?;
+            match fs_err::remove_file(&signature_path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+                _ => {}
+            }
+        }
+    }
     write_state(dir, &stamps)?;
     Ok(report)
 }
@@ -135,7 +160,7 @@ fn previous_records(dir: &Path) -> HashMap<String, String> {
     if !read {
         return HashMap::new();
     }
-    parse_records(&text)
+    crate::package::summary::records(&text)
         .into_iter()
         .filter_map(|record| {
             let name = record
@@ -145,24 +170,6 @@ fn previous_records(dir: &Path) -> HashMap<String, String> {
             Some((name, record.to_owned()))
         })
         .collect()
-}
-
-/// Split pkg_summary text into records, each with its lines and the empty
-/// line that ends it.
-pub fn parse_records(text: &str) -> Vec<&str> {
-    let mut records = Vec::new();
-    let mut start = 0;
-    let mut at = 0;
-    for line in text.split_inclusive('\n') {
-        at += line.len();
-        if line == "\n" {
-            if at - start > 1 {
-                records.push(&text[start..at]);
-            }
-            start = at;
-        }
-    }
-    records
 }
 
 fn read_state(dir: &Path) -> HashMap<String, Stamp> {

@@ -1,7 +1,11 @@
 //! Finding package files: `PKG_PATH` directories and pkg_install's best-match rule;
 //! indexing a directory of them ([`index`]).
 
+pub mod catalog;
+pub mod download;
 pub mod index;
+pub mod resolve;
+pub mod sign;
 pub mod site;
 
 use std::os::unix::ffi::OsStringExt as _;

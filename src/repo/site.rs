@@ -56,7 +56,8 @@ impl Site {
 
 /// The sites of `BINPKG_SITES` (space separated base URLs): `${arch}` and
 /// `${rel}` expanded, packages under `All/`.
-pub fn binpkg_sites(value: &str, arch: &str, rel: &str) -> Result<Vec<Site>> {
+#[cfg(test)]
+fn binpkg_sites(value: &str, arch: &str, rel: &str) -> Result<Vec<Site>> {
     value
         .split_whitespace()
         .map(|entry| {
@@ -66,9 +67,11 @@ pub fn binpkg_sites(value: &str, arch: &str, rel: &str) -> Result<Vec<Site>> {
         .collect()
 }
 
-/// The sites `BINPKG_SITES` names, for this host's `${arch}` (MACHINE_ARCH)
-/// and `${rel}` (OS_VERSION).
-pub fn binpkg_sites_from_env() -> Result<Vec<Site>> {
+/// `${arch}` (MACHINE_ARCH) and `${rel}` (OS_VERSION) of this host expanded in `entry`.
+pub fn expand(entry: &str) -> String {
+    if !entry.contains("${") {
+        return entry.to_owned();
+    }
     let host = crate::package::meta::host_build_info();
     let value = |var: &str| {
         host.iter()
@@ -76,12 +79,18 @@ pub fn binpkg_sites_from_env() -> Result<Vec<Site>> {
             .map(|(_, v)| v.clone())
             .unwrap_or_default()
     };
-    binpkg_sites(
-        &std::env::var("BINPKG_SITES").unwrap_or_default(),
-        &value("MACHINE_ARCH"),
-        &value("OS_VERSION"),
-    )
-    .context("BINPKG_SITES")
+    entry
+        .replace("${arch}", &value("MACHINE_ARCH"))
+        .replace("${rel}", &value("OS_VERSION"))
+}
+
+/// The sites of `BINPKG_SITES` entries, for this host's `${arch}` and `${rel}`.
+pub fn binpkg_sites_of(entries: &[String]) -> Result<Vec<Site>> {
+    entries
+        .iter()
+        .map(|entry| Site::parse(&format!("{}/All", expand(entry).trim_end_matches('/'))))
+        .collect::<Result<_>>()
+        .context("BINPKG_SITES")
 }
 
 /// The summary formats a site may offer, in the order they are tried.
@@ -91,6 +100,38 @@ const SUMMARY_FORMATS: &[(&str, Compression)] = &[
     ("pkg_summary.bz2", Compression::Bzip2),
     ("pkg_summary.gz", Compression::Gzip),
 ];
+
+/// The signature of a site's summary (minisign format, over the
+/// uncompressed text), beside the summaries.
+pub const SIGNATURE_FILE: &str = "pkg_summary.minisig";
+
+/// What [`SummaryFetcher::fetch`] found.
+#[derive(Debug)]
+pub enum Fetched {
+    /// The summary is the one the caller knows.
+    Unchanged,
+    /// A summary (new, or not known to the caller).
+    Summary {
+        /// Its text, uncompressed.
+        text: String,
+        /// Its signature file, if the site has one.
+        signature: Option<String>,
+        /// What identifies this copy, for the next fetch.
+        stamp: String,
+    },
+}
+
+/// Size, mtime and inode of a local file, to tell when it changed.
+fn file_stamp(meta: &std::fs::Metadata) -> String {
+    use std::os::unix::fs::MetadataExt as _;
+    format!(
+        "{}:{}.{}:{}",
+        meta.len(),
+        meta.mtime(),
+        meta.mtime_nsec(),
+        meta.ino()
+    )
+}
 
 /// The largest summary accepted (compressed or not).
 const SUMMARY_LIMIT: u64 = 1 << 30;
@@ -117,17 +158,40 @@ impl SummaryFetcher {
         }
     }
 
-    /// The pkg_summary text of `site`.
-    pub fn summary(&self, site: &Site) -> Result<String> {
+    /// The pkg_summary of `site` (and its signature, if the site has one),
+    /// or [`Fetched::Unchanged`] when it is the one `known` identifies (a
+    /// stamp from an earlier [`Fetched::Summary`]).
+    pub fn fetch(&self, site: &Site, known: Option<&str>) -> Result<Fetched> {
         match &site.location {
             Location::Dir(dir) => {
                 for (name, compression) in SUMMARY_FORMATS {
                     let path = dir.join(name);
-                    if path.is_file() {
-                        let bytes = fs_err::read(&path)?;
-                        return checked_summary(&bytes, *compression)
-                            .with_context(|| format!("{}: {name}", site.label));
+                    let Ok(meta) = std::fs::metadata(&path) else {
+                        continue;
+                    };
+                    let signature_path = dir.join(SIGNATURE_FILE);
+                    let stamp = format!(
+                        "{name} {} {}",
+                        file_stamp(&meta),
+                        std::fs::metadata(&signature_path)
+                            .map_or_else(|_| "-".to_owned(), |m| file_stamp(&m))
+                    );
+                    if known == Some(stamp.as_str()) {
+                        return Ok(Fetched::Unchanged);
                     }
+                    let bytes = fs_err::read(&path)?;
+                    let text = checked_summary(&bytes, *compression)
+                        .with_context(|| format!("{}: {name}", site.label))?;
+                    let signature = match fs_err::read_to_string(&signature_path) {
+                        Ok(text) => Some(text),
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                        Err(e) => return Err(e.into()),
+                    };
+                    return Ok(Fetched::Summary {
+                        text,
+                        signature,
+                        stamp,
+                    });
                 }
                 bail!(
                     "{}: no pkg_summary ({}); run `depot repo index` there",
@@ -135,11 +199,11 @@ impl SummaryFetcher {
                     formats()
                 )
             }
-            Location::Http(base) => self.http_summary(site, base),
+            Location::Http(base) => self.http_summary(site, base, known),
         }
     }
 
-    fn http_summary(&self, site: &Site, base: &str) -> Result<String> {
+    fn http_summary(&self, site: &Site, base: &str, known: Option<&str>) -> Result<Fetched> {
         let cache = self.cache.join(cache_key(base));
         for (name, compression) in SUMMARY_FORMATS {
             let url = format!("{base}/{name}");
@@ -158,17 +222,48 @@ impl SummaryFetcher {
                         .with_context(|| format!("{url}: the download broke off"))?;
                     let text = checked_summary(&bytes, *compression)
                         .with_context(|| format!("{url}: not a usable summary"))?;
+                    let signature = self.http_signature(base)?;
                     // Only a summary that reads goes in the cache.
                     if fs_err::create_dir_all(&cache).is_ok() {
                         let _ = store(&cached, &bytes, &validators);
+                        let sig_path = cache.join(SIGNATURE_FILE);
+                        let _ = match &signature {
+                            Some(sig) => super::index::replace_file(&sig_path, sig.as_bytes()),
+                            None => fs_err::remove_file(&sig_path)
+                                .or_else(|e| {
+                                    if e.kind() == std::io::ErrorKind::NotFound {
+                                        Ok(())
+                                    } else {
+                                        Err(e)
+                                    }
+                                })
+                                .map_err(anyhow::Error::from),
+                        };
                     }
-                    return Ok(text);
+                    return Ok(Fetched::Summary {
+                        text,
+                        signature,
+                        stamp: validators.stamp(name),
+                    });
                 }
                 304 => {
                     // Asked with validators only when a copy exists.
+                    let stamp = validators.unwrap_or_default().stamp(name);
+                    if known == Some(stamp.as_str()) {
+                        return Ok(Fetched::Unchanged);
+                    }
                     let bytes = fs_err::read(&cached)?;
-                    return checked_summary(&bytes, *compression).with_context(|| {
+                    let text = checked_summary(&bytes, *compression).with_context(|| {
                         format!("{}: the cached copy of {url}", cached.display())
+                    })?;
+                    let signature = match fs_err::read_to_string(cache.join(SIGNATURE_FILE)) {
+                        Ok(sig) => Some(sig),
+                        Err(_) => None,
+                    };
+                    return Ok(Fetched::Summary {
+                        text,
+                        signature,
+                        stamp,
                     });
                 }
                 404 | 410 => {}
@@ -176,6 +271,24 @@ impl SummaryFetcher {
             }
         }
         bail!("{}: no pkg_summary ({}) on the site", site.label, formats())
+    }
+
+    /// The site's summary signature, if it has one.
+    fn http_signature(&self, base: &str) -> Result<Option<String>> {
+        let url = format!("{base}/{SIGNATURE_FILE}");
+        let response = self.get(&url, None)?;
+        match response.status().as_u16() {
+            200 => Ok(Some(
+                response
+                    .into_body()
+                    .with_config()
+                    .limit(64 * 1024)
+                    .read_to_string()
+                    .with_context(|| format!("{url}: the download broke off"))?,
+            )),
+            404 | 410 => Ok(None),
+            status => bail!("{url}: the server answered HTTP {status}"),
+        }
     }
 
     /// GET with the validators, retrying what may pass.
@@ -252,6 +365,15 @@ struct Validators {
 }
 
 impl Validators {
+    /// What identifies the copy these validators came with.
+    fn stamp(&self, name: &str) -> String {
+        format!(
+            "{name} etag={} date={}",
+            self.etag.as_deref().unwrap_or("-"),
+            self.last_modified.as_deref().unwrap_or("-")
+        )
+    }
+
     fn of(response: &ureq::http::Response<ureq::Body>) -> Validators {
         let header = |name: &str| {
             response
@@ -314,7 +436,7 @@ fn checked_summary(bytes: &[u8], compression: Compression) -> Result<String> {
         .read_to_end(&mut raw)
         .context("it does not decompress")?;
     let text = String::from_utf8_lossy(&raw).into_owned();
-    for record in super::index::parse_records(&text) {
+    for record in crate::package::summary::records(&text) {
         if !record.lines().any(|l| l.starts_with("PKGNAME=")) {
             bail!(
                 "a record without PKGNAME: {}",
