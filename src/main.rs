@@ -133,6 +133,8 @@ fn forget_fresh_root(root: Option<&std::path::Path>, dbdir: &std::path::Path) {
     if empty && dbdir.exists() {
         let _ = fs_err::remove_dir_all(dbdir);
         if let Some(root) = root {
+            // Caches this run made go with the root it made.
+            let _ = fs_err::remove_dir_all(root.join("var"));
             let _ = fs_err::remove_dir(root);
         }
     }

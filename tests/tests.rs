@@ -14,6 +14,7 @@ mod build;
 mod create;
 mod delete;
 mod info;
+mod install;
 mod lock;
 mod readers;
 mod relocate;

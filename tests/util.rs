@@ -48,6 +48,12 @@ impl World {
             .env_remove("PKG_PATH")
             .env_remove("PKG_DBDIR")
             .env_remove("DEPOT_FAULT_AFTER")
+            .env_remove("BINPKG_SITES")
+            .env_remove("FETCH_TIMEOUT")
+            .env_remove("FETCH_RETRIES")
+            .env_remove("DEPOT_DOWNLOAD_JOBS")
+            .env_remove("DEPOT_CONFIG")
+            .env_remove("VERIFIED_INSTALLATION")
             .current_dir(&self.scratch);
         c
     }
@@ -220,6 +226,20 @@ impl World {
                 map.insert(format!("db:{t}"), rows.join("\n"));
             }
         }
+        map
+    }
+
+    /// What is installed: [`World::snapshot`] without the caches under
+    /// `var/` and the imported summaries.
+    pub fn installed_state(&self) -> BTreeMap<String, String> {
+        let mut map = self.snapshot();
+        map.retain(|k, _| {
+            !(k == "var"
+                || k.starts_with("var/")
+                || k.starts_with("etc")
+                || k == "db:sites"
+                || k == "db:remote_packages")
+        });
         map
     }
 
@@ -427,6 +447,10 @@ pub struct RepoServer {
     pub url: String,
     log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
     fail_next: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    /// Requests whose path ends with the key get the value's misbehaviour
+    /// once: `truncate` (half the body, then the connection closes), `stall`
+    /// (headers, then nothing for a minute) or `500`.
+    misbehave: std::sync::Arc<std::sync::Mutex<Vec<(String, &'static str)>>>,
 }
 
 impl RepoServer {
@@ -437,7 +461,9 @@ impl RepoServer {
         let port = listener.local_addr().unwrap().port();
         let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let fail_next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let (log2, fail2) = (log.clone(), fail_next.clone());
+        let misbehave =
+            std::sync::Arc::new(std::sync::Mutex::new(Vec::<(String, &'static str)>::new()));
+        let (log2, fail2, misbehave2) = (log.clone(), fail_next.clone(), misbehave.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(mut stream) = stream else { continue };
@@ -463,6 +489,12 @@ impl RepoServer {
                 let failing = fail2
                     .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
                     .is_ok();
+                let trick = {
+                    let mut list = misbehave2.lock().unwrap();
+                    let at = list.iter().position(|(p, _)| path.ends_with(p.as_str()));
+                    at.map(|i| list.remove(i).1)
+                };
+                let failing = failing || trick == Some("500");
                 let (status, body, etag) = if failing {
                     (500, Vec::new(), None)
                 } else {
@@ -478,7 +510,10 @@ impl RepoServer {
                         _ => (404, Vec::new(), None),
                     }
                 };
-                log2.lock().unwrap().push(format!("{path} {status}"));
+                log2.lock().unwrap().push(format!(
+                    "{path} {status}{}",
+                    trick.map(|t| format!(" {t}")).unwrap_or_default()
+                ));
                 let reason = match status {
                     200 => "OK",
                     304 => "Not Modified",
@@ -493,16 +528,37 @@ impl RepoServer {
                     let _ = write!(head, "ETag: {etag}\r\n");
                 }
                 head.push_str("\r\n");
+                let body = match trick {
+                    Some("truncate") => &body[..body.len() / 2],
+                    Some("stall") => {
+                        let _ = stream.write_all(head.as_bytes());
+                        let _ = stream.flush();
+                        let stalled = stream;
+                        std::thread::spawn(move || {
+                            std::thread::sleep(std::time::Duration::from_secs(60));
+                            drop(stalled);
+                        });
+                        continue;
+                    }
+                    _ => &body[..],
+                };
                 let _ = stream
                     .write_all(head.as_bytes())
-                    .and_then(|()| stream.write_all(&body));
+                    .and_then(|()| stream.write_all(body));
             }
         });
         RepoServer {
             url: format!("http://127.0.0.1:{port}"),
             log,
             fail_next,
+            misbehave,
         }
+    }
+
+    /// The next request for a path ending in `path` misbehaves (`truncate`,
+    /// `stall` or `500`).
+    pub fn misbehave(&self, path: &str, how: &'static str) {
+        self.misbehave.lock().unwrap().push((path.to_owned(), how));
     }
 
     /// Answer the next `n` requests with 500.

@@ -78,24 +78,9 @@ impl Catalog {
                 let stamp = r.stamp.strip_suffix(tag.as_str())?;
                 (!stamp.contains(" keys=")).then_some(stamp)
             });
-            let id = match fetcher.fetch(&site, known)? {
+            let id = match fetcher.fetch(&site, known, keys)? {
                 Fetched::Unchanged => row.map(|r| r.id).context("an unchanged site has a row")?,
-                Fetched::Summary {
-                    text,
-                    signature,
-                    stamp,
-                } => {
-                    if !keys.is_empty() {
-                        let Some(signature) = signature else {
-                            bail!(
-                                "{}: the summary is not signed, but {} trusts keys for this site; refusing it (sign it with `depot repo index --sign KEY`)",
-                                site.label,
-                                settings.config_file.display()
-                            );
-                        };
-                        super::sign::verify(text.as_bytes(), &signature, keys)
-                            .with_context(|| format!("{}: refusing its summary", site.label))?;
-                    }
+                Fetched::Summary { text, stamp } => {
                     let stamp = format!("{stamp}{tag}");
                     let digest = hex::encode(sha2::Sha256::digest(text.as_bytes()));
                     match row {

@@ -114,11 +114,22 @@ pub enum Fetched {
     Summary {
         /// Its text, uncompressed.
         text: String,
-        /// Its signature file, if the site has one.
-        signature: Option<String>,
         /// What identifies this copy, for the next fetch.
         stamp: String,
     },
+}
+
+/// Check a summary's signature against the site's trusted keys.
+fn verify(site: &Site, text: &str, signature: Option<&str>, keys: &[String]) -> Result<()> {
+    let Some(signature) = signature else {
+        bail!(
+            "{}: the summary is not signed ({SIGNATURE_FILE} is missing), but the config trusts keys for this site; refusing it (the site signs with `depot repo index --sign KEY`)",
+            site.label
+        );
+    };
+    super::sign::verify(text.as_bytes(), signature, keys)
+        .with_context(|| format!("{}: refusing its summary", site.label))?;
+    Ok(())
 }
 
 /// Size, mtime and inode of a local file, to tell when it changed.
@@ -158,10 +169,11 @@ impl SummaryFetcher {
         }
     }
 
-    /// The pkg_summary of `site` (and its signature, if the site has one),
-    /// or [`Fetched::Unchanged`] when it is the one `known` identifies (a
-    /// stamp from an earlier [`Fetched::Summary`]).
-    pub fn fetch(&self, site: &Site, known: Option<&str>) -> Result<Fetched> {
+    /// The pkg_summary of `site`, or [`Fetched::Unchanged`] when it is the
+    /// one `known` identifies (a stamp from an earlier [`Fetched::Summary`]).
+    /// With `keys`, the summary must be signed by one of them
+    /// ([`SIGNATURE_FILE`]); it is checked before it is cached or returned.
+    pub fn fetch(&self, site: &Site, known: Option<&str>, keys: &[String]) -> Result<Fetched> {
         match &site.location {
             Location::Dir(dir) => {
                 for (name, compression) in SUMMARY_FORMATS {
@@ -182,16 +194,15 @@ impl SummaryFetcher {
                     let bytes = fs_err::read(&path)?;
                     let text = checked_summary(&bytes, *compression)
                         .with_context(|| format!("{}: {name}", site.label))?;
-                    let signature = match fs_err::read_to_string(&signature_path) {
-                        Ok(text) => Some(text),
-                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-                        Err(e) => return Err(e.into()),
-                    };
-                    return Ok(Fetched::Summary {
-                        text,
-                        signature,
-                        stamp,
-                    });
+                    if !keys.is_empty() {
+                        let signature = match fs_err::read_to_string(&signature_path) {
+                            Ok(text) => Some(text),
+                            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                            Err(e) => return Err(e.into()),
+                        };
+                        verify(site, &text, signature.as_deref(), keys)?;
+                    }
+                    return Ok(Fetched::Summary { text, stamp });
                 }
                 bail!(
                     "{}: no pkg_summary ({}); run `depot repo index` there",
@@ -199,11 +210,17 @@ impl SummaryFetcher {
                     formats()
                 )
             }
-            Location::Http(base) => self.http_summary(site, base, known),
+            Location::Http(base) => self.http_summary(site, base, known, keys),
         }
     }
 
-    fn http_summary(&self, site: &Site, base: &str, known: Option<&str>) -> Result<Fetched> {
+    fn http_summary(
+        &self,
+        site: &Site,
+        base: &str,
+        known: Option<&str>,
+        keys: &[String],
+    ) -> Result<Fetched> {
         let cache = self.cache.join(cache_key(base));
         for (name, compression) in SUMMARY_FORMATS {
             let url = format!("{base}/{name}");
@@ -222,27 +239,15 @@ impl SummaryFetcher {
                         .with_context(|| format!("{url}: the download broke off"))?;
                     let text = checked_summary(&bytes, *compression)
                         .with_context(|| format!("{url}: not a usable summary"))?;
-                    let signature = self.http_signature(base)?;
-                    // Only a summary that reads goes in the cache.
+                    if !keys.is_empty() {
+                        verify(site, &text, self.http_signature(base)?.as_deref(), keys)?;
+                    }
+                    // Only a summary that reads (and verifies) goes in the cache.
                     if fs_err::create_dir_all(&cache).is_ok() {
                         let _ = store(&cached, &bytes, &validators);
-                        let sig_path = cache.join(SIGNATURE_FILE);
-                        let _ = match &signature {
-                            Some(sig) => super::index::replace_file(&sig_path, sig.as_bytes()),
-                            None => fs_err::remove_file(&sig_path)
-                                .or_else(|e| {
-                                    if e.kind() == std::io::ErrorKind::NotFound {
-                                        Ok(())
-                                    } else {
-                                        Err(e)
-                                    }
-                                })
-                                .map_err(anyhow::Error::from),
-                        };
                     }
                     return Ok(Fetched::Summary {
                         text,
-                        signature,
                         stamp: validators.stamp(name),
                     });
                 }
@@ -256,15 +261,11 @@ impl SummaryFetcher {
                     let text = checked_summary(&bytes, *compression).with_context(|| {
                         format!("{}: the cached copy of {url}", cached.display())
                     })?;
-                    let signature = match fs_err::read_to_string(cache.join(SIGNATURE_FILE)) {
-                        Ok(sig) => Some(sig),
-                        Err(_) => None,
-                    };
-                    return Ok(Fetched::Summary {
-                        text,
-                        signature,
-                        stamp,
-                    });
+                    if !keys.is_empty() {
+                        // The signature is small: always the site's current one.
+                        verify(site, &text, self.http_signature(base)?.as_deref(), keys)?;
+                    }
+                    return Ok(Fetched::Summary { text, stamp });
                 }
                 404 | 410 => {}
                 _ => bail!("{url}: the server answered HTTP {status}"),

@@ -1,0 +1,541 @@
+//! `depot install` / `upgrade` from sites over HTTP (a real server on
+//! 127.0.0.1), signed summaries, the download cache and `config show`.
+
+use std::path::PathBuf;
+use std::process::Output;
+
+use crate::util::{RepoServer, World, depot_bin};
+
+/// app-1.0 -> mid-[0-9]* -> lib>=1: a three-level closure, in `w.pkgs`.
+fn three_levels(w: &World) {
+    w.package(
+        "app-1.0",
+        &[("bin/app", "#!/bin/sh\necho app 1.0\n")],
+        &["-P", "mid-[0-9]*"],
+    );
+    w.package("mid-1.0", &[("share/mid/data", "mid\n")], &["-P", "lib>=1"]);
+    w.package("lib-1.0", &[("lib/liblib.so", "lib\n")], &[]);
+}
+
+/// A site: `<scratch>/site/All` is `w.pkgs`, indexed, served over HTTP.
+fn site(w: &World) -> RepoServer {
+    let base = w.scratch.join("site");
+    if !base.exists() {
+        std::fs::create_dir_all(&base).unwrap();
+        std::os::unix::fs::symlink(&w.pkgs, base.join("All")).unwrap();
+    }
+    index(w);
+    RepoServer::start(base)
+}
+
+fn index(w: &World) {
+    w.ok(&["repo", "index", &w.pkgs.to_string_lossy()]);
+}
+
+/// depot with BINPKG_SITES, a short timeout and one retry.
+fn depot(w: &World, sites: &str, args: &[&str]) -> Output {
+    w.command(&depot_bin())
+        .env("BINPKG_SITES", sites)
+        .env("FETCH_TIMEOUT", "5")
+        .env("FETCH_RETRIES", "1")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn fails(out: &Output) -> String {
+    assert!(
+        !out.status.success(),
+        "succeeded: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn run_app(w: &World) -> String {
+    let out = std::process::Command::new(w.root.join("bin/app"))
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Package files downloaded into the cache (any name, partial ones included).
+fn cached(w: &World) -> Vec<String> {
+    let dir = w.root.join("var/cache/packages");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .map(|d| {
+            d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+fn downloads(log: &[String]) -> Vec<&String> {
+    log.iter().filter(|l| l.contains(".tgz")).collect()
+}
+
+#[test]
+fn install_brings_the_closure_and_upgrade_keeps_the_old_version_for_rollback() {
+    let w = World::new();
+    three_levels(&w);
+    let server = site(&w);
+    let url = server.url.clone();
+
+    // -n: the plan, nothing downloaded or installed.
+    ok(&depot(&w, &url, &["avail"]));
+    let before = w.installed_state();
+    let plan = ok(&depot(&w, &url, &["install", "-n", "app"]));
+    for name in ["lib-1.0", "mid-1.0", "app-1.0", "3 packages to download"] {
+        assert!(plan.contains(name), "{plan}");
+    }
+    assert!(downloads(&server.take_log()).is_empty());
+    assert_eq!(w.installed_state(), before);
+
+    let out = depot(&w, &url, &["install", "app"]);
+    let text = ok(&out);
+    assert!(text.contains("installed 3 packages"), "{text}");
+    // Dependencies first.
+    let order = text.find("lib-1.0").unwrap() < text.find("mid-1.0").unwrap()
+        && text.find("mid-1.0").unwrap() < text.find("app-1.0").unwrap();
+    assert!(order, "{text}");
+    assert_eq!(run_app(&w), "app 1.0\n");
+    let info: serde_json::Value =
+        serde_json::from_str(&w.ok(&["info", "--json", "lib", "mid", "app"])).unwrap();
+    let automatic: Vec<(String, bool)> = info
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["pkgname"].as_str().unwrap().to_owned(),
+                p["automatic"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert!(
+        automatic.contains(&("lib-1.0".to_owned(), true)),
+        "{automatic:?}"
+    );
+    assert!(
+        automatic.contains(&("mid-1.0".to_owned(), true)),
+        "{automatic:?}"
+    );
+    assert!(
+        automatic.contains(&("app-1.0".to_owned(), false)),
+        "{automatic:?}"
+    );
+    assert!(w.root.join("share/mid/data").exists());
+    // An HTTP site's files are cached, complete and named as on the site.
+    assert_eq!(cached(&w), ["app-1.0.tgz", "lib-1.0.tgz", "mid-1.0.tgz"]);
+    let log = server.take_log();
+    assert_eq!(downloads(&log).len(), 3, "{log:?}");
+
+    // Again: nothing to do, nothing downloaded, the summary asked with its ETag.
+    let again = ok(&depot(&w, &url, &["install", "app"]));
+    assert!(again.contains("app-1.0 is installed"), "{again}");
+    let log = server.take_log();
+    assert_eq!(log, ["/All/pkg_summary.zst 304"]);
+
+    // The site gains app-2.0; upgrade installs it beside 1.0 and switches the view.
+    w.package(
+        "app-2.0",
+        &[("bin/app", "#!/bin/sh\necho app 2.0\n")],
+        &["-P", "mid-[0-9]*"],
+    );
+    index(&w);
+    let plan = ok(&depot(&w, &url, &["upgrade", "-n"]));
+    assert!(plan.contains("app-1.0 -> 2.0"), "{plan}");
+    assert_eq!(run_app(&w), "app 1.0\n");
+    let out = ok(&depot(&w, &url, &["upgrade"]));
+    assert!(out.contains("app-1.0 -> app-2.0"), "{out}");
+    assert_eq!(run_app(&w), "app 2.0\n");
+    assert!(w.root.join("packages/app-1.0/bin/app").exists());
+    let out = ok(&depot(&w, &url, &["upgrade"]));
+    assert!(out.contains("everything is up to date"), "{out}");
+
+    w.ok(&["view", "rollback", "default"]);
+    assert_eq!(run_app(&w), "app 1.0\n");
+}
+
+#[test]
+fn what_cannot_be_met_is_listed_at_once_before_any_download() {
+    let w = World::new();
+    w.package(
+        "app-1.0",
+        &[("bin/app", "app\n")],
+        &["-P", "mid-[0-9]* gone>=1"],
+    );
+    w.package("mid-1.0", &[("share/mid", "mid\n")], &["-P", "lib>=2"]);
+    w.package("lib-1.0", &[("lib/liblib", "lib\n")], &[]);
+    let server = site(&w);
+    ok(&depot(&w, &server.url, &["avail"]));
+    let before = w.installed_state();
+    let err = fails(&depot(&w, &server.url, &["install", "app", "nosuch"]));
+    for want in [
+        "gone>=1, needed by app-1.0",
+        "lib>=2, needed by mid-1.0",
+        "nosuch: no site offers",
+        "nothing was downloaded",
+    ] {
+        assert!(err.contains(want), "{want}: {err}");
+    }
+    assert!(downloads(&server.take_log()).is_empty());
+    assert_eq!(w.installed_state(), before);
+    assert!(cached(&w).is_empty());
+}
+
+#[test]
+fn failed_downloads_install_nothing_and_never_poison_the_cache() {
+    let w = World::new();
+    three_levels(&w);
+    let server = site(&w);
+    let url = server.url.clone();
+    ok(&depot(&w, &url, &["avail"]));
+    let before = w.installed_state();
+    let no_retry = |args: &[&str], timeout: &str| {
+        w.command(&depot_bin())
+            .env("BINPKG_SITES", &url)
+            .env("FETCH_TIMEOUT", timeout)
+            .env("FETCH_RETRIES", "0")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let site_all = format!("{url}/All");
+    let check_nothing = |what: &str, err: &str, file: &str| {
+        assert!(err.contains(&site_all), "{what}: {err}");
+        assert!(err.contains(file), "{what}: {err}");
+        assert_eq!(w.installed_state(), before, "{what}");
+        assert!(
+            !cached(&w).iter().any(|n| n.contains(file)),
+            "{what}: {:?}",
+            cached(&w)
+        );
+    };
+
+    // A download cut short.
+    server.misbehave("/lib-1.0.tgz", "truncate");
+    let err = fails(&no_retry(&["install", "app"], "5"));
+    check_nothing("truncated", &err, "lib-1.0.tgz");
+
+    // A server that stalls: the timeout ends it.
+    w.ok(&["clean-cache"]);
+    server.misbehave("/mid-1.0.tgz", "stall");
+    let started = std::time::Instant::now();
+    let err = fails(&no_retry(&["install", "app"], "2"));
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    check_nothing("stalled", &err, "mid-1.0.tgz");
+
+    // A package replaced on the server after the summary was made.
+    w.ok(&["clean-cache"]);
+    let lib = w.pkgs.join("lib-1.0.tgz");
+    let good = std::fs::read(&lib).unwrap();
+    std::fs::copy(w.pkgs.join("mid-1.0.tgz"), &lib).unwrap();
+    let err = fails(&no_retry(&["install", "app"], "5"));
+    assert!(err.contains("the summary says"), "{err}");
+    check_nothing("swapped", &err, "lib-1.0.tgz");
+    std::fs::write(&lib, &good).unwrap();
+
+    // A summary that lists a file the site does not have.
+    w.ok(&["clean-cache"]);
+    let mid = w.pkgs.join("mid-1.0.tgz");
+    let mid_bytes = std::fs::read(&mid).unwrap();
+    std::fs::remove_file(&mid).unwrap();
+    let err = fails(&no_retry(&["install", "app"], "5"));
+    assert!(err.contains("404") && err.contains("out of date"), "{err}");
+    check_nothing("missing", &err, "mid-1.0.tgz");
+    std::fs::write(&mid, &mid_bytes).unwrap();
+
+    // A corrupt summary.
+    let summaries: Vec<(PathBuf, Vec<u8>)> = ["pkg_summary.gz", "pkg_summary.zst"]
+        .iter()
+        .map(|n| {
+            let p = w.pkgs.join(n);
+            let bytes = std::fs::read(&p).unwrap();
+            (p, bytes)
+        })
+        .collect();
+    std::fs::write(&summaries[1].0, b"\x28\xb5\x2f\xfd garbage").unwrap();
+    let err = fails(&no_retry(&["install", "app"], "5"));
+    assert!(
+        err.contains("pkg_summary.zst") && err.contains("not a usable summary"),
+        "{err}"
+    );
+    assert_eq!(w.installed_state(), before);
+    for (p, bytes) in &summaries {
+        std::fs::write(p, bytes).unwrap();
+    }
+
+    // Nobody listening.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener);
+    let out = w
+        .command(&depot_bin())
+        .env("BINPKG_SITES", &closed)
+        .env("FETCH_RETRIES", "0")
+        .args(["install", "app"])
+        .output()
+        .unwrap();
+    let err = fails(&out);
+    assert!(err.contains(&closed), "{err}");
+    assert_eq!(w.installed_state(), before);
+
+    // Answers 500 once, then the file: retried, and it all installs.
+    w.ok(&["clean-cache"]);
+    server.take_log();
+    server.misbehave("/app-1.0.tgz", "500");
+    ok(&depot(&w, &url, &["install", "app"]));
+    let log = server.take_log();
+    assert!(
+        log.contains(&"/All/app-1.0.tgz 500 500".to_owned()),
+        "{log:?}"
+    );
+    assert!(log.contains(&"/All/app-1.0.tgz 200".to_owned()), "{log:?}");
+    assert_eq!(run_app(&w), "app 1.0\n");
+    assert_eq!(cached(&w), ["app-1.0.tgz", "lib-1.0.tgz", "mid-1.0.tgz"]);
+}
+
+#[test]
+fn a_cached_package_is_checked_before_it_is_used() {
+    let w = World::new();
+    three_levels(&w);
+    let server = site(&w);
+    ok(&depot(&w, &server.url, &["install", "--no-view", "lib"]));
+    assert_eq!(cached(&w), ["lib-1.0.tgz"]);
+    // Damage the cached copy; the next install downloads it again.
+    w.ok(&["delete", "lib"]);
+    std::fs::write(w.root.join("var/cache/packages/lib-1.0.tgz"), b"damaged").unwrap();
+    server.take_log();
+    ok(&depot(&w, &server.url, &["install", "lib"]));
+    assert!(
+        server
+            .take_log()
+            .contains(&"/All/lib-1.0.tgz 200".to_owned())
+    );
+    assert!(w.root.join("lib/liblib.so").exists());
+    // An intact cached copy is used without asking the site.
+    w.ok(&["delete", "lib"]);
+    ok(&depot(&w, &server.url, &["install", "lib"]));
+    assert!(downloads(&server.take_log()).is_empty());
+
+    let out = ok(&depot(&w, &server.url, &["clean-cache"]));
+    assert!(out.contains("removed 1 file"), "{out}");
+    assert!(cached(&w).is_empty());
+}
+
+/// `depot.toml` trusting `key` for the site at `url`.
+fn trust(w: &World, url: &str, key: &str) {
+    std::fs::create_dir_all(w.root.join("etc")).unwrap();
+    std::fs::write(
+        w.root.join("etc/depot.toml"),
+        format!("binpkg_sites = [\"{url}\"]\n\n[sites.\"{url}\"]\nkeys = [\"{key}\"]\n"),
+    )
+    .unwrap();
+}
+
+fn public_key(w: &World, prefix: &str) -> String {
+    let out = w.ok(&["repo", "keygen", &w.scratch.join(prefix).to_string_lossy()]);
+    assert!(out.contains(".pub"), "{out}");
+    let text = std::fs::read_to_string(w.scratch.join(format!("{prefix}.pub"))).unwrap();
+    text.lines().nth(1).unwrap().to_owned()
+}
+
+/// depot with the sites of the config file only.
+fn configured(w: &World, args: &[&str]) -> Output {
+    w.command(&depot_bin())
+        .env("FETCH_TIMEOUT", "5")
+        .env("FETCH_RETRIES", "0")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_site_with_keys_needs_a_good_signature() {
+    let w = World::new();
+    three_levels(&w);
+    let server = site(&w);
+    let url = server.url.clone();
+    let key = public_key(&w, "site");
+    let other = public_key(&w, "other");
+    let secret = w.scratch.join("site.sec").to_string_lossy().into_owned();
+    let signed = w.ok(&[
+        "repo",
+        "index",
+        "--sign",
+        &secret,
+        &w.pkgs.to_string_lossy(),
+    ]);
+    assert!(signed.contains("signed"), "{signed}");
+    assert!(w.pkgs.join("pkg_summary.minisig").exists());
+    ok(&depot(&w, &url, &["avail"]));
+    let before = w.installed_state();
+
+    // Signed by a key the config does not trust.
+    trust(&w, &url, &other);
+    let err = fails(&configured(&w, &["install", "app"]));
+    assert!(err.contains(&url) && err.contains("not trusted"), "{err}");
+    assert_eq!(w.installed_state(), before);
+
+    // Changed after it was signed: the old signature beside a new summary.
+    trust(&w, &url, &key);
+    let signature = std::fs::read(w.pkgs.join("pkg_summary.minisig")).unwrap();
+    w.package("extra-1.0", &[("share/extra", "x\n")], &[]);
+    index(&w);
+    assert!(
+        !w.pkgs.join("pkg_summary.minisig").exists(),
+        "an unsigned index drops the old signature"
+    );
+    let err = fails(&configured(&w, &["install", "app"]));
+    assert!(err.contains(&url) && err.contains("not signed"), "{err}");
+    std::fs::write(w.pkgs.join("pkg_summary.minisig"), &signature).unwrap();
+    let err = fails(&configured(&w, &["install", "app"]));
+    assert!(
+        err.contains(&url) && err.contains("does not verify"),
+        "{err}"
+    );
+    assert_eq!(w.installed_state(), before);
+
+    // Signed again with the trusted key: it installs, with no warning about keys.
+    w.ok(&[
+        "repo",
+        "index",
+        "--sign",
+        &secret,
+        &w.pkgs.to_string_lossy(),
+    ]);
+    // A package swapped after signing is still caught by its checksum.
+    let lib = w.pkgs.join("lib-1.0.tgz");
+    let good = std::fs::read(&lib).unwrap();
+    std::fs::copy(w.pkgs.join("extra-1.0.tgz"), &lib).unwrap();
+    let err = fails(&configured(&w, &["install", "app"]));
+    assert!(
+        err.contains("lib-1.0.tgz") && err.contains("the summary says"),
+        "{err}"
+    );
+    assert_eq!(w.installed_state(), before);
+    std::fs::write(&lib, good).unwrap();
+    let out = configured(&w, &["install", "app"]);
+    ok(&out);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("no trusted keys"));
+    assert_eq!(run_app(&w), "app 1.0\n");
+}
+
+#[test]
+fn config_show_says_where_each_setting_came_from() {
+    let w = World::new();
+    std::fs::create_dir_all(w.root.join("etc")).unwrap();
+    std::fs::write(
+        w.root.join("etc/depot.toml"),
+        "binpkg_sites = \"http://a.example/${arch} http://b.example\"\npkg_path = [\"/srv/pkgs\"]\n\n[download]\njobs = 8\ntimeout = 60\n\n[views]\nkeep = 3\n",
+    )
+    .unwrap();
+    let show = |env: &[(&str, &str)]| -> serde_json::Value {
+        let mut c = w.command(&depot_bin());
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let out = c.args(["config", "show", "--json"]).output().unwrap();
+        serde_json::from_str(&ok(&out)).unwrap()
+    };
+    let get = |v: &serde_json::Value, key: &str| -> (String, String) {
+        let o = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["key"] == key)
+            .unwrap();
+        (
+            o["value"].as_str().unwrap().to_owned(),
+            o["from"].as_str().unwrap().to_owned(),
+        )
+    };
+    let v = show(&[]);
+    let file = format!("config {}", w.root.join("etc/depot.toml").display());
+    assert_eq!(get(&v, "download.jobs"), ("8".to_owned(), file.clone()));
+    assert_eq!(get(&v, "views.keep"), ("3".to_owned(), file.clone()));
+    assert_eq!(get(&v, "download.retries").1, "default");
+    assert_eq!(
+        get(&v, "binpkg_sites"),
+        (
+            "http://a.example/${arch} http://b.example".to_owned(),
+            file.clone()
+        )
+    );
+    assert_eq!(get(&v, "pkg_path"), ("/srv/pkgs".to_owned(), file));
+    // The environment overrides the file.
+    let v = show(&[
+        ("DEPOT_DOWNLOAD_JOBS", "2"),
+        ("BINPKG_SITES", "http://c.example"),
+    ]);
+    assert_eq!(
+        get(&v, "download.jobs"),
+        ("2".to_owned(), "environment DEPOT_DOWNLOAD_JOBS".to_owned())
+    );
+    assert_eq!(get(&v, "binpkg_sites").0, "http://c.example");
+    let text = w.ok(&["config", "show"]);
+    assert!(
+        text.contains("download.jobs") && text.contains("# config"),
+        "{text}"
+    );
+
+    // A bad file, a bad value and a missing --config are errors that name them.
+    std::fs::write(
+        w.root.join("etc/depot.toml"),
+        "[download]\njobs = \"many\"\n",
+    )
+    .unwrap();
+    let err = w.fails(&["config", "show"]);
+    assert!(err.contains("depot.toml"), "{err}");
+    std::fs::write(
+        w.root.join("etc/depot.toml"),
+        "[sites.\"http://x\"]\nkeys = [\"not a key\"]\n",
+    )
+    .unwrap();
+    let err = w.fails(&["config", "show"]);
+    assert!(
+        err.contains("depot.toml") && err.contains("minisign public key"),
+        "{err}"
+    );
+    let missing = w.scratch.join("nope.toml");
+    let err = w.fails(&["--config", &missing.to_string_lossy(), "config", "show"]);
+    assert!(err.contains("nope.toml"), "{err}");
+}
+
+#[test]
+fn search_and_show_read_the_imported_summaries() {
+    let w = World::new();
+    three_levels(&w);
+    let server = site(&w);
+    let out = ok(&depot(&w, &server.url, &["search", "MID"]));
+    assert!(out.contains("mid-1.0") && !out.contains("app-1.0"), "{out}");
+    let none = depot(&w, &server.url, &["search", "zzz"]);
+    assert!(!none.status.success());
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(&depot(&w, &server.url, &["show", "--json", "app"]))).unwrap();
+    let app = &json[0];
+    assert_eq!(app["pkgname"], "app-1.0");
+    assert_eq!(app["depends"][0], "mid-[0-9]*");
+    assert_eq!(app["site"], format!("{}/All", server.url));
+    assert_eq!(app["sha256"].as_str().unwrap().len(), 64);
+    let text = ok(&depot(&w, &server.url, &["show", "lib>=1"]));
+    assert!(
+        text.contains("PKGNAME=lib-1.0") && text.contains("FILE_CKSUM=sha256 "),
+        "{text}"
+    );
+    let err = fails(&depot(&w, &server.url, &["show", "nosuch"]));
+    assert!(err.contains("nosuch"), "{err}");
+}
