@@ -728,6 +728,22 @@ fn bin_install_reuses_an_up_to_date_package_and_rebuilds_a_stale_one() {
         )),
         "{out}"
     );
+    // From an HTTP site (a repository indexed by `depot repo index`): downloaded, checked, used.
+    w.ok(&["repo", "index", site.join("All").to_str().unwrap()]);
+    let server = crate::util::RepoServer::start(site.clone());
+    w.ok(&["delete", "tool"]);
+    let out = ok(&w, &["bin-install", d], &[("BINPKG_SITES", &server.url)]);
+    let cached = w.root.join("var/cache/packages/tool-1.0.tgz");
+    assert!(
+        out.contains(&format!("using {}", cached.display())),
+        "{out}"
+    );
+    assert!(!out.contains("=> "), "nothing is built: {out}");
+    assert!(
+        server
+            .take_log()
+            .contains(&"/All/tool-1.0.tgz 200".to_owned())
+    );
 }
 
 #[test]

@@ -539,3 +539,38 @@ fn search_and_show_read_the_imported_summaries() {
     let err = fails(&depot(&w, &server.url, &["show", "nosuch"]));
     assert!(err.contains("nosuch"), "{err}");
 }
+
+#[test]
+fn add_takes_a_url_and_pkg_path_takes_http_sites() {
+    let w = World::new();
+    three_levels(&w);
+    let server = site(&w);
+    let all = format!("{}/All", server.url);
+    // A URL: the package, its dependencies found on the same site.
+    w.ok(&["add", &format!("{all}/app-1.0.tgz")]);
+    assert_eq!(run_app(&w), "app 1.0\n");
+    assert!(w.root.join("lib/liblib.so").exists());
+    w.ok(&["delete", "-r", "lib"]);
+    assert!(!w.root.join("bin/app").exists());
+
+    // PKG_PATH with an HTTP entry works as a directory does, for names and deps.
+    let out = w
+        .command(&depot_bin())
+        .env(
+            "PKG_PATH",
+            format!("{};{all}", w.scratch.join("empty").display()),
+        )
+        .args(["add", "app"])
+        .output()
+        .unwrap();
+    ok(&out);
+    assert_eq!(run_app(&w), "app 1.0\n");
+
+    // A file the site's summary does not list, and a file that is not a package name.
+    let err = w.fails(&["add", &format!("{all}/nosuch-1.0.tgz")]);
+    assert!(err.contains("does not list nosuch-1.0.tgz"), "{err}");
+    let err = w.fails(&["add", &format!("{all}/README")]);
+    assert!(err.contains("not a package file name"), "{err}");
+    let err = w.fails(&["add", "ftp://example.org/x-1.0.tgz"]);
+    assert!(err.contains("http(s)://"), "{err}");
+}

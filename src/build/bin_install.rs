@@ -28,6 +28,8 @@ pub struct Installer<'a> {
     pub reporter: &'a dyn Reporter,
     /// The `All/` directories of the local BINPKG_SITES entries.
     pub binpkg_sites: Vec<PathBuf>,
+    /// The HTTP BINPKG_SITES entries, through their summaries.
+    pub remote: Option<crate::repo::remote::Remote>,
     /// The view installed packages are linked into (`None`: none).
     pub view: Option<String>,
 }
@@ -40,27 +42,28 @@ fn open_db(settings: &Settings) -> Result<Option<pkgdb::Database>> {
     Ok(Some(pkgdb::Database::open_read(&settings.dbdir)?))
 }
 
-/// The `BINPKG_SITES` that are local directories (each site's `All/`); HTTP
-/// sites are named and skipped until installing from them lands.
-pub fn local_binpkg_sites(settings: &Settings, reporter: &dyn Reporter) -> Vec<PathBuf> {
+/// The `BINPKG_SITES`: local directories (each site's `All/`), and the HTTP
+/// sites through their summaries.
+pub fn binpkg_sites(
+    settings: &Settings,
+    reporter: &dyn Reporter,
+) -> Result<(Vec<PathBuf>, Option<crate::repo::remote::Remote>)> {
     let sites = match crate::repo::site::binpkg_sites_of(&settings.binpkg_sites) {
         Ok(sites) => sites,
         Err(e) => {
             reporter.note("bin-install", &format!("{e:#}; skipped"));
-            return Vec::new();
+            return Ok((Vec::new(), None));
         }
     };
-    let mut out = Vec::new();
+    let mut dirs = Vec::new();
+    let mut http = Vec::new();
     for site in sites {
-        match site.location {
-            Location::Dir(dir) => out.push(dir),
-            Location::Http(_) => reporter.note(
-                "bin-install",
-                &format!("{}: only local BINPKG_SITES are used for now", site.label),
-            ),
+        match &site.location {
+            Location::Dir(dir) => dirs.push(dir.clone()),
+            Location::Http(_) => http.push(site),
         }
     }
-    out
+    Ok((dirs, crate::repo::remote::Remote::open(settings, http)?))
 }
 
 impl Installer<'_> {
@@ -179,6 +182,16 @@ impl Installer<'_> {
         let mut want: Vec<&str> = build.deps.iter().map(|d| d.pkgname.as_str()).collect();
         want.sort_unstable();
         want.dedup();
+        // From an HTTP site: the exact package, downloaded (and checked) to be read.
+        if let Some(remote) = &self.remote
+            && let Ok(Some(offered)) = remote.best(&build.recipe.pkgname, None)
+            && offered.pkgname == build.recipe.pkgname
+        {
+            match remote.fetch(&offered) {
+                Ok(file) => candidates.push(file),
+                Err(e) => self.reporter.note("bin-install", &format!("{e:#}")),
+            }
+        }
         candidates.into_iter().find(|file| {
             let Ok(meta) = read_metadata(file) else {
                 return false;

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Result, bail};
 
 use super::ExitStatus;
-use crate::build::bin_install::{Installer, local_binpkg_sites};
+use crate::build::bin_install::{Installer, binpkg_sites};
 use crate::build::{self, Build, BuildSettings, PHASES, Recipe, Terminal, fetch};
 use crate::cli::{BinInstallArgs, BuildArgs};
 use crate::linking::{DEFAULT_VIEW, chosen_view};
@@ -56,6 +56,7 @@ pub fn run(settings: &Settings, args: &BuildArgs) -> Result<ExitStatus> {
         build: &build_settings,
         reporter: &reporter,
         binpkg_sites: Vec::new(),
+        remote: None,
         view: Some(DEFAULT_VIEW.to_owned()),
     };
     match target.as_str() {
@@ -137,11 +138,13 @@ pub fn run(settings: &Settings, args: &BuildArgs) -> Result<ExitStatus> {
 pub fn run_bin_install(settings: &Settings, args: &BinInstallArgs) -> Result<ExitStatus> {
     let build_settings = BuildSettings::from_env(settings)?;
     let reporter = Terminal { quiet: args.quiet };
+    let (local_sites, remote) = binpkg_sites(settings, &reporter)?;
     let installer = Installer {
         settings,
         build: &build_settings,
         reporter: &reporter,
-        binpkg_sites: local_binpkg_sites(settings, &reporter),
+        binpkg_sites: local_sites,
+        remote,
         view: chosen_view(args.view.as_deref(), args.no_view),
     };
     let dirs = if args.dirs.is_empty() {

@@ -14,6 +14,8 @@ use crate::package::meta::{REQUIRED_BUILD_INFO, build_info_var};
 use crate::package::pattern;
 use crate::package::plist::{Command, PackingList};
 use crate::repo;
+use crate::repo::remote::Remote;
+use crate::repo::site::Site;
 use crate::requirements;
 
 /// How `add` behaves.
@@ -46,14 +48,35 @@ struct Planned {
     automatic: bool,
 }
 
+/// The site an `http(s)://` package URL is on, and the file's name.
+fn url_site(spec: &str) -> Option<(String, String)> {
+    if !(spec.starts_with("http://") || spec.starts_with("https://")) {
+        return None;
+    }
+    let (dir, file) = spec.rsplit_once('/')?;
+    Some((dir.to_owned(), file.to_owned()))
+}
+
 /// Resolve a command-line argument to a package file.
-fn locate(ctx: &Context, spec: &str) -> Result<PathBuf> {
+fn locate(ctx: &Context, remote: Option<&Remote>, spec: &str) -> Result<PathBuf> {
     let shown = crate::quote::name(spec);
+    if let Some((site, file)) = url_site(spec) {
+        let remote = remote.context("HTTP sites are read before any package")?;
+        let Some(pkgname) = repo::pkgname_of_file(&file) else {
+            bail!("{shown}: not a package file name (expected NAME-VERSION.tgz)");
+        };
+        return match remote.best(pkgname, Some(&site))? {
+            Some(package) if package.file_name == file => remote.fetch(&package),
+            _ => bail!(
+                "{shown}: {site}'s pkg_summary does not list {file}; re-index the site (`depot repo index`)"
+            ),
+        };
+    }
     let path = match repo::file_url_path(spec) {
         Some(path) => path?,
-        None if spec.contains("://") => bail!(
-            "{shown}: only local files and file:// URLs are supported by depot add; download the package first"
-        ),
+        None if spec.contains("://") => {
+            bail!("{shown}: depot add reads local files, file:// and http(s):// URLs")
+        }
         None => PathBuf::from(spec),
     };
     match std::fs::metadata(&path) {
@@ -67,13 +90,8 @@ fn locate(ctx: &Context, spec: &str) -> Result<PathBuf> {
         }
         Err(_) => {}
     }
-    let dirs: Vec<PathBuf> = ctx
-        .settings
-        .pkg_path
-        .iter()
-        .map(|e| repo::local_dir(e))
-        .collect();
-    if dirs.is_empty() {
+    let dirs = local_dirs(&ctx.settings.pkg_path);
+    if ctx.settings.pkg_path.is_empty() {
         bail!(
             "{spec}: no such file, and PKG_PATH is not set; give a package file or set PKG_PATH to directories of packages"
         );
@@ -81,7 +99,14 @@ fn locate(ctx: &Context, spec: &str) -> Result<PathBuf> {
     pattern::warn_if_malformed(spec);
     // A pattern that matches several different packages (not versions of one)
     // is refused with the list: pkg_add would pick one by version alone.
-    let bases = repo::matching_bases(&dirs, spec);
+    let mut bases = repo::matching_bases(&dirs, spec);
+    if let Some(remote) = remote {
+        for p in remote.catalog.matching(&remote.db, spec)? {
+            bases.push(p.name);
+        }
+        bases.sort();
+        bases.dedup();
+    }
     if bases.len() > 1 {
         let shown_bases: Vec<String> = bases
             .iter()
@@ -95,12 +120,44 @@ fn locate(ctx: &Context, spec: &str) -> Result<PathBuf> {
             if bases.len() > 20 { " …" } else { "" }
         );
     }
-    match repo::find_best(&dirs, spec) {
-        Some((_, file)) => Ok(file),
+    match find(&dirs, remote, spec)? {
+        Some(file) => Ok(file),
         None => bail!(
             "{shown}: no package matching it in PKG_PATH ({})",
             ctx.settings.pkg_path.join(";")
         ),
+    }
+}
+
+/// The local directories of `PKG_PATH` (HTTP entries are read through [`Remote`]).
+fn local_dirs(pkg_path: &[String]) -> Vec<PathBuf> {
+    pkg_path
+        .iter()
+        .filter(|e| url_site(&format!("{e}/x")).is_none())
+        .map(|e| repo::local_dir(e))
+        .collect()
+}
+
+/// The best package file for `pattern`: in the local `dirs`, then on the
+/// HTTP sites (downloaded); a higher version on a later site wins, as
+/// pkg_install's rule does across PKG_PATH.
+fn find(dirs: &[PathBuf], remote: Option<&Remote>, pattern: &str) -> Result<Option<PathBuf>> {
+    let local = repo::find_best(dirs, pattern);
+    let far = match remote {
+        Some(r) => r.best(pattern, None)?,
+        None => None,
+    };
+    match (local, far) {
+        (Some((name, path)), Some(package)) => {
+            if pattern::beats(pattern, Some(&name), &package.pkgname) {
+                remote.map(|r| r.fetch(&package)).transpose()
+            } else {
+                Ok(Some(path))
+            }
+        }
+        (Some((_, path)), None) => Ok(Some(path)),
+        (None, Some(package)) => remote.map(|r| r.fetch(&package)).transpose(),
+        (None, None) => Ok(None),
     }
 }
 
@@ -156,8 +213,29 @@ struct Known {
     installed: Vec<String>,
     conflicts: Vec<(String, String)>,
     pkg_path: Vec<PathBuf>,
+    /// HTTP sites, when PKG_PATH or the arguments name any.
+    remote: Option<Remote>,
     /// Look for dependencies beside the package file first (pkg_add does).
     beside: bool,
+}
+
+/// The HTTP sites of `PKG_PATH` and the sites of URL arguments (first).
+fn http_sites(pkg_path: &[String], specs: &[String]) -> Result<Vec<Site>> {
+    let mut sites: Vec<Site> = Vec::new();
+    let from_args = specs
+        .iter()
+        .filter_map(|s| url_site(s).map(|(site, _)| site));
+    let from_path = pkg_path
+        .iter()
+        .filter(|e| e.starts_with("http://") || e.starts_with("https://"))
+        .cloned();
+    for entry in from_args.chain(from_path) {
+        let site = Site::parse(&entry)?;
+        if !sites.iter().any(|s| s.location == site.location) {
+            sites.push(site);
+        }
+    }
+    Ok(sites)
 }
 
 /// Install the packages named by `specs`, with their dependencies.
@@ -165,17 +243,13 @@ pub fn add(ctx: &mut Context, specs: &[String], options: &AddOptions) -> Result<
     let known = Known {
         installed: ctx.db.pkgnames()?,
         conflicts: ctx.db.all_conflicts()?,
-        pkg_path: ctx
-            .settings
-            .pkg_path
-            .iter()
-            .map(|e| repo::local_dir(e))
-            .collect(),
+        pkg_path: local_dirs(&ctx.settings.pkg_path),
+        remote: Remote::open(&ctx.settings, http_sites(&ctx.settings.pkg_path, specs)?)?,
         beside: true,
     };
     let mut order: Vec<Planned> = Vec::new();
     for spec in specs {
-        let file = locate(ctx, spec)?;
+        let file = locate(ctx, known.remote.as_ref(), spec)?;
         let planned = read_planned(&file, options.automatic)?;
         plan_dependencies(&known, planned, options, &mut order, &mut Vec::new())?;
     }
@@ -199,6 +273,7 @@ pub fn add_resolved(
         installed: ctx.db.pkgnames()?,
         conflicts: ctx.db.all_conflicts()?,
         pkg_path: Vec::new(),
+        remote: None,
         beside: false,
     };
     let planned = read_planned(file, automatic)?;
@@ -269,13 +344,17 @@ fn plan_dependencies(
             continue;
         }
         // pkg_add tries the exact package it was built with first, then the pattern.
-        let found = dep
-            .built_with
-            .as_deref()
-            .and_then(|exact| repo::find_best(&dirs, exact))
-            .or_else(|| repo::find_best(&dirs, &dep.pattern));
+        let remote = known.remote.as_ref();
+        let found = match dep.built_with.as_deref() {
+            Some(exact) => find(&dirs, remote, exact)?,
+            None => None,
+        };
+        let found = match found {
+            Some(file) => Some(file),
+            None => find(&dirs, remote, &dep.pattern)?,
+        };
         match found {
-            Some((_, file)) => {
+            Some(file) => {
                 let dep_planned = read_planned(&file, true)?;
                 plan_dependencies(known, dep_planned, options, order, chain)?;
             }

@@ -4,6 +4,7 @@
 pub mod catalog;
 pub mod download;
 pub mod index;
+pub mod remote;
 pub mod resolve;
 pub mod sign;
 pub mod site;
