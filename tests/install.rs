@@ -574,3 +574,145 @@ fn add_takes_a_url_and_pkg_path_takes_http_sites() {
     let err = w.fails(&["add", "ftp://example.org/x-1.0.tgz"]);
     assert!(err.contains("http(s)://"), "{err}");
 }
+
+/// A signed package as pkg_install's `pkg_admin gpg-sign-package` makes one:
+/// an ar archive of +PKG_HASH, its detached signature and the package.
+fn sign_package(
+    w: &World,
+    gnupg: &std::path::Path,
+    package: &std::path::Path,
+    out: &std::path::Path,
+) {
+    use sha2::Digest as _;
+    let bytes = std::fs::read(package).unwrap();
+    let name = package.file_name().unwrap().to_string_lossy().into_owned();
+    let pkgname = name.trim_end_matches(".tgz");
+    let mut hash = format!(
+        "pkgsrc signature\n\nversion: 1\npkgname: {pkgname}\nalgorithm: SHA512\nblock size: 65536\nfile size: {}\n\n",
+        bytes.len()
+    );
+    for block in bytes.chunks(65536) {
+        hash.push_str(&hex::encode(sha2::Sha512::digest(block)));
+        hash.push('\n');
+    }
+    hash.push_str("end pkgsrc signature\n");
+    let dir = w.scratch.join(format!("sign-{pkgname}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("+PKG_HASH"), hash).unwrap();
+    std::fs::copy(package, dir.join(&name)).unwrap();
+    let status = std::process::Command::new("gpg")
+        .env("GNUPGHOME", gnupg)
+        .args([
+            "--batch",
+            "--yes",
+            "--detach-sign",
+            "-o",
+            "+PKG_GPG_SIGNATURE",
+            "+PKG_HASH",
+        ])
+        .current_dir(&dir)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let _ = std::fs::remove_file(out);
+    let status = std::process::Command::new("ar")
+        .arg("rc")
+        .arg(out)
+        .args(["+PKG_HASH", "+PKG_GPG_SIGNATURE", &name])
+        .current_dir(&dir)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// A GnuPG home with a new signing key, and a keyring of its public key.
+fn gpg_key(w: &World, name: &str) -> (PathBuf, PathBuf) {
+    let home = w.scratch.join(format!("gnupg-{name}"));
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::set_permissions(&home, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let status = std::process::Command::new("gpg")
+        .env("GNUPGHOME", &home)
+        .args(["--batch", "--passphrase", "", "--quick-gen-key"])
+        .arg(format!("depot test {name} <{name}@example.org>"))
+        .args(["ed25519", "sign", "never"])
+        .output()
+        .unwrap();
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let keyring = w.scratch.join(format!("{name}.gpg"));
+    let out = std::process::Command::new("gpg")
+        .env("GNUPGHOME", &home)
+        .args(["--batch", "--export"])
+        .output()
+        .unwrap();
+    std::fs::write(&keyring, out.stdout).unwrap();
+    (home, keyring)
+}
+
+#[test]
+fn signed_packages_are_checked_and_required_with_verified_installation_always() {
+    for tool in ["gpg", "gpgv", "ar"] {
+        let found = std::process::Command::new(tool)
+            .arg("--version")
+            .output()
+            .is_ok();
+        if !found {
+            crate::util::skip(&format!("{tool} is not installed"));
+            return;
+        }
+    }
+    let w = World::new();
+    let plain = w.package("app-1.0", &[("bin/app", "#!/bin/sh\necho app 1.0\n")], &[]);
+    let (home, keyring) = gpg_key(&w, "signer");
+    let (_, stranger) = gpg_key(&w, "stranger");
+    let signed_dir = w.scratch.join("signed");
+    std::fs::create_dir_all(&signed_dir).unwrap();
+    let signed = signed_dir.join("app-1.0.tgz");
+    sign_package(&w, &home, &plain, &signed);
+    let add = |file: &std::path::Path, keyring: &std::path::Path, verified: &str| {
+        w.command(&depot_bin())
+            .env("GPG_KEYRING_VERIFY", keyring)
+            .env("VERIFIED_INSTALLATION", verified)
+            .arg("add")
+            .arg(file)
+            .output()
+            .unwrap()
+    };
+    w.ok(&["view", "list"]);
+    let before = w.installed_state();
+    // Unsigned, with `always`: refused.
+    let err = fails(&add(&plain, &keyring, "always"));
+    assert!(
+        err.contains("not signed") && err.contains("VERIFIED_INSTALLATION"),
+        "{err}"
+    );
+    assert_eq!(w.installed_state(), before);
+    // Signed by a key the keyring does not hold: refused.
+    let err = fails(&add(&signed, &stranger, "always"));
+    assert!(err.contains("does not verify"), "{err}");
+    assert_eq!(w.installed_state(), before);
+    // The package inside changed after signing: refused whatever the setting.
+    let other = w.package("app-1.0", &[("bin/app", "#!/bin/sh\necho evil\n")], &[]);
+    let tampered = signed_dir.join("tampered").join("app-1.0.tgz");
+    std::fs::create_dir_all(tampered.parent().unwrap()).unwrap();
+    let dir = w.scratch.join("sign-app-1.0");
+    std::fs::copy(&other, dir.join("app-1.0.tgz")).unwrap();
+    let status = std::process::Command::new("ar")
+        .arg("rc")
+        .arg(&tampered)
+        .args(["+PKG_HASH", "+PKG_GPG_SIGNATURE", "app-1.0.tgz"])
+        .current_dir(&dir)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let err = fails(&add(&tampered, &keyring, "never"));
+    assert!(err.contains("+PKG_HASH"), "{err}");
+    assert_eq!(w.installed_state(), before);
+    // Signed by the trusted key: installed, and it runs.
+    ok(&add(&signed, &keyring, "always"));
+    assert_eq!(run_app(&w), "app 1.0\n");
+}

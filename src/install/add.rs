@@ -42,7 +42,10 @@ pub struct AddOptions {
 /// A package to install, found and read.
 #[derive(Debug)]
 struct Planned {
+    /// The package file as found (for messages and the directory beside it).
     file: PathBuf,
+    /// The package to unpack: `file`, or a signed package's inner package.
+    opened: crate::package::signed::Opened,
     pkgname: String,
     plist: PackingList,
     automatic: bool,
@@ -161,8 +164,9 @@ fn find(dirs: &[PathBuf], remote: Option<&Remote>, pattern: &str) -> Result<Opti
     }
 }
 
-fn read_planned(file: &Path, automatic: bool) -> Result<Planned> {
-    let metadata = archive::read_metadata(file)?;
+fn read_planned(known: &Known, file: &Path, automatic: bool) -> Result<Planned> {
+    let opened = crate::package::signed::open(file, known.verified, &known.work)?;
+    let metadata = archive::read_metadata(&opened.path)?;
     let contents = metadata.text("+CONTENTS").unwrap_or_default();
     let build_info = metadata.text("+BUILD_INFO").unwrap_or_default();
     let missing: Vec<&str> = REQUIRED_BUILD_INFO
@@ -200,8 +204,17 @@ fn read_planned(file: &Path, automatic: bool) -> Result<Planned> {
             crate::quote::name(&pkgname)
         );
     }
+    if let Some(signed) = &opened.signed_as
+        && *signed != pkgname
+    {
+        bail!(
+            "{}: +PKG_HASH signs {signed} but the package is {pkgname}; refused",
+            file.display()
+        );
+    }
     Ok(Planned {
         file: file.to_owned(),
+        opened,
         pkgname,
         plist,
         automatic,
@@ -217,6 +230,10 @@ struct Known {
     remote: Option<Remote>,
     /// Look for dependencies beside the package file first (pkg_add does).
     beside: bool,
+    /// `VERIFIED_INSTALLATION`.
+    verified: crate::settings::Verified,
+    /// Where signed packages are unpacked to be read.
+    work: PathBuf,
 }
 
 /// The HTTP sites of `PKG_PATH` and the sites of URL arguments (first).
@@ -246,11 +263,13 @@ pub fn add(ctx: &mut Context, specs: &[String], options: &AddOptions) -> Result<
         pkg_path: local_dirs(&ctx.settings.pkg_path),
         remote: Remote::open(&ctx.settings, http_sites(&ctx.settings.pkg_path, specs)?)?,
         beside: true,
+        verified: ctx.settings.verified_installation,
+        work: std::env::temp_dir(),
     };
     let mut order: Vec<Planned> = Vec::new();
     for spec in specs {
         let file = locate(ctx, known.remote.as_ref(), spec)?;
-        let planned = read_planned(&file, options.automatic)?;
+        let planned = read_planned(&known, &file, options.automatic)?;
         plan_dependencies(&known, planned, options, &mut order, &mut Vec::new())?;
     }
     for planned in &order {
@@ -275,8 +294,10 @@ pub fn add_resolved(
         pkg_path: Vec::new(),
         remote: None,
         beside: false,
+        verified: ctx.settings.verified_installation,
+        work: std::env::temp_dir(),
     };
-    let planned = read_planned(file, automatic)?;
+    let planned = read_planned(&known, file, automatic)?;
     if planned.pkgname != expected {
         bail!(
             "{}: the site lists it as {expected} but it holds {}; not installed",
@@ -355,7 +376,7 @@ fn plan_dependencies(
         };
         match found {
             Some(file) => {
-                let dep_planned = read_planned(&file, true)?;
+                let dep_planned = read_planned(known, &file, true)?;
                 plan_dependencies(known, dep_planned, options, order, chain)?;
             }
             None if options.force => {
@@ -497,7 +518,7 @@ fn stage_and_commit(
     };
     let mut recorder = pkgdb::Recorder::start(&settings.dbdir, &head);
     let extracted = extract::extract(
-        &planned.file,
+        &planned.opened.path,
         pkgname,
         &planned.plist,
         staging,

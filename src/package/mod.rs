@@ -5,4 +5,5 @@ pub mod meta;
 pub mod pack;
 pub mod pattern;
 pub mod plist;
+pub mod signed;
 pub mod summary;
