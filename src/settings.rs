@@ -226,22 +226,14 @@ impl Settings {
         };
         let config = read_config(&config_file, flags.config.is_some())?;
         let file = format!("config {}", config_file.display());
-        let dbdir = match flags.dbdir {
-            Some(d) => {
-                let d = absolute(d)?;
-                origin(
-                    "pkg_dbdir",
-                    d.display().to_string(),
-                    flag_origin("--pkg-dbdir", "PKG_DBDIR", d.as_os_str()),
-                );
-                d
-            }
-            None => {
-                let d = root.join("pkgdb");
-                origin("pkg_dbdir", d.display().to_string(), "default".to_owned());
-                d
-            }
+        let (dbdir, from) = if let Some(d) = flags.dbdir {
+            let d = absolute(d)?;
+            let from = flag_origin("--pkg-dbdir", "PKG_DBDIR", d.as_os_str());
+            (d, from)
+        } else {
+            (root.join("pkgdb"), "default".to_owned())
         };
+        origin("pkg_dbdir", dbdir.display().to_string(), from);
         let mut list = |key: &'static str,
                         var: &str,
                         from_file: Option<Entries>,
@@ -315,36 +307,31 @@ impl Settings {
             config.download.jobs.map(|j| j as u64),
             4,
         )?;
-        let verified_installation = match std::env::var("VERIFIED_INSTALLATION") {
-            Ok(v) => {
-                let parsed = match v.trim() {
-                    "always" => Verified::Always,
-                    "trusted" => Verified::Trusted,
-                    "never" | "" => Verified::Never,
-                    other => {
-                        bail!("VERIFIED_INSTALLATION={other}: expected never, trusted or always")
-                    }
-                };
-                origin(
-                    "verified_installation",
-                    v.trim().to_owned(),
-                    "environment VERIFIED_INSTALLATION".to_owned(),
-                );
-                parsed
-            }
-            Err(_) => {
-                let value = config.verified_installation.unwrap_or(Verified::Never);
-                origin(
-                    "verified_installation",
-                    format!("{value:?}").to_lowercase(),
-                    if config.verified_installation.is_some() {
-                        file.clone()
-                    } else {
-                        "default".to_owned()
-                    },
-                );
-                value
-            }
+        let verified_installation = if let Ok(v) = std::env::var("VERIFIED_INSTALLATION") {
+            let parsed = match v.trim() {
+                "always" => Verified::Always,
+                "trusted" => Verified::Trusted,
+                "never" | "" => Verified::Never,
+                other => bail!("VERIFIED_INSTALLATION={other}: expected never, trusted or always"),
+            };
+            origin(
+                "verified_installation",
+                v.trim().to_owned(),
+                "environment VERIFIED_INSTALLATION".to_owned(),
+            );
+            parsed
+        } else {
+            let value = config.verified_installation.unwrap_or(Verified::Never);
+            origin(
+                "verified_installation",
+                format!("{value:?}").to_lowercase(),
+                if config.verified_installation.is_some() {
+                    file.clone()
+                } else {
+                    "default".to_owned()
+                },
+            );
+            value
         };
         let mut site_keys = Vec::new();
         for (site, table) in config.sites {

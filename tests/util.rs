@@ -535,7 +535,7 @@ impl RepoServer {
                         let _ = stream.flush();
                         let stalled = stream;
                         std::thread::spawn(move || {
-                            std::thread::sleep(std::time::Duration::from_secs(60));
+                            std::thread::sleep(std::time::Duration::from_mins(1));
                             drop(stalled);
                         });
                         continue;

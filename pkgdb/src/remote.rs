@@ -107,10 +107,10 @@ pub trait RemoteQueries: Reader {
             .map_err(|e| self.wrap(e))
     }
 
-    /// The packages of the sites `site_ids` whose PKGBASE is one of `names`
-    /// (every package of those sites when `names` is `None`), in site order
-    /// (as `site_ids` lists them), then by name.
-    fn offered(&self, site_ids: &[i64], names: Option<&[String]>) -> Result<Vec<RemotePackage>> {
+    /// The packages of the sites `site_ids` whose PKGBASE starts with
+    /// `prefix` (every package of those sites when `prefix` is `None`), in
+    /// site order (as `site_ids` lists them), then by name.
+    fn offered(&self, site_ids: &[i64], prefix: Option<&str>) -> Result<Vec<RemotePackage>> {
         if site_ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -120,12 +120,11 @@ pub trait RemoteQueries: Reader {
         );
         let mut values: Vec<rusqlite::types::Value> =
             site_ids.iter().map(|id| (*id).into()).collect();
-        if let Some(names) = names {
-            if names.is_empty() {
-                return Ok(Vec::new());
-            }
-            sql.push_str(&format!(" AND name IN ({})", placeholders(names.len())));
-            values.extend(names.iter().map(|n| n.clone().into()));
+        if let Some(prefix) = prefix {
+            // A range on the name index: every name that starts with `prefix`.
+            sql.push_str(" AND name >= ? AND name < ?");
+            values.push(prefix.to_owned().into());
+            values.push(format!("{prefix}\u{10FFFF}").into());
         }
         let conn = self.connection();
         let mut stmt = conn.prepare_cached(&sql).map_err(|e| self.wrap(e))?;

@@ -21,20 +21,9 @@ use crate::repo::download::Downloader;
 use crate::repo::resolve::{Resolution, Step, resolve};
 use crate::settings::Settings;
 
-/// `1.5 MiB`.
+/// Bytes for a message (`1.5 MiB`).
 pub fn human(bytes: u64) -> String {
-    const UNITS: &[&str] = &["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
+    super::view::human_bytes(i64::try_from(bytes).unwrap_or(i64::MAX))
 }
 
 /// Open the root for writing and bring the catalogue up to date.

@@ -180,6 +180,10 @@ pub fn run_clean_cache(settings: &Settings, args: &CleanCacheArgs) -> Result<Exi
     }
     if args.all && settings.dbdir.join(pkgdb::DATABASE_FILE).exists() {
         let mut db = Database::open(&settings.dbdir)?;
+        #[expect(
+            clippy::redundant_closure_for_method_calls,
+            reason = "the method is generic over the transaction lifetime"
+        )]
         db.transaction(|tx| tx.forget_sites())?;
     }
     println!(

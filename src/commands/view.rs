@@ -66,7 +66,7 @@ fn summary(members: &[String]) -> String {
 
 /// Bytes as a short human-readable size (`812 B`, `4.1 KiB`, `1.3 MiB`).
 #[expect(clippy::cast_precision_loss, reason = "one decimal is shown")]
-fn human_bytes(bytes: i64) -> String {
+pub fn human_bytes(bytes: i64) -> String {
     const UNITS: &[&str] = &["KiB", "MiB", "GiB", "TiB"];
     if bytes < 1024 {
         return format!("{bytes} B");

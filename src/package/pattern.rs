@@ -423,33 +423,20 @@ where
     })
 }
 
-/// The PKGBASEs a package matching `pattern` can have, when the pattern
-/// names them (`None`: any, as for `{a,b}` alternatives or a glob in the
-/// name). Lets a catalogue look candidates up by name before [`pkg_match`]
-/// judges them.
-pub fn possible_bases(pattern: &str) -> Option<Vec<String>> {
-    const GLOB: &[char] = &['*', '?', '[', ']', '{', '}'];
+/// A prefix of the PKGBASE of every package `pattern` can match (`None`: no
+/// such prefix, as for `{a,b}` alternatives or a pattern that starts with a
+/// glob). Lets a catalogue look candidates up by name before [`pkg_match`]
+/// judges them. The literal start of the pattern is a prefix of every
+/// matching PKGNAME; cut at its last `-`, it is a prefix of the PKGBASE.
+pub fn base_prefix(pattern: &str) -> Option<&str> {
     if pattern.contains(['{', '}']) {
         return None;
     }
-    if let Some(i) = pattern.find(['<', '>']) {
-        let name = &pattern[..i];
-        return (!name.contains(GLOB)).then(|| vec![name.to_owned()]);
-    }
-    let mut bases = Vec::new();
-    // `name-version` (exact or with a glob in the version) ...
-    if let Some((name, _)) = split_pkgname(pattern)
-        && !name.contains(GLOB)
-    {
-        bases.push(name.to_owned());
-    } else if pattern.contains(GLOB) {
-        return None;
-    }
-    // ... or a bare name, with the implicit `-[0-9]*`.
-    if !pattern.contains(GLOB) {
-        bases.push(pattern.to_owned());
-    }
-    Some(bases)
+    let literal = &pattern[..pattern
+        .find(['*', '?', '[', ']', '<', '>'])
+        .unwrap_or(pattern.len())];
+    let prefix = literal.rfind('-').map_or(literal, |i| &literal[..i]);
+    (!prefix.is_empty()).then_some(prefix)
 }
 
 /// Compare two PKGNAMEs by version (for sorting the same PKGBASE).
@@ -464,25 +451,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn possible_bases_cover_every_match() {
-        assert_eq!(possible_bases("foo>=1<2"), Some(vec!["foo".to_owned()]));
-        assert_eq!(possible_bases("foo-[0-9]*"), Some(vec!["foo".to_owned()]));
-        assert_eq!(
-            possible_bases("foo-1.0"),
-            Some(vec!["foo".to_owned(), "foo-1.0".to_owned()])
-        );
-        assert_eq!(possible_bases("foo"), Some(vec!["foo".to_owned()]));
-        assert_eq!(possible_bases("{a,b}>=1"), None);
-        assert_eq!(possible_bases("fo*-1.0"), None);
-        assert_eq!(possible_bases("*>=1"), None);
+    fn base_prefixes_cover_every_match() {
+        assert_eq!(base_prefix("foo>=1<2"), Some("foo"));
+        assert_eq!(base_prefix("foo-[0-9]*"), Some("foo"));
+        assert_eq!(base_prefix("foo-1.0"), Some("foo"));
+        assert_eq!(base_prefix("foo"), Some("foo"));
+        assert_eq!(base_prefix("{a,b}>=1"), None);
+        assert_eq!(base_prefix("*-1.0"), None);
         for (pattern, pkg) in [
             ("foo", "foo-2.0"),
             ("foo-1.0", "foo-1.0"),
             ("lib-x>=2", "lib-x-3"),
+            ("foo-[0-9]*", "foo-2fa-1.0"),
+            ("foo-bar", "foo-bar-1"),
+            ("fo*", "foo-1"),
         ] {
-            assert!(pkg_match(pattern, pkg));
-            let base = split_pkgname(pkg).map(|(b, _)| b.to_owned());
-            assert!(possible_bases(pattern).is_some_and(|b| b.contains(&base.unwrap_or_default())));
+            assert!(pkg_match(pattern, pkg), "{pattern} {pkg}");
+            let base = split_pkgname(pkg).map_or("", |(b, _)| b);
+            assert!(
+                base_prefix(pattern).is_some_and(|p| base.starts_with(p)),
+                "{pattern} {pkg}"
+            );
         }
     }
 

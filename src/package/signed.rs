@@ -95,7 +95,8 @@ pub fn open(file: &Path, verified: Verified, work: &Path) -> Result<Opened> {
     let pkgname = check_hashes(&hash, &inner).with_context(|| format!("{shown}: refused"))?;
     match signature {
         Some(sig) => {
-            check_signature(&hash, &sig, dir.path()).with_context(|| format!("{shown}: refused"))?
+            check_signature(&hash, &sig, dir.path())
+                .with_context(|| format!("{shown}: refused"))?;
         }
         None if verified == Verified::Always => bail!(
             "{shown}: has +PKG_HASH but no +PKG_GPG_SIGNATURE; VERIFIED_INSTALLATION=always needs a signature"

@@ -136,9 +136,8 @@ impl Catalog {
 
     /// Every package matching `pattern`, in site order.
     pub fn matching(&self, db: &Database, pattern: &str) -> Result<Vec<RemotePackage>> {
-        let names = pattern::possible_bases(pattern);
         Ok(db
-            .offered(&self.ids(), names.as_deref())?
+            .offered(&self.ids(), pattern::base_prefix(pattern))?
             .into_iter()
             .filter(|p| pattern::pkg_match(pattern, &p.pkgname))
             .collect())

@@ -91,27 +91,25 @@ pub fn index(dir: &Path, sign: Option<&Path>) -> Result<IndexReport> {
         .count();
     let text: String = records.into_values().collect();
     let signature_path = dir.join(super::site::SIGNATURE_FILE);
-    match sign {
-        // Signed before anything is written: a bad key leaves the directory as it was.
-        Some(key) => {
-            let signature = super::sign::sign(
-                text.as_bytes(),
-                key,
-                &format!(
-                    "pkg_summary of {} packages, signed {}",
-                    report.packages,
-                    pkgdb::now()
-                ),
-            )?;
-            write_summaries(dir, text.as_bytes())?;
-            replace_file(&signature_path, signature.as_bytes())?;
-        }
-        None => {
-            write_summaries(dir, text.as_bytes())?;
-            match fs_err::remove_file(&signature_path) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
-                _ => {}
-            }
+    // Signed before anything is written: a bad key leaves the directory as it was.
+    if let Some(key) = sign {
+        let signature = super::sign::sign(
+            text.as_bytes(),
+            key,
+            &format!(
+                "pkg_summary of {} packages, signed {}",
+                report.packages,
+                pkgdb::now()
+            ),
+        )?;
+        write_summaries(dir, text.as_bytes())?;
+        replace_file(&signature_path, signature.as_bytes())?;
+    } else {
+        write_summaries(dir, text.as_bytes())?;
+        // A signature of an older summary would no longer match.
+        match fs_err::remove_file(&signature_path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+            _ => {}
         }
     }
     write_state(dir, &stamps)?;

@@ -28,11 +28,11 @@ pub fn public_key(text: &str) -> Result<minisign::PublicKey> {
 
 /// The 16-hex-digit id minisign shows for a key.
 pub fn key_id(key: &minisign::PublicKey) -> String {
-    id_of(&key.keynum())
+    id_of(key.keynum())
 }
 
 fn id_of(keynum: &[u8]) -> String {
-    keynum.iter().rev().map(|b| format!("{b:02X}")).collect()
+    hex::encode_upper(keynum.iter().rev().copied().collect::<Vec<u8>>())
 }
 
 /// `depot repo keygen PREFIX`: write `PREFIX.sec` (mode 0600, unencrypted:
