@@ -26,6 +26,9 @@ pub struct Settings {
     pub site_keys: Vec<SiteKeys>,
     /// `VERIFIED_INSTALLATION`: whether signed packages are required.
     pub verified_installation: Verified,
+    /// The builder's settings as given (`[build]` in the config, or the
+    /// environment variable of the same name): `PACKAGES`, `DISTDIR`, ...
+    pub build: Vec<(&'static str, String)>,
     /// The config file read (it may not exist).
     pub config_file: PathBuf,
     /// Where each setting came from, for `depot config show`.
@@ -98,6 +101,9 @@ struct Config {
     download: DownloadConfig,
     #[serde(default)]
     views: ViewsConfig,
+    /// `[build]`: the builder's settings.
+    #[serde(default)]
+    build: BuildConfig,
     /// `[sites."URL"]` tables.
     #[serde(default)]
     sites: std::collections::BTreeMap<String, SiteConfig>,
@@ -135,6 +141,30 @@ struct DownloadConfig {
     retries: Option<u32>,
     jobs: Option<usize>,
 }
+
+/// `[build]` in the config: each is also an environment variable (upper case).
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BuildConfig {
+    packages: Option<PathBuf>,
+    distdir: Option<PathBuf>,
+    wrkobjdir: Option<PathBuf>,
+    localpatches: Option<PathBuf>,
+    make_jobs: Option<usize>,
+    master_site_override: Option<Entries>,
+    master_site_backup: Option<Entries>,
+}
+
+/// The builder's settings: (config key, environment variable).
+const BUILD_KEYS: &[(&str, &str)] = &[
+    ("build.packages", "PACKAGES"),
+    ("build.distdir", "DISTDIR"),
+    ("build.wrkobjdir", "WRKOBJDIR"),
+    ("build.localpatches", "LOCALPATCHES"),
+    ("build.make_jobs", "MAKE_JOBS"),
+    ("build.master_site_override", "MASTER_SITE_OVERRIDE"),
+    ("build.master_site_backup", "MASTER_SITE_BACKUP"),
+];
 
 /// `[sites."URL"]` in the config.
 #[derive(Debug, Default, serde::Deserialize)]
@@ -333,6 +363,40 @@ impl Settings {
             );
             value
         };
+        let mut build = Vec::new();
+        let from_file = |key: &str| -> Option<String> {
+            let b = &config.build;
+            let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
+            let sites = |e: &Option<Entries>| {
+                e.as_ref().map(|e| match e {
+                    Entries::List(l) => l.join(" "),
+                    Entries::Text(t) => t.clone(),
+                })
+            };
+            match key {
+                "PACKAGES" => path(&b.packages),
+                "DISTDIR" => path(&b.distdir),
+                "WRKOBJDIR" => path(&b.wrkobjdir),
+                "LOCALPATCHES" => path(&b.localpatches),
+                "MAKE_JOBS" => b.make_jobs.map(|n| n.to_string()),
+                "MASTER_SITE_OVERRIDE" => sites(&b.master_site_override),
+                "MASTER_SITE_BACKUP" => sites(&b.master_site_backup),
+                _ => None,
+            }
+        };
+        for (key, var) in BUILD_KEYS {
+            let (value, from) = match std::env::var(var).ok().filter(|v| !v.is_empty()) {
+                Some(v) => (Some(v), format!("environment {var}")),
+                None => match from_file(var) {
+                    Some(v) => (Some(v), file.clone()),
+                    None => (None, "default".to_owned()),
+                },
+            };
+            origin(key, value.clone().unwrap_or_default(), from);
+            if let Some(v) = value {
+                build.push((*var, v));
+            }
+        }
         let mut site_keys = Vec::new();
         for (site, table) in config.sites {
             for key in &table.keys {
@@ -364,9 +428,19 @@ impl Settings {
             },
             site_keys,
             verified_installation,
+            build,
             config_file,
             origins,
         })
+    }
+
+    /// A builder setting (`PACKAGES`, `DISTDIR`, ...): the environment, else
+    /// the config's `[build]`.
+    pub fn build_value(&self, var: &str) -> Option<&str> {
+        self.build
+            .iter()
+            .find(|(k, _)| *k == var)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The trusted keys of `site` (a PKG_PATH or BINPKG_SITES entry, expanded).

@@ -440,7 +440,7 @@ fn config_show_says_where_each_setting_came_from() {
     std::fs::create_dir_all(w.root.join("etc")).unwrap();
     std::fs::write(
         w.root.join("etc/depot.toml"),
-        "binpkg_sites = \"http://a.example/${arch} http://b.example\"\npkg_path = [\"/srv/pkgs\"]\n\n[download]\njobs = 8\ntimeout = 60\n\n[views]\nkeep = 3\n",
+        "binpkg_sites = \"http://a.example/${arch} http://b.example\"\npkg_path = [\"/srv/pkgs\"]\n\n[download]\njobs = 8\ntimeout = 60\n\n[views]\nkeep = 3\n\n[build]\npackages = \"/srv/packages\"\nmake_jobs = 3\n",
     )
     .unwrap();
     let show = |env: &[(&str, &str)]| -> serde_json::Value {
@@ -475,7 +475,12 @@ fn config_show_says_where_each_setting_came_from() {
             file.clone()
         )
     );
-    assert_eq!(get(&v, "pkg_path"), ("/srv/pkgs".to_owned(), file));
+    assert_eq!(get(&v, "pkg_path"), ("/srv/pkgs".to_owned(), file.clone()));
+    assert_eq!(
+        get(&v, "build.packages"),
+        ("/srv/packages".to_owned(), file.clone())
+    );
+    assert_eq!(get(&v, "build.make_jobs"), ("3".to_owned(), file));
     // The environment overrides the file.
     let v = show(&[
         ("DEPOT_DOWNLOAD_JOBS", "2"),
@@ -486,6 +491,11 @@ fn config_show_says_where_each_setting_came_from() {
         ("2".to_owned(), "environment DEPOT_DOWNLOAD_JOBS".to_owned())
     );
     assert_eq!(get(&v, "binpkg_sites").0, "http://c.example");
+    let v = show(&[("MAKE_JOBS", "5")]);
+    assert_eq!(
+        get(&v, "build.make_jobs"),
+        ("5".to_owned(), "environment MAKE_JOBS".to_owned())
+    );
     let text = w.ok(&["config", "show"]);
     assert!(
         text.contains("download.jobs") && text.contains("# config"),
@@ -715,4 +725,27 @@ fn signed_packages_are_checked_and_required_with_verified_installation_always() 
     // Signed by the trusted key: installed, and it runs.
     ok(&add(&signed, &keyring, "always"));
     assert_eq!(run_app(&w), "app 1.0\n");
+}
+
+/// A repository made by `depot repo index` over a directory (a bulk build's
+/// PACKAGES/All) is a site through file:// too, checked the same way.
+#[test]
+fn a_file_url_site_installs_and_checks_its_files_in_place() {
+    let w = World::new();
+    three_levels(&w);
+    index(&w);
+    let site = format!("file://{}", w.scratch.join("site").display());
+    std::fs::create_dir_all(w.scratch.join("site")).unwrap();
+    std::os::unix::fs::symlink(&w.pkgs, w.scratch.join("site/All")).unwrap();
+    ok(&depot(&w, &site, &["install", "app"]));
+    assert_eq!(run_app(&w), "app 1.0\n");
+    assert!(cached(&w).is_empty(), "local files are used where they are");
+    // A file that no longer matches its summary is refused.
+    w.ok(&["delete", "-r", "lib"]);
+    std::fs::copy(w.pkgs.join("mid-1.0.tgz"), w.pkgs.join("lib-1.0.tgz")).unwrap();
+    let err = fails(&depot(&w, &site, &["install", "app"]));
+    assert!(
+        err.contains("lib-1.0.tgz") && err.contains("the summary says"),
+        "{err}"
+    );
 }

@@ -95,24 +95,25 @@ impl Sandbox {
 }
 
 impl BuildSettings {
-    /// Defaults under the root, overridden by the environment (`PACKAGES`,
-    /// `DISTDIR`, `WRKOBJDIR`, `MASTER_SITE_OVERRIDE`, `MASTER_SITE_BACKUP`,
-    /// `LOCALPATCHES`, `MAKE_JOBS`).
+    /// Defaults under the root, overridden by the config's `[build]` and the
+    /// environment (`PACKAGES`, `DISTDIR`, `WRKOBJDIR`, `MASTER_SITE_OVERRIDE`,
+    /// `MASTER_SITE_BACKUP`, `LOCALPATCHES`, `MAKE_JOBS`).
     pub fn from_env(settings: &crate::settings::Settings) -> Result<BuildSettings> {
         let root = settings.root.as_path();
         let dir = |var: &str, default: &str| -> Result<PathBuf> {
-            match std::env::var_os(var).filter(|v| !v.is_empty()) {
-                Some(v) => crate::settings::absolute(Path::new(&v)),
+            match settings.build_value(var) {
+                Some(v) => crate::settings::absolute(Path::new(v)),
                 None => Ok(root.join(default)),
             }
         };
         let sites = |var: &str| -> Vec<String> {
-            std::env::var(var)
+            settings
+                .build_value(var)
                 .map(|v| v.split_whitespace().map(str::to_owned).collect())
                 .unwrap_or_default()
         };
-        let make_jobs = match std::env::var("MAKE_JOBS") {
-            Ok(v) if !v.is_empty() => v
+        let make_jobs = match settings.build_value("MAKE_JOBS") {
+            Some(v) => v
                 .parse()
                 .ok()
                 .filter(|n| *n > 0)
@@ -126,9 +127,7 @@ impl BuildSettings {
             wrkobjdir: dir("WRKOBJDIR", "var/work")?,
             master_site_override: sites("MASTER_SITE_OVERRIDE"),
             master_site_backup: sites("MASTER_SITE_BACKUP"),
-            localpatches: std::env::var_os("LOCALPATCHES")
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from),
+            localpatches: settings.build_value("LOCALPATCHES").map(PathBuf::from),
             make_jobs,
             sandbox: Sandbox::probe(),
             fetch_timeout: settings.download.timeout,
