@@ -63,7 +63,16 @@ pub fn binpkg_sites(
             Location::Http(_) => http.push(site),
         }
     }
-    Ok((dirs, crate::repo::remote::Remote::open(settings, http)?))
+    let remote = crate::repo::remote::Remote::open(settings, http)?;
+    for label in remote.iter().flat_map(|r| &r.catalog.unkeyed) {
+        reporter.note(
+            "bin-install",
+            &format!(
+                "{label}: no trusted keys for this site; its summary is not signature-checked"
+            ),
+        );
+    }
+    Ok((dirs, remote))
 }
 
 impl Installer<'_> {
