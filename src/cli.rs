@@ -101,6 +101,24 @@ pub enum Command {
     },
 }
 
+/// `--view NAME` / `--no-view`, shared by the commands that install.
+#[derive(Debug, Args)]
+pub struct ViewTarget {
+    /// Link into this named view instead of the default view.
+    #[arg(long, value_name = "NAME", conflicts_with = "no_view")]
+    pub view: Option<String>,
+    /// Install into the depot only; link into no view.
+    #[arg(long)]
+    pub no_view: bool,
+}
+
+impl ViewTarget {
+    /// The view to link into: the named one, the default view, or none.
+    pub fn chosen(&self) -> Option<String> {
+        crate::linking::chosen_view(self.view.as_deref(), self.no_view)
+    }
+}
+
 /// `depot add` / `pkg_add`.
 #[derive(Debug, Args)]
 pub struct AddArgs {
@@ -128,12 +146,9 @@ pub struct AddArgs {
     /// Verbose.
     #[arg(short = 'v', long)]
     pub verbose: bool,
-    /// Link into this named view instead of the default view.
-    #[arg(long, value_name = "NAME", conflicts_with = "no_view")]
-    pub view: Option<String>,
-    /// Install into the depot only; link into no view.
-    #[arg(long)]
-    pub no_view: bool,
+    /// Which view the packages are linked into.
+    #[command(flatten)]
+    pub target: ViewTarget,
     /// Package files, file:// URLs, or names/patterns looked up in PKG_PATH.
     #[arg(required = true, value_name = "PACKAGE")]
     pub packages: Vec<String>,
@@ -619,12 +634,9 @@ pub struct InstallArgs {
     /// Show what would be downloaded and installed; change nothing.
     #[arg(short = 'n', long = "dry-run")]
     pub dry_run: bool,
-    /// Link into this named view instead of the default view.
-    #[arg(long, value_name = "NAME", conflicts_with = "no_view")]
-    pub view: Option<String>,
-    /// Install into the depot only; link into no view.
-    #[arg(long)]
-    pub no_view: bool,
+    /// Which view the packages are linked into.
+    #[command(flatten)]
+    pub target: ViewTarget,
     /// Say nothing but errors and warnings.
     #[arg(short, long)]
     pub quiet: bool,
@@ -714,12 +726,9 @@ pub struct BinInstallArgs {
     /// The recipe directory (default: the current directory).
     #[arg(value_name = "RECIPE_DIR")]
     pub dirs: Vec<PathBuf>,
-    /// Link into this named view instead of the default view.
-    #[arg(long, value_name = "NAME", conflicts_with = "no_view")]
-    pub view: Option<String>,
-    /// Install into the depot only; link into no view.
-    #[arg(long)]
-    pub no_view: bool,
+    /// Which view the packages are linked into.
+    #[command(flatten)]
+    pub target: ViewTarget,
     /// Say nothing but errors.
     #[arg(short, long)]
     pub quiet: bool,

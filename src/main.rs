@@ -140,7 +140,27 @@ fn forget_fresh_root(root: Option<&std::path::Path>, dbdir: &std::path::Path) {
     }
 }
 
+/// A reader that stops reading (`depot avail | head`) ends the run quietly
+/// with status 0, as a broken pipe does for the C tools: `println!` panics
+/// when stdout is closed, and this hook turns that panic into the exit.
+fn quiet_on_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
+}
+
 fn main() {
+    quiet_on_broken_pipe();
     profile::begin();
     let cli = parse();
     profile::phase("parsed");

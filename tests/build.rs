@@ -24,9 +24,7 @@ fn run(w: &World, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut c = w.command(&depot_bin());
     build_env(w, &mut c);
     c.args(args);
-    for (k, v) in env {
-        c.env(k, v);
-    }
+    c.envs(env.iter().copied());
     c.output().expect("run depot")
 }
 

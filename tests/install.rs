@@ -34,32 +34,22 @@ fn index(w: &World) {
 
 /// depot with BINPKG_SITES, a short timeout and one retry.
 fn depot(w: &World, sites: &str, args: &[&str]) -> Output {
-    w.command(&depot_bin())
-        .env("BINPKG_SITES", sites)
-        .env("FETCH_TIMEOUT", "5")
-        .env("FETCH_RETRIES", "1")
-        .args(args)
-        .output()
-        .unwrap()
+    w.run_env(
+        args,
+        &[
+            ("BINPKG_SITES", sites),
+            ("FETCH_TIMEOUT", "5"),
+            ("FETCH_RETRIES", "1"),
+        ],
+    )
 }
 
 fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    crate::util::succeeded(out, &[])
 }
 
 fn fails(out: &Output) -> String {
-    assert!(
-        !out.status.success(),
-        "succeeded: {}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    String::from_utf8_lossy(&out.stderr).into_owned()
+    crate::util::failed(out, &[])
 }
 
 fn run_app(w: &World) -> String {
@@ -205,13 +195,14 @@ fn failed_downloads_install_nothing_and_never_poison_the_cache() {
     ok(&depot(&w, &url, &["avail"]));
     let before = w.installed_state();
     let no_retry = |args: &[&str], timeout: &str| {
-        w.command(&depot_bin())
-            .env("BINPKG_SITES", &url)
-            .env("FETCH_TIMEOUT", timeout)
-            .env("FETCH_RETRIES", "0")
-            .args(args)
-            .output()
-            .unwrap()
+        w.run_env(
+            args,
+            &[
+                ("BINPKG_SITES", &url),
+                ("FETCH_TIMEOUT", timeout),
+                ("FETCH_RETRIES", "0"),
+            ],
+        )
     };
     let site_all = format!("{url}/All");
     let check_nothing = |what: &str, err: &str, file: &str| {
@@ -282,14 +273,10 @@ fn failed_downloads_install_nothing_and_never_poison_the_cache() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let closed = format!("http://{}", listener.local_addr().unwrap());
     drop(listener);
-    let out = w
-        .command(&depot_bin())
-        .env("BINPKG_SITES", &closed)
-        .env("FETCH_RETRIES", "0")
-        .args(["install", "app"])
-        .output()
-        .unwrap();
-    let err = fails(&out);
+    let err = fails(&w.run_env(
+        &["install", "app"],
+        &[("BINPKG_SITES", &closed), ("FETCH_RETRIES", "0")],
+    ));
     assert!(err.contains(&closed), "{err}");
     assert_eq!(w.installed_state(), before);
 
@@ -355,12 +342,7 @@ fn public_key(w: &World, prefix: &str) -> String {
 
 /// depot with the sites of the config file only.
 fn configured(w: &World, args: &[&str]) -> Output {
-    w.command(&depot_bin())
-        .env("FETCH_TIMEOUT", "5")
-        .env("FETCH_RETRIES", "0")
-        .args(args)
-        .output()
-        .unwrap()
+    w.run_env(args, &[("FETCH_TIMEOUT", "5"), ("FETCH_RETRIES", "0")])
 }
 
 #[test]
@@ -444,12 +426,7 @@ fn config_show_says_where_each_setting_came_from() {
     )
     .unwrap();
     let show = |env: &[(&str, &str)]| -> serde_json::Value {
-        let mut c = w.command(&depot_bin());
-        for (k, v) in env {
-            c.env(k, v);
-        }
-        let out = c.args(["config", "show", "--json"]).output().unwrap();
-        serde_json::from_str(&ok(&out)).unwrap()
+        serde_json::from_str(&ok(&w.run_env(&["config", "show", "--json"], env))).unwrap()
     };
     let get = |v: &serde_json::Value, key: &str| -> (String, String) {
         let o = v
@@ -564,16 +541,8 @@ fn add_takes_a_url_and_pkg_path_takes_http_sites() {
     assert!(!w.root.join("bin/app").exists());
 
     // PKG_PATH with an HTTP entry works as a directory does, for names and deps.
-    let out = w
-        .command(&depot_bin())
-        .env(
-            "PKG_PATH",
-            format!("{};{all}", w.scratch.join("empty").display()),
-        )
-        .args(["add", "app"])
-        .output()
-        .unwrap();
-    ok(&out);
+    let pkg_path = format!("{};{all}", w.scratch.join("empty").display());
+    ok(&w.run_env(&["add", "app"], &[("PKG_PATH", &pkg_path)]));
     assert_eq!(run_app(&w), "app 1.0\n");
 
     // A file the site's summary does not list, and a file that is not a package name.
@@ -748,4 +717,23 @@ fn a_file_url_site_installs_and_checks_its_files_in_place() {
         err.contains("lib-1.0.tgz") && err.contains("the summary says"),
         "{err}"
     );
+}
+
+/// A reader that stops early (`depot config show | head -1`) ends the run
+/// quietly: status 0, no panic message.
+#[test]
+fn a_closed_stdout_ends_the_run_quietly() {
+    let w = World::new();
+    let mut child = w
+        .command(&depot_bin())
+        .args(["config", "show"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
 }

@@ -17,6 +17,29 @@ pub fn depot_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_depot"))
 }
 
+/// Require that a run of depot `args` succeeded; its stdout.
+pub fn succeeded(out: &Output, args: &[&str]) -> String {
+    assert!(
+        out.status.success(),
+        "depot {args:?} failed ({}):\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Require that a run of depot `args` failed; its stderr.
+pub fn failed(out: &Output, args: &[&str]) -> String {
+    assert!(
+        !out.status.success(),
+        "depot {args:?} unexpectedly succeeded:\nstdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 /// A temporary world: a root, a directory of packages, a scratch directory.
 pub struct World {
     pub dir: tempfile::TempDir,
@@ -105,15 +128,17 @@ impl World {
     /// Run a prepared command (another program, or depot with extra settings) and
     /// require success; `args` name it in the failure message. Returns stdout.
     pub fn ok_with(command: &mut Command, args: &[&str]) -> String {
-        let out = command.output().expect("run depot");
-        assert!(
-            out.status.success(),
-            "depot {args:?} failed ({}):\nstdout: {}\nstderr: {}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        succeeded(&command.output().expect("run depot"), args)
+    }
+
+    /// Run depot with extra environment variables.
+    pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut c = self.command(&depot_bin());
+        c.args(args);
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c.output().expect("run depot")
     }
 
     /// Run depot and require failure; returns stderr.
@@ -122,14 +147,7 @@ impl World {
     }
 
     fn fails_with(command: &mut Command, args: &[&str]) -> String {
-        let out = command.output().expect("run depot");
-        assert!(
-            !out.status.success(),
-            "depot {args:?} unexpectedly succeeded:\nstdout: {}\nstderr: {}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stderr).into_owned()
+        failed(&command.output().expect("run depot"), args)
     }
 
     /// Make `name-version.tgz` in the packages dir from `files` with `depot create --from-dir`.

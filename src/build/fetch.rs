@@ -98,7 +98,7 @@ fn download(build: &Build<'_>, url: &str, dest: &Path, expected: Option<u64>) ->
             let path = path?;
             let mut input = fs_err::File::open(&path)?;
             std::io::copy(&mut input, &mut out)?
-        } else if url.starts_with("http://") || url.starts_with("https://") {
+        } else if crate::repo::site::is_http(url) {
             http_get(build, url, &mut out)?
         } else {
             bail!("unsupported URL scheme (use file://, http:// or https://)");

@@ -6,7 +6,6 @@ use super::ExitStatus;
 use crate::cli::AddArgs;
 use crate::install::Context;
 use crate::install::add::{AddOptions, add};
-use crate::linking::chosen_view;
 use crate::output;
 use crate::settings::Settings;
 
@@ -29,7 +28,7 @@ pub fn run(settings: Settings, args: &AddArgs) -> Result<ExitStatus> {
         replace: args.replace,
         update: args.update,
         verbose: args.verbose,
-        view: chosen_view(args.view.as_deref(), args.no_view),
+        view: args.target.chosen(),
     };
     add(&mut ctx, &args.packages, &options)?;
     Ok(0)

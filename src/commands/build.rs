@@ -8,7 +8,7 @@ use super::ExitStatus;
 use crate::build::bin_install::{Installer, binpkg_sites};
 use crate::build::{self, Build, BuildSettings, PHASES, Recipe, Terminal, fetch};
 use crate::cli::{BinInstallArgs, BuildArgs};
-use crate::linking::{DEFAULT_VIEW, chosen_view};
+use crate::linking::DEFAULT_VIEW;
 use crate::settings::Settings;
 
 /// Targets that are not phases.
@@ -145,7 +145,7 @@ pub fn run_bin_install(settings: &Settings, args: &BinInstallArgs) -> Result<Exi
         reporter: &reporter,
         binpkg_sites: local_sites,
         remote,
-        view: chosen_view(args.view.as_deref(), args.no_view),
+        view: args.target.chosen(),
     };
     let dirs = if args.dirs.is_empty() {
         vec![PathBuf::from(".")]

@@ -13,7 +13,7 @@ use super::ExitStatus;
 use crate::cli::{InstallArgs, UpgradeArgs};
 use crate::install::Context;
 use crate::install::add::{AddOptions, add_resolved};
-use crate::linking::{self, DEFAULT_VIEW, chosen_view};
+use crate::linking::{self, DEFAULT_VIEW};
 use crate::output;
 use crate::package::pattern;
 use crate::repo::catalog::{Catalog, configured_sites};
@@ -261,7 +261,7 @@ pub fn run_install(settings: Settings, args: &InstallArgs) -> Result<ExitStatus>
     warn_unkeyed(&catalog, &plan.steps);
     let files = download_all(&ctx.settings, &catalog, &plan.steps, args.quiet)?;
     let done = install_all(&mut ctx, &plan.steps, &files, &|s| s.automatic)?;
-    let Some(view) = chosen_view(args.view.as_deref(), args.no_view) else {
+    let Some(view) = args.target.chosen() else {
         report_installed(&done, args.quiet);
         return Ok(0);
     };
@@ -366,7 +366,7 @@ pub fn run_upgrade(settings: Settings, args: &UpgradeArgs) -> Result<ExitStatus>
     for name in names {
         let have = newest[*name];
         let best = catalog
-            .best(&ctx.db, &format!("{name}-[0-9]*"))?
+            .best(&ctx.db, &format!("{name}-[0-9]*"), None)?
             .filter(|b| {
                 b.name == **name && pattern::compare_pkgnames(&b.pkgname, &have.pkgname).is_gt()
             });

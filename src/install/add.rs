@@ -15,7 +15,7 @@ use crate::package::pattern;
 use crate::package::plist::{Command, PackingList};
 use crate::repo;
 use crate::repo::remote::Remote;
-use crate::repo::site::Site;
+use crate::repo::site::{self, Site};
 use crate::requirements;
 
 /// How `add` behaves.
@@ -53,7 +53,7 @@ struct Planned {
 
 /// The site an `http(s)://` package URL is on, and the file's name.
 fn url_site(spec: &str) -> Option<(String, String)> {
-    if !(spec.starts_with("http://") || spec.starts_with("https://")) {
+    if !site::is_http(spec) {
         return None;
     }
     let (dir, file) = spec.rsplit_once('/')?;
@@ -136,7 +136,7 @@ fn locate(ctx: &Context, remote: Option<&Remote>, spec: &str) -> Result<PathBuf>
 fn local_dirs(pkg_path: &[String]) -> Vec<PathBuf> {
     pkg_path
         .iter()
-        .filter(|e| url_site(&format!("{e}/x")).is_none())
+        .filter(|e| !site::is_http(e))
         .map(|e| repo::local_dir(e))
         .collect()
 }
@@ -242,10 +242,7 @@ fn http_sites(pkg_path: &[String], specs: &[String]) -> Result<Vec<Site>> {
     let from_args = specs
         .iter()
         .filter_map(|s| url_site(s).map(|(site, _)| site));
-    let from_path = pkg_path
-        .iter()
-        .filter(|e| e.starts_with("http://") || e.starts_with("https://"))
-        .cloned();
+    let from_path = pkg_path.iter().filter(|e| site::is_http(e)).cloned();
     for entry in from_args.chain(from_path) {
         let site = Site::parse(&entry)?;
         if !sites.iter().any(|s| s.location == site.location) {

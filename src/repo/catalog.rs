@@ -143,11 +143,20 @@ impl Catalog {
             .collect())
     }
 
-    /// The best package for `pattern` across the sites (pkg_install's rule; on
-    /// equal versions the earlier site wins).
-    pub fn best(&self, db: &Database, pattern: &str) -> Result<Option<RemotePackage>> {
+    /// The best package for `pattern` across the sites, or on the site
+    /// labelled `only` (pkg_install's rule; on equal versions the earlier
+    /// site wins).
+    pub fn best(
+        &self,
+        db: &Database,
+        pattern: &str,
+        only: Option<&str>,
+    ) -> Result<Option<RemotePackage>> {
         let mut best: Option<RemotePackage> = None;
         for candidate in self.matching(db, pattern)? {
+            if only.is_some_and(|o| self.site_of(&candidate).is_none_or(|s| s.label != o)) {
+                continue;
+            }
             if pattern::beats(
                 pattern,
                 best.as_ref().map(|b| b.pkgname.as_str()),

@@ -105,10 +105,9 @@ impl Downloader {
                 Err(failure) => {
                     let _ = std::fs::remove_file(&tmp);
                     match failure {
-                        Failure::Passing(e) if attempt < self.retries => {
+                        Failure::Passing(_) if attempt < self.retries => {
                             attempt += 1;
                             std::thread::sleep(Duration::from_millis(200 * u64::from(attempt)));
-                            let _ = e;
                         }
                         Failure::Passing(e) | Failure::Final(e) => {
                             return Err(e.context(format!(

@@ -10,7 +10,6 @@ use anyhow::{Context as _, Result};
 use super::catalog::Catalog;
 use super::download::Downloader;
 use super::site::Site;
-use crate::package::pattern;
 
 /// HTTP sites used as directories of packages are (`PKG_PATH` entries,
 /// the directories of URL arguments, `BINPKG_SITES` for bin-install): their
@@ -44,21 +43,7 @@ impl Remote {
 
     /// The best package for `pattern` on the HTTP sites (`only`: on that one).
     pub fn best(&self, pattern: &str, only: Option<&str>) -> Result<Option<pkgdb::RemotePackage>> {
-        let mut best: Option<pkgdb::RemotePackage> = None;
-        for candidate in self.catalog.matching(&self.db, pattern)? {
-            let site = self.catalog.site_of(&candidate).map(|s| s.label.as_str());
-            if only.is_some_and(|o| Some(o) != site) {
-                continue;
-            }
-            if pattern::beats(
-                pattern,
-                best.as_ref().map(|b| b.pkgname.as_str()),
-                &candidate.pkgname,
-            ) {
-                best = Some(candidate);
-            }
-        }
-        Ok(best)
+        self.catalog.best(&self.db, pattern, only)
     }
 
     /// Download (or find in the cache) and check a package.

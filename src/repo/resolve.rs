@@ -53,21 +53,16 @@ pub fn resolve(
             push_unique(&mut out.installed_used, have);
             continue;
         }
-        if out
+        // Already placed as another request's dependency: asked for now.
+        if let Some(step) = out
             .steps
-            .iter()
-            .any(|s| pattern::pkg_match(request, &s.package.pkgname))
+            .iter_mut()
+            .find(|s| pattern::pkg_match(request, &s.package.pkgname))
         {
-            if let Some(step) = out
-                .steps
-                .iter_mut()
-                .find(|s| pattern::pkg_match(request, &s.package.pkgname))
-            {
-                step.automatic = false;
-            }
+            step.automatic = false;
             continue;
         }
-        match catalog.best(db, request)? {
+        match catalog.best(db, request, None)? {
             Some(package) => visit(
                 catalog,
                 db,
@@ -151,7 +146,7 @@ fn visit(
         {
             continue;
         }
-        match catalog.best(db, dep)? {
+        match catalog.best(db, dep, None)? {
             Some(found) => visit(catalog, db, installed, found, true, out, missing, stack)?,
             None => {
                 if !missing

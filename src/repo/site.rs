@@ -31,11 +31,16 @@ pub struct Site {
     pub location: Location,
 }
 
+/// Whether a site entry or URL is `http://` or `https://`.
+pub fn is_http(entry: &str) -> bool {
+    entry.starts_with("http://") || entry.starts_with("https://")
+}
+
 impl Site {
     /// A `PKG_PATH` or `BINPKG_SITES` entry: a directory, a `file://` URL or an
     /// `http(s)://` URL.
     pub fn parse(entry: &str) -> Result<Site> {
-        let location = if entry.starts_with("http://") || entry.starts_with("https://") {
+        let location = if is_http(entry) {
             Location::Http(entry.trim_end_matches('/').to_owned())
         } else if let Some(path) = super::file_url_path(entry) {
             Location::Dir(path?)
