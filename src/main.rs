@@ -79,8 +79,10 @@ fn flags(cli: &Cli) -> settings::Flags<'_> {
     }
 }
 
-fn run(cli: &Cli) -> anyhow::Result<i32> {
-    let settings = || settings::Settings::resolve(flags(cli));
+/// Run the command with the settings resolved once (an error only for the
+/// commands that need them).
+fn run(cli: &Cli, resolved: anyhow::Result<settings::Settings>) -> anyhow::Result<i32> {
+    let settings = || resolved;
     match &cli.command {
         Command::Add(args) => commands::add::run(settings()?, args),
         Command::Delete(args) => commands::delete::run(settings()?, args),
@@ -115,13 +117,16 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
 /// The root and database directory when this run starts with no database:
 /// a writer creates one, so a command that then fails would leave a root
 /// behind where there was none.
-fn fresh_root(cli: &Cli) -> Option<(Option<std::path::PathBuf>, std::path::PathBuf)> {
+fn fresh_root(
+    cli: &Cli,
+    settings: &settings::Settings,
+) -> Option<(Option<std::path::PathBuf>, std::path::PathBuf)> {
     if matches!(cli.command, Command::Demo(_) | Command::Reap { .. }) {
         return None;
     }
-    let settings = settings::Settings::resolve(flags(cli)).ok()?;
-    let new_root = (!settings.root.exists()).then_some(settings.root);
-    (!settings.dbdir.join(pkgdb::DATABASE_FILE).exists()).then_some((new_root, settings.dbdir))
+    let new_root = (!settings.root.exists()).then(|| settings.root.clone());
+    (!settings.dbdir.join(pkgdb::DATABASE_FILE).exists())
+        .then(|| (new_root, settings.dbdir.clone()))
 }
 
 /// After a failed command: remove the database it created if it holds nothing
@@ -164,8 +169,9 @@ fn main() {
     profile::begin();
     let cli = parse();
     profile::phase("parsed");
-    let fresh = fresh_root(&cli);
-    let result = run(&cli);
+    let resolved = settings::Settings::resolve(flags(&cli));
+    let fresh = resolved.as_ref().ok().and_then(|s| fresh_root(&cli, s));
+    let result = run(&cli, resolved);
     if result.is_err()
         && let Some((root, dbdir)) = &fresh
     {

@@ -107,53 +107,70 @@ pub trait RemoteQueries: Reader {
             .map_err(|e| self.wrap(e))
     }
 
-    /// The packages of the sites `site_ids` whose PKGBASE starts with
+    /// The packages of the sites `site_ids` whose PKGNAME (so also PKGBASE) starts with
     /// `prefix` (every package of those sites when `prefix` is `None`), in
     /// site order (as `site_ids` lists them), then by name.
     fn offered(&self, site_ids: &[i64], prefix: Option<&str>) -> Result<Vec<RemotePackage>> {
-        if site_ids.is_empty() {
-            return Ok(Vec::new());
+        match prefix {
+            // A PKGBASE prefix is a PKGNAME prefix: a range on the primary
+            // key (site_id, pkgname), one seek per site.
+            Some(prefix) => select(
+                self,
+                site_ids,
+                "pkgname >= ? AND pkgname < ?",
+                vec![
+                    prefix.to_owned().into(),
+                    format!("{prefix}\u{10FFFF}").into(),
+                ],
+            ),
+            None => select(self, site_ids, "1", Vec::new()),
         }
-        let mut sql = format!(
-            "SELECT {COLUMNS} FROM remote_packages WHERE site_id IN ({})",
-            placeholders(site_ids.len())
-        );
-        let mut values: Vec<rusqlite::types::Value> =
-            site_ids.iter().map(|id| (*id).into()).collect();
-        if let Some(prefix) = prefix {
-            // A range on the name index: every name that starts with `prefix`.
-            sql.push_str(" AND name >= ? AND name < ?");
-            values.push(prefix.to_owned().into());
-            values.push(format!("{prefix}\u{10FFFF}").into());
-        }
-        let conn = self.connection();
-        let mut stmt = conn.prepare_cached(&sql).map_err(|e| self.wrap(e))?;
-        let mut found: Vec<RemotePackage> = stmt
-            .query_map(rusqlite::params_from_iter(values), from_row)
-            .and_then(Iterator::collect)
-            .map_err(|e| self.wrap(e))?;
-        let rank = |id: i64| site_ids.iter().position(|s| *s == id).unwrap_or(usize::MAX);
-        found.sort_by(|a, b| {
-            rank(a.site_id)
-                .cmp(&rank(b.site_id))
-                .then_with(|| a.pkgname.cmp(&b.pkgname))
-        });
-        Ok(found)
     }
 
     /// The packages of `site_ids` whose name or comment contains `word`
-    /// (case-insensitive).
+    /// (ASCII case-insensitive).
     fn search_offered(&self, site_ids: &[i64], word: &str) -> Result<Vec<RemotePackage>> {
-        let needle = word.to_lowercase();
-        Ok(self
-            .offered(site_ids, None)?
-            .into_iter()
-            .filter(|p| {
-                p.pkgname.to_lowercase().contains(&needle)
-                    || p.comment.to_lowercase().contains(&needle)
-            })
-            .collect())
+        select(
+            self,
+            site_ids,
+            "(instr(lower(pkgname), ?) > 0 OR instr(lower(comment), ?) > 0)",
+            vec![word.to_lowercase().into(), word.to_lowercase().into()],
+        )
     }
+}
+
+/// The packages of `site_ids` that meet `condition` (with `values` for its
+/// parameters), in site order, then by name.
+fn select<R: Reader + ?Sized>(
+    db: &R,
+    site_ids: &[i64],
+    condition: &str,
+    values: Vec<rusqlite::types::Value>,
+) -> Result<Vec<RemotePackage>> {
+    if site_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT {COLUMNS} FROM remote_packages WHERE site_id IN ({}) AND {condition}",
+        placeholders(site_ids.len())
+    );
+    let params = site_ids.iter().map(|id| (*id).into()).chain(values);
+    let conn = db.connection();
+    let mut stmt = conn.prepare_cached(&sql).map_err(|e| db.wrap(e))?;
+    let mut found: Vec<RemotePackage> = stmt
+        .query_map(
+            rusqlite::params_from_iter(params.collect::<Vec<rusqlite::types::Value>>()),
+            from_row,
+        )
+        .and_then(Iterator::collect)
+        .map_err(|e| db.wrap(e))?;
+    let rank = |id: i64| site_ids.iter().position(|s| *s == id).unwrap_or(usize::MAX);
+    found.sort_by(|a, b| {
+        rank(a.site_id)
+            .cmp(&rank(b.site_id))
+            .then_with(|| a.pkgname.cmp(&b.pkgname))
+    });
+    Ok(found)
 }
 
 impl<T: Reader> RemoteQueries for T {}

@@ -190,6 +190,10 @@ CREATE TABLE remote_packages (
 ) WITHOUT ROWID;
 CREATE INDEX remote_packages_name ON remote_packages(name);
 ",
+    r"
+-- Lookups go by PKGNAME range on the primary key; the name index only cost imports.
+DROP INDEX remote_packages_name;
+",
 ];
 
 /// The schema version this build writes.
