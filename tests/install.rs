@@ -83,16 +83,20 @@ fn install_brings_the_closure_and_upgrade_keeps_the_old_version_for_rollback() {
     let server = site(&w);
     let url = server.url.clone();
 
-    // -n: the plan, nothing downloaded or installed.
-    ok(&depot(&w, &url, &["avail"]));
-    let before = w.installed_state();
-    let plan = ok(&depot(&w, &url, &["install", "-n", "app"]));
+    // -n (on a second root, so that `w`'s stays fresh): the plan, nothing
+    // downloaded or installed.
+    let dry = World::new();
+    ok(&depot(&dry, &url, &["avail"]));
+    let before = dry.installed_state();
+    let plan = ok(&depot(&dry, &url, &["install", "-n", "app"]));
     for name in ["lib-1.0", "mid-1.0", "app-1.0", "3 packages to download"] {
         assert!(plan.contains(name), "{plan}");
     }
     assert!(downloads(&server.take_log()).is_empty());
-    assert_eq!(w.installed_state(), before);
+    assert_eq!(dry.installed_state(), before);
 
+    // From a fresh root.
+    assert!(!w.root.exists());
     let out = depot(&w, &url, &["install", "app"]);
     let text = ok(&out);
     assert!(text.contains("installed 3 packages"), "{text}");
