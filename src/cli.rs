@@ -44,7 +44,6 @@ pub struct Cli {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
-#[expect(clippy::large_enum_variant, reason = "parsed once per run")]
 pub enum Command {
     /// Install binary packages (pkg_add).
     Add(AddArgs),
@@ -91,6 +90,8 @@ pub enum Command {
     /// Binary package repositories: index a directory of package files.
     #[command(subcommand)]
     Repo(RepoCommand),
+    /// Bulk builds of a recipe tree: scan, build, report, upload (pbulk's phases).
+    Bulk(BulkArgs),
     /// Build two versions of a sample package into a temporary root and show them side by side.
     Demo(DemoArgs),
     /// Remove directories a change put out of the way (run in the background by depot).
@@ -749,4 +750,158 @@ pub struct RunArgs {
 pub struct ShellArgs {
     /// The view.
     pub name: String,
+}
+
+/// `depot bulk [PHASE]`: every phase, or one.
+#[derive(Debug, Args)]
+pub struct BulkArgs {
+    /// One phase or tool (default: scan, build, report, and upload when --upload is given).
+    #[command(subcommand)]
+    pub phase: Option<BulkPhase>,
+    /// Settings of the bulk.
+    #[command(flatten)]
+    pub options: BulkOptions,
+}
+
+/// The settings every bulk phase takes.
+#[derive(Debug, Args, Clone, Default)]
+pub struct BulkOptions {
+    /// The recipe tree (default: the tree of the last scan, or ./recipes).
+    #[arg(long, value_name = "DIR")]
+    pub tree: Option<PathBuf>,
+    /// Build only the recipes listed in FILE (one `category/name` a line) and what they need.
+    #[arg(long, value_name = "FILE")]
+    pub limited_list: Option<PathBuf>,
+    /// Builds at once (default: the cores / 2, at least 1).
+    #[arg(short, long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Cores the builds' make jobs share (default: all of this machine's).
+    #[arg(long, value_name = "N")]
+    pub cores: Option<usize>,
+    /// Do not start builds together whose recorded peak memory would pass SIZE (e.g. 8G).
+    #[arg(long, value_name = "SIZE")]
+    pub memory_limit: Option<String>,
+    /// Packages never built at the same time: a comma-separated list of
+    /// PKGBASEs or category/name paths (repeatable).
+    #[arg(long, value_name = "LIST")]
+    pub never_together: Vec<String>,
+    /// Rebuild these (category/name or PKGBASE; `all` for every one) even when up to date.
+    #[arg(long, value_name = "PKG")]
+    pub force: Vec<String>,
+    /// After the report, upload the packages to this directory.
+    #[arg(long, value_name = "DIR")]
+    pub upload: Option<PathBuf>,
+}
+
+/// `depot bulk ...`.
+#[derive(Debug, Subcommand)]
+pub enum BulkPhase {
+    /// Read every recipe of the tree into the dependency graph.
+    Scan(BulkOptions),
+    /// Build what the scan found out of date, in dependency order.
+    Build(BulkOptions),
+    /// Write the text, HTML and JSON reports of the last build.
+    Report(BulkOptions),
+    /// Copy the built packages to DIR/All, then write its pkg_summary (summary last).
+    Upload {
+        /// The repository directory (packages go to DIR/All).
+        dir: PathBuf,
+        /// Settings.
+        #[command(flatten)]
+        options: BulkOptions,
+    },
+    /// Why a package was (or would be) built.
+    Explain {
+        /// category/name or PKGBASE.
+        package: String,
+    },
+    /// The recorded cost of every build and phase.
+    History {
+        /// Print CSV.
+        #[arg(long)]
+        csv: bool,
+    },
+    /// Run the scheduler on a dag_bench.py graph with a virtual clock.
+    Simulate(SimulateArgs),
+    /// Build one package for a bulk (run by `depot bulk build`).
+    #[command(hide = true)]
+    BuildOne(BuildOneArgs),
+}
+
+/// `depot bulk simulate`.
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// The graph: {"jobs": [{"name", "duration", "deps", optional "cpu", "make_jobs", "parallel", "memory"}]}.
+    pub graph: PathBuf,
+    /// Builds at once.
+    #[arg(short, long, value_name = "N")]
+    pub jobs: usize,
+    /// Share this many cores by make jobs (default policy: by need).
+    #[arg(long, value_name = "C")]
+    pub cores: Option<usize>,
+    /// How make jobs are given: by-need, bob, or fixed:M.
+    #[arg(long, value_name = "POLICY")]
+    pub policy: Option<PolicyArg>,
+    /// The priority rule (others than critical-path are references).
+    #[arg(long, value_enum, default_value = "critical-path")]
+    pub rule: crate::bulk::simulate::Rule,
+    /// Multiply each real duration by a log-normal factor of this sigma, unseen by the scheduler.
+    #[arg(long, default_value_t = 0.0)]
+    pub noise: f64,
+    /// Hide this fraction of the estimates from the scheduler.
+    #[arg(long, default_value_t = 0.0)]
+    pub missing: f64,
+    /// Seed of the noise, the hiding and drawn parallel fractions.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Memory limit in bytes (with the graph's `memory` fields).
+    #[arg(long)]
+    pub memory: Option<u64>,
+    /// Really run `sleep DURATION*SCALE` for each job through the bulk executor.
+    #[arg(long, value_name = "SCALE")]
+    pub execute: Option<f64>,
+}
+
+/// A make jobs policy, as given.
+#[derive(Debug, Clone)]
+pub struct PolicyArg(pub String);
+
+impl std::str::FromStr for PolicyArg {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Ok(PolicyArg(s.to_owned()))
+    }
+}
+
+impl PolicyArg {
+    /// The policy it names.
+    pub fn parse_policy(&self) -> anyhow::Result<sched::CorePolicy> {
+        match self.0.as_str() {
+            "by-need" => Ok(sched::CorePolicy::ByNeed),
+            "bob" => Ok(sched::CorePolicy::Bob),
+            other => match other.strip_prefix("fixed:").and_then(|m| m.parse().ok()) {
+                Some(m) if m > 0 => Ok(sched::CorePolicy::Fixed(m)),
+                _ => anyhow::bail!("unknown make jobs policy {other}: use by-need, bob or fixed:M"),
+            },
+        }
+    }
+}
+
+/// `depot bulk build-one` (internal).
+#[derive(Debug, Args)]
+pub struct BuildOneArgs {
+    /// The recipe directory.
+    pub recipe: PathBuf,
+    /// MAKE_JOBS.
+    #[arg(long)]
+    pub make_jobs: usize,
+    /// The exact packages its dependencies resolve to.
+    #[arg(long = "dep", value_name = "PKGNAME")]
+    pub deps: Vec<String>,
+    /// Where the logs go.
+    #[arg(long)]
+    pub logs: PathBuf,
+    /// Where the measured costs are written (JSON).
+    #[arg(long)]
+    pub stats: PathBuf,
 }

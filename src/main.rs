@@ -5,6 +5,7 @@
 //! [`commands`], prints the error chain once and exits with its status.
 
 mod build;
+mod bulk;
 mod cli;
 mod commands;
 mod http;
@@ -105,6 +106,10 @@ fn run(cli: &Cli, resolved: anyhow::Result<settings::Settings>) -> anyhow::Resul
         Command::CleanCache(args) => commands::repo::run_clean_cache(&settings()?, args),
         Command::Config(command) => commands::repo::run_config(&settings()?, command),
         Command::Demo(args) => commands::demo::run(args),
+        Command::Bulk(args) => match &args.phase {
+            Some(cli::BulkPhase::Simulate(sim)) => bulk::simulate::run(sim),
+            _ => bulk::run(settings()?, args),
+        },
         Command::Reap { dirs } => {
             for dir in dirs {
                 linking::remove_tree(dir)?;

@@ -1,0 +1,249 @@
+//! `depot bulk simulate`: the real scheduler on a graph in dag_bench.py's
+//! JSON format, on a virtual clock (or, with `--execute`, running `sleep`s
+//! through the same executor loop as a bulk build).
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{Context as _, Result, bail};
+use rand::{RngExt as _, SeedableRng as _};
+use sched::{CorePolicy, Graph, Limits, Scheduler, Speedup, Start, Task, sim};
+use serde::Deserialize;
+
+use super::drive::{self, Executor, Observer, Started};
+use crate::cli::SimulateArgs;
+
+#[derive(Deserialize)]
+struct GraphFile {
+    jobs: Vec<JobRecord>,
+}
+
+#[derive(Deserialize)]
+struct JobRecord {
+    name: String,
+    duration: f64,
+    #[serde(default)]
+    deps: Vec<String>,
+    /// CPU seconds used at `make_jobs` (with `duration` the wall time there).
+    cpu: Option<f64>,
+    make_jobs: Option<usize>,
+    /// Amdahl's parallel fraction.
+    parallel: Option<f64>,
+    memory: Option<u64>,
+}
+
+/// The priority rule the scheduler uses (other than critical path only to compare).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Rule {
+    /// Longest duration-weighted path to the end first (depot's).
+    CriticalPath,
+    /// Most transitive dependents first (pbulk's).
+    Pbulk,
+    /// Graph order (first in, first out).
+    Fifo,
+}
+
+/// A graph read from JSON, with what the scheduler sees and what is real.
+pub struct Loaded {
+    /// Names, in file order.
+    pub names: Vec<String>,
+    /// Each job's real time at one make job.
+    pub one: Vec<f64>,
+    /// Each job's real speed-up.
+    pub speedup: Vec<Speedup>,
+    /// Dependencies by index.
+    pub deps: Vec<Vec<usize>>,
+    /// Recorded peak memory.
+    pub memory: Vec<Option<u64>>,
+}
+
+/// Read a dag_bench.py graph. Jobs with no `parallel`, `cpu` and
+/// `make_jobs` get a parallel fraction drawn from `rng`: a quarter scale
+/// badly (0 … 0.3, configure-bound), the rest well (0.6 … 0.97).
+pub fn load(path: &Path, rng: &mut rand::rngs::StdRng) -> Result<Loaded> {
+    let text = fs_err::read_to_string(path)?;
+    let file: GraphFile = serde_json::from_str(&text)
+        .with_context(|| format!("{}: not a graph in dag_bench.py's format", path.display()))?;
+    let index: HashMap<&str, usize> = file
+        .jobs
+        .iter()
+        .enumerate()
+        .map(|(i, j)| (j.name.as_str(), i))
+        .collect();
+    let mut loaded = Loaded {
+        names: Vec::new(),
+        one: Vec::new(),
+        speedup: Vec::new(),
+        deps: Vec::new(),
+        memory: Vec::new(),
+    };
+    for job in &file.jobs {
+        let mut deps = Vec::new();
+        for d in &job.deps {
+            let Some(&i) = index.get(d.as_str()) else {
+                bail!(
+                    "{}: job {} depends on {d}, which is not in the graph",
+                    path.display(),
+                    job.name
+                );
+            };
+            deps.push(i);
+        }
+        let drawn = if rng.random::<f64>() < 0.25 {
+            rng.random_range(0.0..0.3)
+        } else {
+            rng.random_range(0.6..0.97)
+        };
+        let (one, speedup) = match (job.parallel, job.cpu, job.make_jobs) {
+            (Some(f), _, _) => (job.duration, Speedup::measured(f)),
+            (None, Some(cpu), Some(m)) => match Speedup::from_history(job.duration, cpu, m) {
+                Some(s) => (cpu.max(job.duration), s),
+                None => (job.duration, Speedup::measured(0.0)),
+            },
+            _ => (job.duration, Speedup::measured(drawn)),
+        };
+        loaded.names.push(job.name.clone());
+        loaded.one.push(one);
+        loaded.speedup.push(speedup);
+        loaded.deps.push(deps);
+        loaded.memory.push(job.memory);
+    }
+    Ok(loaded)
+}
+
+/// A standard normal draw (Box–Muller).
+fn normal(rng: &mut rand::rngs::StdRng) -> f64 {
+    let u1: f64 = 1.0 - rng.random::<f64>();
+    let u2: f64 = rng.random::<f64>();
+    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+}
+
+/// Run `depot bulk simulate`.
+pub fn run(args: &SimulateArgs) -> Result<i32> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed);
+    let loaded = load(&args.graph, &mut rng)?;
+    let n = loaded.names.len();
+    let cores = args.cores.unwrap_or(args.jobs).max(1);
+    let policy = match (&args.policy, args.cores) {
+        (Some(p), _) => p.parse_policy()?,
+        (None, Some(_)) => CorePolicy::ByNeed,
+        (None, None) => CorePolicy::Fixed(1),
+    };
+    // What is real: the estimates perturbed by a log-normal factor the
+    // scheduler does not see. What it sees: the estimates, some hidden.
+    let mut actual = loaded.one.clone();
+    if args.noise > 0.0 {
+        for d in &mut actual {
+            *d *= (args.noise * normal(&mut rng)).exp();
+        }
+    }
+    let tasks: Vec<Task> = (0..n)
+        .map(|i| {
+            let hidden = args.missing > 0.0 && rng.random::<f64>() < args.missing;
+            Task {
+                name: loaded.names[i].clone(),
+                estimate: (!hidden).then_some(loaded.one[i]),
+                deps: loaded.deps[i].clone(),
+                speedup: if hidden {
+                    Speedup::default()
+                } else {
+                    loaded.speedup[i]
+                },
+                memory: loaded.memory[i],
+                exclusive: None,
+            }
+        })
+        .collect();
+    let graph = Graph::new(tasks).map_err(|e| anyhow::anyhow!("{}: {e}", args.graph.display()))?;
+    let lower_bound = if args.cores.is_some() {
+        let path: Vec<f64> = (0..n)
+            .map(|i| loaded.speedup[i].time(actual[i], cores))
+            .collect();
+        graph.lower_bound_split(&path, &actual, cores)
+    } else {
+        graph.lower_bound(&actual, args.jobs)
+    };
+    let limits = Limits {
+        jobs: args.jobs.max(1),
+        cores,
+        memory: args.memory,
+        policy,
+    };
+    let priority = match args.rule {
+        Rule::CriticalPath => graph.bottom_levels(&graph.duration),
+        Rule::Pbulk => graph
+            .transitive_dependents(&graph.duration)
+            .0
+            .iter()
+            .map(|&c| f64::from(c))
+            .collect(),
+        Rule::Fifo => (0..n).map(|i| -f64::from(i as u32)).collect(),
+    };
+    let scheduler = Scheduler::with_priority(graph, limits, priority);
+    let makespan = if let Some(scale) = args.execute {
+        let mut executor = Sleeper {
+            seconds: actual.iter().map(|d| d * scale).collect(),
+        };
+        let mut scheduler = scheduler;
+        let took = drive::drive(&mut scheduler, &mut executor, &mut Quiet);
+        let done = (0..n)
+            .filter(|&t| scheduler.status(t) == sched::scheduler::Status::Done)
+            .count();
+        if done != n {
+            bail!("{} of {n} sleeps failed", n - done);
+        }
+        println!("scale={scale} wall={:.3}", took.as_secs_f64());
+        took.as_secs_f64() / scale
+    } else {
+        let outcome = sim::run(
+            scheduler,
+            &sim::Actual {
+                one: actual,
+                speedup: loaded.speedup.clone(),
+            },
+        )
+        .map_err(|e| anyhow::anyhow!("{}: {e}", args.graph.display()))?;
+        if std::env::var_os("DEPOT_SIM_TRACE").is_some() {
+            for (at, start) in &outcome.starts {
+                eprintln!("{at:.1} {} {}", loaded.names[start.task], start.make_jobs);
+            }
+        }
+        outcome.makespan
+    };
+    println!(
+        "makespan={makespan:.3} lower_bound={lower_bound:.3} ratio={:.4}",
+        makespan / lower_bound.max(f64::MIN_POSITIVE)
+    );
+    Ok(0)
+}
+
+/// Runs `sleep` for each task: the test-only executor of the real-execution benchmark.
+struct Sleeper {
+    seconds: Vec<f64>,
+}
+
+impl Executor for Sleeper {
+    fn start(&mut self, start: Start) -> Result<Started> {
+        let child = Command::new("sleep")
+            .arg(format!("{:.3}", self.seconds[start.task]))
+            .spawn()
+            .context("cannot run sleep")?;
+        Ok(Started::Child(child))
+    }
+
+    fn ended(
+        &mut self,
+        _task: usize,
+        status: std::io::Result<std::process::ExitStatus>,
+        _took: std::time::Duration,
+    ) -> bool {
+        status.is_ok_and(|s| s.success())
+    }
+}
+
+struct Quiet;
+
+impl Observer for Quiet {
+    fn finished(&mut self, _: &Scheduler, _: usize, _: bool, _: &[usize]) {}
+}
