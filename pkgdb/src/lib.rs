@@ -10,6 +10,7 @@
 //!
 //! This crate knows nothing of archives or symlink trees.
 
+mod bulk;
 mod lock;
 mod packages;
 mod recorder;
@@ -17,6 +18,7 @@ mod remote;
 mod schema;
 mod views;
 
+pub use bulk::{BulkPackage, BulkQueries, HistoryRow};
 pub use lock::WriteLock;
 pub use packages::Queries;
 pub use packages::{

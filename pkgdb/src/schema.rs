@@ -194,6 +194,45 @@ CREATE INDEX remote_packages_name ON remote_packages(name);
 -- Lookups go by PKGNAME range on the primary key; the name index only cost imports.
 DROP INDEX remote_packages_name;
 ",
+    r"
+-- Bulk builds: the scanned graph with each package's last outcome, and the
+-- cost of every build and phase.
+CREATE TABLE bulk_packages (
+    pkgpath        TEXT PRIMARY KEY,
+    pkgname        TEXT NOT NULL,
+    recipe_hash    TEXT NOT NULL,
+    files          TEXT NOT NULL,
+    depends        TEXT NOT NULL,
+    prefailed      TEXT,
+    distfile_size  INTEGER NOT NULL,
+    make_jobs_safe INTEGER NOT NULL,
+    status         TEXT,
+    cause          TEXT,
+    reason         TEXT,
+    make_jobs      INTEGER,
+    duration       REAL,
+    built_files    TEXT
+) WITHOUT ROWID;
+CREATE TABLE bulk_meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE bulk_history (
+    id           INTEGER PRIMARY KEY,
+    run          INTEGER NOT NULL,
+    pkgpath      TEXT NOT NULL,
+    pkgname      TEXT NOT NULL,
+    phase        TEXT NOT NULL,
+    wall         REAL NOT NULL,
+    cpu          REAL NOT NULL,
+    max_rss      INTEGER NOT NULL,
+    wrkdir_bytes INTEGER NOT NULL,
+    make_jobs    INTEGER NOT NULL,
+    ok           INTEGER NOT NULL,
+    finished     INTEGER NOT NULL
+);
+CREATE INDEX bulk_history_pkgpath ON bulk_history(pkgpath, id);
+",
 ];
 
 /// The schema version this build writes.

@@ -202,19 +202,8 @@ impl Installer<'_> {
             }
         }
         candidates.into_iter().find(|file| {
-            let Ok(meta) = read_metadata(file) else {
-                return false;
-            };
-            let info = meta.text("+BUILD_INFO").unwrap_or_default();
-            let mut with: Vec<&str> = info
-                .lines()
-                .filter_map(|l| l.strip_prefix(package::BUILT_WITH))
-                .filter_map(|l| l.strip_prefix('='))
-                .map(str::trim)
-                .collect();
-            with.sort_unstable();
-            build_info_var(&info, package::RECIPE_HASH).as_deref() == Some(&build.recipe.hash)
-                && with == want
+            package_identity(file)
+                .is_some_and(|(hash, with)| hash == build.recipe.hash && with == want)
         })
     }
 
@@ -228,4 +217,25 @@ impl Installer<'_> {
         };
         crate::install::add::add(&mut ctx, &[file.display().to_string()], &options)
     }
+}
+
+/// What a built package records of its build: the recipe hash and the
+/// dependencies it was built with (sorted); `None` when the file cannot be
+/// read or has no such record.
+pub fn package_identity(file: &Path) -> Option<(String, Vec<String>)> {
+    let meta = read_metadata(file).ok()?;
+    build_identity(&meta.text("+BUILD_INFO").unwrap_or_default())
+}
+
+/// The recipe hash and sorted BUILT_WITH list of a `+BUILD_INFO` text.
+pub fn build_identity(info: &str) -> Option<(String, Vec<String>)> {
+    let hash = build_info_var(info, package::RECIPE_HASH)?;
+    let mut with: Vec<String> = info
+        .lines()
+        .filter_map(|l| l.strip_prefix(package::BUILT_WITH))
+        .filter_map(|l| l.strip_prefix('='))
+        .map(|l| l.trim().to_owned())
+        .collect();
+    with.sort_unstable();
+    Some((hash, with))
 }

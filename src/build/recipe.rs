@@ -416,6 +416,21 @@ fn defining_files(dir: &Path) -> Result<Vec<PathBuf>> {
 }
 
 /// sha256 over the names and contents of the files that define the build.
+/// sha256 of each file that defines the recipe, as `(name, hex)`: what a
+/// bulk compares to name the file that changed.
+pub fn file_hashes(dir: &Path) -> Result<Vec<(String, String)>> {
+    defining_files(dir)?
+        .into_iter()
+        .map(|rel| {
+            let bytes = fs_err::read(dir.join(&rel))?;
+            Ok((
+                rel.to_string_lossy().into_owned(),
+                hex::encode(sha2::Sha256::digest(&bytes)),
+            ))
+        })
+        .collect()
+}
+
 fn content_hash(dir: &Path) -> Result<String> {
     let mut hasher = sha2::Sha256::new();
     for rel in defining_files(dir)? {

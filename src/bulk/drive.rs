@@ -25,6 +25,8 @@ pub trait Executor {
     fn start(&mut self, start: Start) -> Result<Started>;
     /// A task's process ended; say whether the task succeeded.
     fn ended(&mut self, task: usize, status: std::io::Result<ExitStatus>, took: Duration) -> bool;
+    /// `cause` failed, and these tasks now never start.
+    fn cascaded(&mut self, _cause: usize, _gone: &[usize]) {}
 }
 
 /// Hears what happens, to show and record it.
@@ -70,6 +72,7 @@ pub fn drive(
                 }
             };
             let gone = scheduler.finish(start.task, settled);
+            executor.cascaded(start.task, &gone);
             observer.finished(scheduler, start.task, settled, &gone);
         }
         if running == 0 {
@@ -80,6 +83,7 @@ pub fn drive(
                 running -= 1;
                 let ok = executor.ended(task, status, took);
                 let gone = scheduler.finish(task, ok);
+                executor.cascaded(task, &gone);
                 observer.finished(scheduler, task, ok, &gone);
             }
             Err(mpsc::RecvTimeoutError::Timeout) => observer.tick(scheduler, began.elapsed()),

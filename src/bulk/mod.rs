@@ -1,15 +1,153 @@
 //! Bulk builds: pbulk's phases (scan, build, report, upload) on a recipe
-//! tree, scheduled by the `sched` crate.
+//! tree, scheduled by the `sched` crate. The graph, every outcome and the
+//! cost of every build live in pkgdb (`bulk_*` tables); logs and reports
+//! under the bulk directory (`<root>/var/bulk`, or `BULKDIR`).
 
+pub mod build;
 pub mod drive;
+pub mod one;
+pub mod report;
+pub mod scan;
 pub mod simulate;
+pub mod upload;
 
-use anyhow::Result;
+use std::path::PathBuf;
+use std::time::Duration;
 
-use crate::cli::BulkArgs;
+use anyhow::{Context as _, Result, bail};
+use pkgdb::{BulkQueries as _, Database, Transaction, WriteLock};
+
+use crate::cli::{BulkArgs, BulkOptions, BulkPhase};
 use crate::settings::Settings;
 
-/// Run `depot bulk`.
-pub fn run(_settings: Settings, _args: &BulkArgs) -> Result<i32> {
-    anyhow::bail!("not yet")
+/// Where a bulk keeps things, and how it reaches the database.
+pub struct Bulk {
+    /// The root packages are built for and installed into.
+    pub settings: Settings,
+    /// Logs and reports.
+    pub dir: PathBuf,
+}
+
+impl Bulk {
+    /// The bulk of this root.
+    pub fn new(mut settings: Settings) -> Result<Bulk> {
+        // Builds install into the root while others run: wait for the lock.
+        settings.lock_wait = Some(Duration::MAX);
+        let dir = match settings.build_value("BULKDIR") {
+            Some(d) => crate::settings::absolute(std::path::Path::new(d))?,
+            None => settings.root.join("var/bulk"),
+        };
+        Ok(Bulk { settings, dir })
+    }
+
+    /// Write to the database under the root's lock.
+    pub fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        let _lock = WriteLock::acquire(&self.settings.dbdir, self.settings.lock_wait)?;
+        let mut db = Database::open(&self.settings.dbdir)?;
+        db.transaction(|tx| f(tx))
+    }
+
+    /// Read the database.
+    pub fn read(&self) -> Result<Database> {
+        Ok(Database::open_read(&self.settings.dbdir)?)
+    }
+
+    /// `<dir>/logs/<pkgname>`.
+    pub fn log_dir(&self, pkgname: &str) -> PathBuf {
+        self.dir.join("logs").join(pkgname)
+    }
+
+    /// The scanned packages; an error if there was no scan.
+    pub fn packages(&self) -> Result<Vec<pkgdb::BulkPackage>> {
+        let packages = self.read()?.bulk_packages()?;
+        if packages.is_empty() {
+            bail!(
+                "no bulk scan in {}: run `depot bulk scan --tree DIR` (or `depot bulk`) first",
+                self.settings.root.display()
+            );
+        }
+        Ok(packages)
+    }
+
+    /// Only one bulk at a time per bulk directory.
+    fn lock(&self) -> Result<WriteLock> {
+        WriteLock::acquire(&self.dir, None)
+            .with_context(|| format!("another bulk is running with {}", self.dir.display()))
+    }
+}
+
+/// Run `depot bulk` or one of its phases.
+pub fn run(settings: Settings, args: &BulkArgs) -> Result<i32> {
+    let bulk = Bulk::new(settings)?;
+    match &args.phase {
+        None => {
+            let _lock = bulk.lock()?;
+            scan_phase(&bulk, &args.options)?;
+            let status = build::run(&bulk, &args.options)?;
+            report::run(&bulk)?;
+            if let Some(target) = &args.options.upload {
+                upload::run(&bulk, target)?;
+            }
+            Ok(status)
+        }
+        Some(BulkPhase::Scan(options)) => {
+            let _lock = bulk.lock()?;
+            scan_phase(&bulk, options)?;
+            Ok(0)
+        }
+        Some(BulkPhase::Build(options)) => {
+            let _lock = bulk.lock()?;
+            build::run(&bulk, options)
+        }
+        Some(BulkPhase::Report(_)) => {
+            report::run(&bulk)?;
+            Ok(0)
+        }
+        Some(BulkPhase::Upload { dir, .. }) => {
+            let _lock = bulk.lock()?;
+            upload::run(&bulk, dir)?;
+            Ok(0)
+        }
+        Some(BulkPhase::Explain { package }) => report::explain(&bulk, package),
+        Some(BulkPhase::History { csv }) => report::history(&bulk, *csv),
+        Some(BulkPhase::BuildOne(one)) => one::run(&bulk, one),
+        Some(BulkPhase::Simulate(sim)) => simulate::run(sim),
+    }
+}
+
+fn scan_phase(bulk: &Bulk, options: &BulkOptions) -> Result<()> {
+    let last = bulk.read()?.bulk_meta("tree")?;
+    let tree = scan::tree_of(options.tree.as_deref(), last)?;
+    if !tree.is_dir() {
+        bail!(
+            "the recipe tree {} is not a directory; give one with --tree",
+            tree.display()
+        );
+    }
+    let began = std::time::Instant::now();
+    let scanned = scan::scan(&tree, options.limited_list.as_deref())?;
+    let prefailed: Vec<&pkgdb::BulkPackage> = scanned
+        .packages
+        .iter()
+        .filter(|p| p.prefailed.is_some())
+        .collect();
+    for p in &prefailed {
+        crate::output::say!(
+            "{}: prefailed: {}",
+            p.pkgpath,
+            p.prefailed.as_deref().unwrap_or_default()
+        );
+    }
+    bulk.write(|tx| {
+        tx.bulk_record_scan(&scanned.packages)?;
+        tx.bulk_set_meta("tree", &tree.to_string_lossy())?;
+        Ok(())
+    })?;
+    crate::output::say!(
+        "scanned {} recipes in {:.2} s ({} prefailed)",
+        scanned.packages.len(),
+        began.elapsed().as_secs_f64(),
+        prefailed.len()
+    );
+    Ok(())
 }

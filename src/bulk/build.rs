@@ -1,0 +1,618 @@
+//! The build phase: the scanned graph into the scheduler, with estimates
+//! from the build history, and every decision carried out by a
+//! `depot bulk build-one` process; outcomes and costs go to pkgdb as they
+//! happen, so an interrupted bulk continues where it stopped.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::process::{Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result, bail};
+use pkgdb::{BulkPackage, BulkQueries as _, HistoryRow};
+use sched::scheduler::Status;
+use sched::{CorePolicy, Graph, Limits, Scheduler, Speedup, Start, Task};
+
+use super::Bulk;
+use super::drive::{self, Executor, Observer, Started};
+use super::one::Stats;
+use crate::build::BuildSettings;
+use crate::build::bin_install::{Installer, package_identity};
+use crate::cli::BulkOptions;
+
+/// The statuses a package ends a bulk with.
+pub const STATUSES: &[&str] = &[
+    "built",
+    "up-to-date",
+    "failed",
+    "indirect-failed",
+    "prefailed",
+    "indirect-prefailed",
+];
+
+/// `8G`, `512M`, `100K` or bytes.
+pub fn parse_size(text: &str) -> Result<u64> {
+    let t = text.trim();
+    let (number, unit) = match t.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
+        Some((i, _)) => (&t[..i], t[i..].to_ascii_uppercase()),
+        None => (t, String::new()),
+    };
+    let scale: u64 = match unit.trim_end_matches('B').trim_end_matches('I') {
+        "" => 1,
+        "K" => 1 << 10,
+        "M" => 1 << 20,
+        "G" => 1 << 30,
+        "T" => 1 << 40,
+        _ => bail!("{text}: not a size (like 8G, 512M or a number of bytes)"),
+    };
+    let n: f64 = number
+        .trim()
+        .parse()
+        .with_context(|| format!("{text}: not a size (like 8G, 512M or a number of bytes)"))?;
+    Ok((n * scale as f64) as u64)
+}
+
+fn pkgbase(pkgname: &str) -> &str {
+    pkgname.rsplit_once('-').map_or(pkgname, |(b, _)| b)
+}
+
+/// The graph the scheduler sees: one task per scanned package, with the
+/// last successful build's wall time, speed-up and peak memory, or a guess
+/// from its distfiles' size.
+fn tasks(bulk: &Bulk, packages: &[BulkPackage], options: &BulkOptions) -> Result<Vec<Task>> {
+    let latest = bulk.read()?.bulk_latest()?;
+    let mut total: HashMap<&str, &HistoryRow> = HashMap::new();
+    let mut building: HashMap<&str, &HistoryRow> = HashMap::new();
+    for row in &latest {
+        match row.phase.as_str() {
+            "total" => total.insert(row.pkgpath.as_str(), row),
+            "build" => building.insert(row.pkgpath.as_str(), row),
+            _ => None,
+        };
+    }
+    // Seconds per distfile byte, from the packages with both.
+    let mut rates: Vec<f64> = packages
+        .iter()
+        .filter(|p| p.distfile_size > 0)
+        .filter_map(|p| {
+            total
+                .get(p.pkgpath.as_str())
+                .map(|h| h.wall / p.distfile_size as f64)
+        })
+        .collect();
+    rates.sort_by(f64::total_cmp);
+    let rate = rates.get(rates.len() / 2).copied();
+    let index: HashMap<&str, usize> = packages
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.pkgpath.as_str(), i))
+        .collect();
+    let groups: Vec<(String, BTreeSet<String>)> = options
+        .never_together
+        .iter()
+        .map(|list| {
+            (
+                list.clone(),
+                list.split(',').map(|s| s.trim().to_owned()).collect(),
+            )
+        })
+        .collect();
+    Ok(packages
+        .iter()
+        .map(|p| {
+            let history = total.get(p.pkgpath.as_str());
+            let estimate = history.map(|h| h.wall).or_else(|| {
+                (p.distfile_size > 0).then(|| rate.unwrap_or(1e-5) * p.distfile_size as f64)
+            });
+            let mut speedup = building
+                .get(p.pkgpath.as_str())
+                .and_then(|h| Speedup::from_history(h.wall, h.cpu, h.make_jobs as usize))
+                .unwrap_or_default();
+            speedup.serial = !p.make_jobs_safe;
+            Task {
+                name: p.pkgname.clone(),
+                estimate,
+                deps: p
+                    .depends
+                    .lines()
+                    .filter_map(|d| index.get(d).copied())
+                    .collect(),
+                speedup,
+                memory: history.map(|h| h.max_rss as u64),
+                exclusive: groups
+                    .iter()
+                    .find(|(_, members)| {
+                        members.contains(&p.pkgpath) || members.contains(pkgbase(&p.pkgname))
+                    })
+                    .map(|(name, _)| name.clone()),
+            }
+        })
+        .collect())
+}
+
+/// Run the build phase. Returns the exit status: 0 when every package
+/// built or was up to date.
+pub fn run(bulk: &Bulk, options: &BulkOptions) -> Result<i32> {
+    let packages = bulk.packages()?;
+    let build_settings = BuildSettings::from_env(&bulk.settings)?;
+    let cores = options
+        .cores
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get))
+        .max(1);
+    let jobs = options.jobs.unwrap_or(cores).max(1);
+    let policy = match bulk.settings.build_value("MAKE_JOBS") {
+        Some(_) => CorePolicy::Fixed(build_settings.make_jobs),
+        None => CorePolicy::ByNeed,
+    };
+    let memory = options
+        .memory_limit
+        .as_deref()
+        .map(parse_size)
+        .transpose()?;
+    let graph = Graph::new(tasks(bulk, &packages, options)?)
+        .map_err(|e| anyhow::anyhow!("the scanned graph: {e}; run `depot bulk scan` again"))?;
+    let mut scheduler = Scheduler::new(
+        graph,
+        Limits {
+            jobs,
+            cores,
+            memory,
+            policy,
+        },
+    );
+    let run_id = pkgdb::now();
+    bulk.write(|tx| {
+        tx.bulk_clear_outcomes()?;
+        tx.bulk_set_meta("run", &run_id.to_string())?;
+        Ok(())
+    })?;
+    let mut recorder = Recorder::new(bulk, &packages, run_id);
+    for (i, p) in packages.iter().enumerate() {
+        if let Some(why) = &p.prefailed
+            && scheduler.status(i) != Status::Failed
+            && !matches!(scheduler.status(i), Status::IndirectFailed(_))
+        {
+            let gone = scheduler.fail(i);
+            recorder.record(i, "prefailed", None, Some(why), None, None, None)?;
+            recorder.indirect(&gone, i)?;
+        }
+    }
+    let forced: BTreeSet<&str> = options.force.iter().map(String::as_str).collect();
+    let tree = PathBuf::from(bulk.read()?.bulk_meta("tree")?.unwrap_or_default());
+    let mut executor = Builds {
+        bulk,
+        packages: &packages,
+        tree,
+        build_settings: &build_settings,
+        forced: &forced,
+        started: HashMap::new(),
+        reasons: HashMap::new(),
+        recorder: &mut recorder,
+    };
+    let mut observer = Progress::new(packages.len());
+    let took = drive::drive(&mut scheduler, &mut executor, &mut observer);
+    observer.done();
+    let counts = recorder.counts();
+    let line: Vec<String> = STATUSES
+        .iter()
+        .filter_map(|s| counts.get(*s).map(|n| format!("{n} {s}")))
+        .collect();
+    crate::output::say!(
+        "bulk build done in {:.1} s: {}",
+        took.as_secs_f64(),
+        line.join(", ")
+    );
+    if let Some(e) = recorder.error.take() {
+        return Err(e);
+    }
+    let bad = counts
+        .iter()
+        .filter(|(s, _)| !matches!(s.as_str(), "built" | "up-to-date"))
+        .map(|(_, n)| n)
+        .sum::<usize>();
+    Ok(i32::from(bad > 0))
+}
+
+/// Writes outcomes and costs to pkgdb as they happen.
+struct Recorder<'a> {
+    bulk: &'a Bulk,
+    packages: &'a [BulkPackage],
+    run: i64,
+    status: HashMap<usize, &'static str>,
+    error: Option<anyhow::Error>,
+}
+
+impl<'a> Recorder<'a> {
+    fn new(bulk: &'a Bulk, packages: &'a [BulkPackage], run: i64) -> Recorder<'a> {
+        Recorder {
+            bulk,
+            packages,
+            run,
+            status: HashMap::new(),
+            error: None,
+        }
+    }
+
+    #[expect(clippy::too_many_arguments, reason = "one outcome's fields")]
+    fn record(
+        &mut self,
+        task: usize,
+        status: &'static str,
+        cause: Option<&str>,
+        reason: Option<&str>,
+        make_jobs: Option<usize>,
+        stats: Option<&Stats>,
+        built_files: Option<&str>,
+    ) -> Result<()> {
+        self.status.insert(task, status);
+        let p = &self.packages[task];
+        let now = pkgdb::now();
+        let history: Vec<HistoryRow> = stats
+            .map(|s| {
+                s.costs
+                    .iter()
+                    .map(|c| HistoryRow {
+                        run: self.run,
+                        pkgpath: p.pkgpath.clone(),
+                        pkgname: p.pkgname.clone(),
+                        phase: c.phase.clone(),
+                        wall: c.wall,
+                        cpu: c.cpu,
+                        max_rss: c.max_rss,
+                        wrkdir_bytes: s.wrkdir_bytes,
+                        make_jobs: make_jobs.unwrap_or(1) as i64,
+                        ok: s.ok
+                            || (c.phase != "total" && Some(&c.phase) != s.failed_phase.as_ref()),
+                        finished: now,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let duration = stats.and_then(|s| s.costs.last()).map(|c| c.wall);
+        let result = self.bulk.write(|tx| {
+            tx.bulk_set_outcome(
+                &p.pkgpath,
+                status,
+                cause,
+                reason,
+                make_jobs.map(|m| m as i64),
+                duration,
+                built_files,
+            )?;
+            tx.bulk_add_history(&history)?;
+            Ok(())
+        });
+        if let Err(e) = &result
+            && self.error.is_none()
+        {
+            self.error = Some(anyhow::anyhow!("{e:#}"));
+        }
+        result
+    }
+
+    /// Dependents of a failure that will now never build.
+    fn indirect(&mut self, gone: &[usize], cause: usize) -> Result<()> {
+        let prefailed = self.status.get(&cause) == Some(&"prefailed");
+        let status = if prefailed {
+            "indirect-prefailed"
+        } else {
+            "indirect-failed"
+        };
+        let name = self.packages[cause].pkgname.clone();
+        for &g in gone {
+            self.record(g, status, Some(&name), None, None, None, None)?;
+        }
+        Ok(())
+    }
+
+    fn counts(&self) -> std::collections::BTreeMap<String, usize> {
+        let mut counts = std::collections::BTreeMap::new();
+        for s in self.status.values() {
+            *counts.entry((*s).to_owned()).or_insert(0) += 1;
+        }
+        counts
+    }
+}
+
+/// Starts `depot bulk build-one` for each package that is not up to date.
+struct Builds<'a, 'r> {
+    bulk: &'a Bulk,
+    packages: &'a [BulkPackage],
+    tree: PathBuf,
+    build_settings: &'a BuildSettings,
+    forced: &'a BTreeSet<&'a str>,
+    started: HashMap<usize, (Start, PathBuf)>,
+    reasons: HashMap<usize, String>,
+    recorder: &'r mut Recorder<'a>,
+}
+
+/// The files that differ between two `sha256 name` lists.
+fn changed_files(before: &str, now: &str) -> Vec<String> {
+    let parse = |text: &str| -> std::collections::BTreeMap<String, String> {
+        text.lines()
+            .filter_map(|l| l.split_once(' '))
+            .map(|(sha, name)| (name.to_owned(), sha.to_owned()))
+            .collect()
+    };
+    let (a, b) = (parse(before), parse(now));
+    let mut names: Vec<String> = a
+        .keys()
+        .chain(b.keys())
+        .filter(|n| a.get(*n) != b.get(*n))
+        .cloned()
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// Why a package must be built, or `None` when its package is up to date:
+/// forced; no package; another recipe hash (naming the files that
+/// changed); built with other dependencies; or a dependency's package is
+/// newer than its own (the dependency was rebuilt since).
+pub fn reason(
+    p: &BulkPackage,
+    deps: &[String],
+    settings: &BuildSettings,
+    forced: bool,
+) -> Option<String> {
+    if forced {
+        return Some("forced".to_owned());
+    }
+    let package_file = settings.package_file(&p.pkgname);
+    let Some((hash, with)) = package_identity(&package_file) else {
+        return Some("new: no package yet".to_owned());
+    };
+    if hash != p.recipe_hash {
+        let files = p
+            .built_files
+            .as_deref()
+            .map(|b| changed_files(b, &p.files))
+            .unwrap_or_default();
+        return Some(if files.is_empty() {
+            "recipe changed".to_owned()
+        } else {
+            format!("recipe changed: {}", files.join(", "))
+        });
+    }
+    let mtime = |f: &std::path::Path| fs_err::metadata(f).and_then(|m| m.modified()).ok();
+    let own = mtime(&package_file);
+    let rebuilt: Vec<&str> = deps
+        .iter()
+        .filter(|d| !with.contains(d) || mtime(&settings.package_file(d)) > own)
+        .map(String::as_str)
+        .collect();
+    if !rebuilt.is_empty() {
+        return Some(format!("dependency rebuilt: {}", rebuilt.join(", ")));
+    }
+    None
+}
+
+impl Builds<'_, '_> {
+    fn deps_of(&self, task: usize) -> Vec<String> {
+        let mut deps: Vec<String> = self.packages[task]
+            .depends
+            .lines()
+            .filter_map(|d| self.packages.iter().find(|p| p.pkgpath == d))
+            .map(|p| p.pkgname.clone())
+            .collect();
+        deps.sort();
+        deps.dedup();
+        deps
+    }
+
+    /// Install an up-to-date package that is not in the root (a fresh root
+    /// reusing PACKAGES).
+    fn ensure_installed(&self, pkgname: &str, file: &std::path::Path) -> Result<()> {
+        let reporter = crate::build::Terminal { quiet: true };
+        let installer = Installer {
+            settings: &self.bulk.settings,
+            build: self.build_settings,
+            reporter: &reporter,
+            binpkg_sites: Vec::new(),
+            remote: None,
+            view: None,
+        };
+        super::one::install_replacing(self.bulk, &installer, pkgname, file)
+    }
+}
+
+impl Executor for Builds<'_, '_> {
+    fn start(&mut self, start: Start) -> Result<Started> {
+        let p = &self.packages[start.task];
+        let deps = self.deps_of(start.task);
+        let file = self.build_settings.package_file(&p.pkgname);
+        let forced = self.forced.contains("all")
+            || self.forced.contains(p.pkgpath.as_str())
+            || self.forced.contains(pkgbase(&p.pkgname));
+        let Some(why) = reason(p, &deps, self.build_settings, forced) else {
+            let installed = self.ensure_installed(&p.pkgname, &file);
+            let (status, note) = match &installed {
+                Ok(()) => ("up-to-date", None),
+                Err(e) => (
+                    "failed",
+                    Some(format!("installing {}: {e:#}", file.display())),
+                ),
+            };
+            self.recorder
+                .record(start.task, status, None, note.as_deref(), None, None, None)?;
+            return Ok(Started::Settled(installed.is_ok()));
+        };
+        let logs = self.bulk.log_dir(&p.pkgname);
+        if logs.exists() {
+            crate::linking::remove_tree(&logs)?;
+        }
+        fs_err::create_dir_all(&logs)?;
+        let stats = logs.join(".stats.json");
+        let output = fs_err::File::create(logs.join("depot.log"))?.into_parts().0;
+        let mut command = Command::new(std::env::current_exe()?);
+        command
+            .args(["bulk", "build-one"])
+            .arg(self.tree.join(&p.pkgpath))
+            .arg("--make-jobs")
+            .arg(start.make_jobs.to_string())
+            .arg("--logs")
+            .arg(&logs)
+            .arg("--stats")
+            .arg(&stats)
+            .env("DEPOT_ROOT", &self.bulk.settings.root)
+            .env("PKG_DBDIR", &self.bulk.settings.dbdir)
+            .stdin(Stdio::null())
+            .stdout(output.try_clone()?)
+            .stderr(output);
+        if self.bulk.settings.config_file.is_file() {
+            command.env("DEPOT_CONFIG", &self.bulk.settings.config_file);
+        }
+        for d in &deps {
+            command.arg("--dep").arg(d);
+        }
+        let child = command
+            .spawn()
+            .with_context(|| format!("{}: cannot start its build", p.pkgname))?;
+        self.reasons.insert(start.task, why);
+        self.started.insert(start.task, (start, stats));
+        Ok(Started::Child(child))
+    }
+
+    fn ended(&mut self, task: usize, status: std::io::Result<ExitStatus>, took: Duration) -> bool {
+        let Some((start, stats_file)) = self.started.remove(&task) else {
+            return false;
+        };
+        let p = &self.packages[task];
+        let mut stats: Stats = fs_err::read(&stats_file)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        let exited = status.as_ref().is_ok_and(ExitStatus::success);
+        if stats.costs.is_empty() {
+            stats.costs.push(super::one::Cost {
+                phase: "total".to_owned(),
+                wall: took.as_secs_f64(),
+                ..super::one::Cost::default()
+            });
+        }
+        let ok = exited && stats.ok;
+        if !ok && stats.error.is_none() {
+            stats.error = Some(match &status {
+                Ok(s) => format!("the build process ended with {s}"),
+                Err(e) => format!("the build process: {e}"),
+            });
+        }
+        let why = self.reasons.remove(&task);
+        let note = if ok {
+            why
+        } else {
+            Some(format!(
+                "{}{}",
+                stats
+                    .failed_phase
+                    .as_deref()
+                    .map(|ph| format!("{ph}: "))
+                    .unwrap_or_default(),
+                stats.error.as_deref().unwrap_or("failed")
+            ))
+        };
+        let _ = self.recorder.record(
+            task,
+            if ok { "built" } else { "failed" },
+            None,
+            note.as_deref(),
+            Some(start.make_jobs),
+            Some(&stats),
+            ok.then_some(p.files.as_str()),
+        );
+        ok
+    }
+
+    fn cascaded(&mut self, cause: usize, gone: &[usize]) {
+        let _ = self.recorder.indirect(gone, cause);
+    }
+}
+
+/// Plain lines, or one live line on a terminal.
+struct Progress {
+    total: usize,
+    finished: usize,
+    bar: Option<indicatif::ProgressBar>,
+    started: HashMap<usize, Instant>,
+}
+
+impl Progress {
+    fn new(total: usize) -> Progress {
+        let bar = std::io::IsTerminal::is_terminal(&std::io::stderr()).then(|| {
+            let bar = indicatif::ProgressBar::new(total as u64);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{pos}/{len} {wide_msg}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            bar
+        });
+        Progress {
+            total,
+            finished: 0,
+            bar,
+            started: HashMap::new(),
+        }
+    }
+
+    fn line(&self, text: &str) {
+        match &self.bar {
+            Some(bar) => bar.println(text),
+            None => eprintln!("{text}"),
+        }
+    }
+
+    fn done(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl Observer for Progress {
+    fn started(&mut self, _: &Scheduler, start: Start) {
+        self.started.insert(start.task, Instant::now());
+    }
+
+    fn finished(&mut self, scheduler: &Scheduler, task: usize, ok: bool, gone: &[usize]) {
+        self.finished += 1 + gone.len();
+        let name = &scheduler.graph().tasks[task].name;
+        let took = self
+            .started
+            .remove(&task)
+            .map(|t| t.elapsed().as_secs_f64())
+            .unwrap_or_default();
+        let what = if ok { "done" } else { "FAILED" };
+        self.line(&format!(
+            "[{}/{}] {what} {name} ({took:.1} s){}",
+            self.finished,
+            self.total,
+            if gone.is_empty() {
+                String::new()
+            } else {
+                format!("; {} dependents will not build", gone.len())
+            }
+        ));
+        if let Some(bar) = &self.bar {
+            bar.set_position(self.finished as u64);
+        }
+    }
+
+    fn tick(&mut self, scheduler: &Scheduler, elapsed: Duration) {
+        let Some(bar) = &self.bar else { return };
+        let running: Vec<String> = scheduler
+            .running()
+            .iter()
+            .map(|&t| {
+                let secs = self.started.get(&t).map_or(0, |s| s.elapsed().as_secs());
+                format!("{} {secs}s", scheduler.graph().tasks[t].name)
+            })
+            .collect();
+        bar.set_message(format!(
+            "{:.0}s, ETA {:.0}s: {}",
+            elapsed.as_secs_f64(),
+            scheduler.eta(elapsed.as_secs_f64()),
+            running.join(", ")
+        ));
+    }
+}
