@@ -9,7 +9,7 @@ use std::process::{Command, Output};
 use crate::util::{World, depot_bin, serve_http, skip, stderr, stdout};
 
 /// Build areas outside the root, so that "the root is unchanged" means something.
-fn build_env(w: &World, c: &mut Command) {
+pub(crate) fn build_env(w: &World, c: &mut Command) {
     c.env("WRKOBJDIR", w.dir.path().join("work"))
         .env("PACKAGES", w.dir.path().join("packages"))
         .env("DISTDIR", w.dir.path().join("distfiles"))
@@ -50,7 +50,7 @@ fn fails(w: &World, args: &[&str], env: &[(&str, &str)]) -> String {
 }
 
 /// Write a recipe: `recipe.toml` and any other files (paths relative to the recipe dir).
-fn recipe(tree: &Path, path: &str, toml: &str, files: &[(&str, &str)]) -> PathBuf {
+pub(crate) fn recipe(tree: &Path, path: &str, toml: &str, files: &[(&str, &str)]) -> PathBuf {
     let dir = tree.join(path);
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("recipe.toml"), toml).unwrap();
@@ -63,7 +63,7 @@ fn recipe(tree: &Path, path: &str, toml: &str, files: &[(&str, &str)]) -> PathBu
 }
 
 /// A recipe for a tiny C program `tool` that prints `text`; no distfile.
-fn tool_recipe(tree: &Path, path: &str, head: &str, text: &str) -> PathBuf {
+pub(crate) fn tool_recipe(tree: &Path, path: &str, head: &str, text: &str) -> PathBuf {
     let toml = format!(
         "{head}\ncategories = [\"misc\"]\ncomment = \"A tiny tool\"\ndistfiles = []\npost-extract = \"cp ${{FILESDIR}}/* ${{WRKSRC}}/\"\n"
     );
@@ -770,7 +770,7 @@ struct Real {
     first: String,
 }
 
-fn distfiles() -> PathBuf {
+pub(crate) fn distfiles() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/distfiles")
 }
 

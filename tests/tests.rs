@@ -11,6 +11,7 @@ mod add;
 mod admin;
 mod bad_input;
 mod build;
+mod bulk;
 mod create;
 mod delete;
 mod info;

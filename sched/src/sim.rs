@@ -95,6 +95,11 @@ pub fn run(mut scheduler: Scheduler, actual: &Actual) -> Result<Outcome, String>
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::float_cmp,
+    clippy::unwrap_used,
+    reason = "exact small values; tests fail loudly"
+)]
 mod tests {
     use super::*;
     use crate::cores::CorePolicy;

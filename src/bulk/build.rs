@@ -112,11 +112,16 @@ fn tasks(bulk: &Bulk, packages: &[BulkPackage], options: &BulkOptions) -> Result
             Task {
                 name: p.pkgname.clone(),
                 estimate,
-                deps: p
-                    .depends
-                    .lines()
-                    .filter_map(|d| index.get(d).copied())
-                    .collect(),
+                // A prefailed package never builds: what it needs does not
+                // matter (and may be a cycle).
+                deps: if p.prefailed.is_some() {
+                    Vec::new()
+                } else {
+                    p.depends
+                        .lines()
+                        .filter_map(|d| index.get(d).copied())
+                        .collect()
+                },
                 speedup,
                 memory: history.map(|h| h.max_rss as u64),
                 exclusive: groups

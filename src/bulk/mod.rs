@@ -3,6 +3,11 @@
 //! cost of every build live in pkgdb (`bulk_*` tables); logs and reports
 //! under the bulk directory (`<root>/var/bulk`, or `BULKDIR`).
 
+#![allow(
+    clippy::cast_precision_loss,
+    reason = "sizes, seconds and counts far below 2^52"
+)]
+
 pub mod build;
 pub mod drive;
 pub mod one;

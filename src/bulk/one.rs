@@ -109,7 +109,7 @@ fn dir_size(dir: &Path) -> i64 {
         .into_iter()
         .flatten()
         .filter_map(|e| e.metadata().ok())
-        .filter(|m| m.is_file())
+        .filter(std::fs::Metadata::is_file)
         .map(|m| m.len() as i64)
         .sum()
 }

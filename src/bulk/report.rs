@@ -26,25 +26,22 @@ struct Record<'a> {
     log: Option<String>,
 }
 
-/// The log a report links: the failed phase's, or the last phase that ran.
+/// The log a report links: the failed phase's, or the last phase's that ran
+/// (then depot's own output).
 fn log_link(bulk: &Bulk, p: &BulkPackage) -> Option<String> {
     let dir = bulk.log_dir(&p.pkgname);
-    let mut logs: Vec<(std::time::SystemTime, String)> = fs_err::read_dir(&dir)
-        .ok()?
-        .flatten()
-        .filter_map(|e| {
-            let name = e.file_name().to_string_lossy().into_owned();
-            let mtime = e.metadata().ok()?.modified().ok()?;
-            (name.ends_with(".log") && name != "depot.log").then_some((mtime, name))
-        })
-        .collect();
-    logs.sort();
-    let name = logs
-        .pop()
-        .map_or_else(|| "depot.log".to_owned(), |(_, n)| n);
-    dir.join(&name)
-        .exists()
-        .then(|| format!("logs/{}/{name}", p.pkgname))
+    let failed = p
+        .reason
+        .as_deref()
+        .and_then(|r| r.split_once(':'))
+        .map(|(phase, _)| phase.to_owned());
+    let name = failed
+        .into_iter()
+        .chain(crate::build::PHASES.iter().rev().map(|ph| (*ph).to_owned()))
+        .map(|phase| format!("{phase}.log"))
+        .chain(["depot.log".to_owned()])
+        .find(|name| dir.join(name).is_file())?;
+    Some(format!("logs/{}/{name}", p.pkgname))
 }
 
 fn escape(text: &str) -> String {
@@ -218,6 +215,16 @@ pub fn explain(bulk: &Bulk, name: &str) -> Result<i32> {
     let Some(p) = find(&packages, name) else {
         bail!("{name}: no such package in the last scan (give category/name, PKGNAME or PKGBASE)");
     };
+    // The recipe as it is now, not as the last scan saw it.
+    let mut now = p.clone();
+    if let Some(tree) = bulk.read()?.bulk_meta("tree")? {
+        let dir = std::path::Path::new(&tree).join(&p.pkgpath);
+        if let Ok(recipe) = crate::build::Recipe::load(&dir) {
+            now.recipe_hash = recipe.hash;
+            now.files = super::scan::files_text(&crate::build::recipe::file_hashes(&dir)?);
+        }
+    }
+    let p = &now;
     println!("{} ({})", p.pkgname, p.pkgpath);
     if let Some(status) = &p.status {
         println!("last bulk: {status}");
@@ -284,7 +291,7 @@ pub fn history(bulk: &Bulk, csv: bool) -> Result<i32> {
                 r.phase,
                 r.wall,
                 r.cpu,
-                r.max_rss as f64 / 1048576.0,
+                r.max_rss as f64 / 1_048_576.0,
                 r.make_jobs
             );
         }

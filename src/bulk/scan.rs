@@ -38,10 +38,10 @@ fn whole_tree(tree: &Path) -> Result<Vec<String>> {
         }
         for entry in fs_err::read_dir(category.path())? {
             let entry = entry?;
-            if entry.path().join("recipe.toml").is_file() {
-                if let Some(p) = pkgpath_in(tree, &entry.path()) {
-                    out.push(p);
-                }
+            if entry.path().join("recipe.toml").is_file()
+                && let Some(p) = pkgpath_in(tree, &entry.path())
+            {
+                out.push(p);
             }
         }
     }
@@ -60,14 +60,27 @@ fn limited(list: &Path) -> Result<Vec<String>> {
         .collect())
 }
 
-type Loaded = BTreeMap<String, Result<(Recipe, Vec<(String, String)>), String>>;
+/// A recipe read with its files' hashes, or why it could not be.
+type Read = Result<(Recipe, Vec<(String, String)>), String>;
+type Loaded = BTreeMap<String, Read>;
+
+/// `sha256 name` lines, as `bulk_packages.files` keeps them.
+pub fn files_text(files: &[(String, String)]) -> String {
+    files.iter().fold(String::new(), |mut out, (name, sha)| {
+        out.push_str(sha);
+        out.push(' ');
+        out.push_str(name);
+        out.push('\n');
+        out
+    })
+}
 
 /// Read recipes in parallel; with `follow`, also every recipe they depend on.
 fn load_all(tree: &Path, start: Vec<String>, follow: bool) -> Loaded {
     let mut loaded: Loaded = BTreeMap::new();
     let mut todo = start;
     while !todo.is_empty() {
-        let batch: Vec<(String, Result<(Recipe, Vec<(String, String)>), String>)> = todo
+        let batch: Vec<(String, Read)> = todo
             .par_iter()
             .map(|pkgpath| {
                 let dir = tree.join(pkgpath);
@@ -83,6 +96,7 @@ fn load_all(tree: &Path, start: Vec<String>, follow: bool) -> Loaded {
             if follow && let Ok((recipe, _)) = &read {
                 for dep in &recipe.depends {
                     if let Some(p) = pkgpath_in(tree, &dep.recipe)
+                        && dep.recipe.join("recipe.toml").is_file()
                         && !loaded.contains_key(&p)
                         && !todo.contains(&p)
                         && p != pkgpath
@@ -117,16 +131,17 @@ pub fn scan(tree: &Path, list: Option<&Path>) -> Result<Scanned> {
         };
         match read {
             Err(e) => {
-                row.pkgname = pkgpath.rsplit('/').next().unwrap_or(pkgpath).to_owned();
+                pkgpath
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or(pkgpath)
+                    .clone_into(&mut row.pkgname);
                 row.prefailed = Some(format!("the recipe cannot be read: {e}"));
             }
             Ok((recipe, files)) => {
                 row.pkgname.clone_from(&recipe.pkgname);
                 row.recipe_hash.clone_from(&recipe.hash);
-                row.files = files
-                    .iter()
-                    .map(|(name, sha)| format!("{sha} {name}\n"))
-                    .collect();
+                row.files = files_text(files);
                 row.make_jobs_safe = recipe.file.make_jobs_safe != Some(false);
                 let distinfo = Distinfo::load(&recipe.dir).unwrap_or_default();
                 row.distfile_size = recipe

@@ -1,0 +1,453 @@
+//! Bulk builds: scan, prefailed and failed packages with their dependents,
+//! up-to-date and rebuild reasons, resuming after kill -9, reports (checked
+//! in headless Chromium), upload and install from the uploaded repository,
+//! and the scheduler's simulator. Tiny recipes keep most of this fast; the
+//! real upstream recipes are bulk-built once.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use crate::build::{build_env, distfiles, recipe, tool_recipe};
+use crate::util::{World, depot_bin, skip, stderr, stdout};
+
+fn bulk(w: &World, args: &[&str]) -> Output {
+    let mut c = w.command(&depot_bin());
+    build_env(w, &mut c);
+    c.arg("bulk").args(args);
+    c.output().expect("run depot bulk")
+}
+
+fn report(w: &World) -> serde_json::Value {
+    let text = std::fs::read_to_string(w.root.join("var/bulk/report.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn status_of(w: &World, pkgpath: &str) -> (String, String, String) {
+    let r = report(w);
+    let rec = r
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["pkgpath"] == pkgpath)
+        .unwrap_or_else(|| panic!("{pkgpath} not in {r}"));
+    let s = |k: &str| rec[k].as_str().unwrap_or_default().to_owned();
+    (s("status"), s("cause"), s("reason"))
+}
+
+fn depends(path: &str) -> String {
+    let name = path.rsplit('/').next().unwrap();
+    format!("depends = [\"{name}>=1:../../{path}\"]")
+}
+
+/// a, b (needs a); broken (does not compile), after-broken (needs it);
+/// orphan (needs a recipe that is not there), after-orphan; a cycle.
+fn tiny_tree(t: &Path) {
+    tool_recipe(t, "misc/a", "distname = \"a-1.0\"", "a");
+    tool_recipe(
+        t,
+        "misc/b",
+        &format!("distname = \"b-1.0\"\n{}", depends("misc/a")),
+        "b",
+    );
+    let broken = tool_recipe(t, "misc/broken", "distname = \"broken-1.0\"", "x");
+    std::fs::write(broken.join("files/tool.c"), "this is not C\n").unwrap();
+    tool_recipe(
+        t,
+        "misc/after-broken",
+        &format!(
+            "distname = \"after-broken-1.0\"\n{}",
+            depends("misc/broken")
+        ),
+        "y",
+    );
+    tool_recipe(
+        t,
+        "misc/orphan",
+        &format!("distname = \"orphan-1.0\"\n{}", depends("misc/nothere")),
+        "o",
+    );
+    tool_recipe(
+        t,
+        "misc/after-orphan",
+        &format!(
+            "distname = \"after-orphan-1.0\"\n{}",
+            depends("misc/orphan")
+        ),
+        "p",
+    );
+    tool_recipe(
+        t,
+        "misc/cyc1",
+        &format!("distname = \"cyc1-1.0\"\n{}", depends("misc/cyc2")),
+        "c",
+    );
+    tool_recipe(
+        t,
+        "misc/cyc2",
+        &format!("distname = \"cyc2-1.0\"\n{}", depends("misc/cyc1")),
+        "d",
+    );
+}
+
+#[test]
+fn a_bulk_fails_alone_names_causes_and_rebuilds_only_what_changed() {
+    let w = World::new();
+    let tree = w.dir.path().join("tree");
+    tiny_tree(&tree);
+    let t = tree.to_str().unwrap();
+    let out = bulk(&w, &["--tree", t, "--jobs", "2"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("misc/orphan: prefailed: dependency nothere>=1 names")
+            && err.contains("dependency cycle: misc/cyc"),
+        "{err}"
+    );
+    assert_eq!(status_of(&w, "misc/a").0, "built");
+    assert_eq!(status_of(&w, "misc/b").0, "built");
+    let (s, _, why) = status_of(&w, "misc/broken");
+    assert_eq!(s, "failed");
+    assert!(why.starts_with("build:"), "{why}");
+    assert_eq!(
+        status_of(&w, "misc/after-broken"),
+        ("indirect-failed".into(), "broken-1.0".into(), String::new())
+    );
+    assert_eq!(status_of(&w, "misc/orphan").0, "prefailed");
+    assert_eq!(
+        status_of(&w, "misc/after-orphan"),
+        (
+            "indirect-prefailed".into(),
+            "orphan-1.0".into(),
+            String::new()
+        )
+    );
+    assert_eq!(status_of(&w, "misc/cyc1").0, "prefailed");
+    // The failure's log is linked and holds the compiler's complaint.
+    let r = report(&w);
+    let broken = r
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["pkgpath"] == "misc/broken")
+        .unwrap();
+    let log = w
+        .root
+        .join("var/bulk")
+        .join(broken["log"].as_str().unwrap());
+    assert!(
+        std::fs::read_to_string(&log).unwrap().contains("error"),
+        "{}",
+        log.display()
+    );
+    // The text report ranks failures by how many packages they broke.
+    let text = std::fs::read_to_string(w.root.join("var/bulk/report.txt")).unwrap();
+    assert!(
+        text.contains("broken-1.0") && text.contains("breaks 1"),
+        "{text}"
+    );
+    // What the builds cost is recorded, per phase.
+    let csv = stdout(&bulk(&w, &["history", "--csv"]));
+    assert!(
+        csv.lines()
+            .any(|l| l.starts_with(|c: char| c.is_ascii_digit())
+                && l.contains(",misc/a,a-1.0,build,")),
+        "{csv}"
+    );
+    // The built packages are installed in the root, each in its depot dir.
+    let run = Command::new(w.root.join("packages/b-1.0/bin/tool"))
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&run), "b\n");
+
+    // A second run builds nothing that built.
+    let package_a = w.dir.path().join("packages/All/a-1.0.tgz");
+    let before = std::fs::metadata(&package_a).unwrap().modified().unwrap();
+    bulk(&w, &["--jobs", "2"]);
+    assert_eq!(status_of(&w, "misc/a").0, "up-to-date");
+    assert_eq!(status_of(&w, "misc/b").0, "up-to-date");
+    assert_eq!(status_of(&w, "misc/broken").0, "failed");
+    let after = std::fs::metadata(&package_a).unwrap().modified().unwrap();
+    assert_eq!(before, after);
+
+    // Changing a rebuilds a and b, naming the file and the dependency.
+    std::fs::write(
+        tree.join("misc/a/files/tool.c"),
+        "#include <stdio.h>\nint main(void) { puts(\"a2\"); return 0; }\n",
+    )
+    .unwrap();
+    let explain = stdout(&bulk(&w, &["explain", "misc/a"]));
+    assert!(
+        explain.contains("next bulk builds it: recipe changed: files/tool.c"),
+        "{explain}"
+    );
+    bulk(&w, &["--jobs", "2"]);
+    let (s, _, why) = status_of(&w, "misc/a");
+    assert_eq!(
+        (s.as_str(), why.as_str()),
+        ("built", "recipe changed: files/tool.c")
+    );
+    let (s, _, why) = status_of(&w, "misc/b");
+    assert_eq!(
+        (s.as_str(), why.as_str()),
+        ("built", "dependency rebuilt: a-1.0")
+    );
+    let run = Command::new(w.root.join("packages/a-1.0/bin/tool"))
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&run), "a2\n");
+}
+
+#[test]
+fn a_bulk_killed_midway_continues_without_rebuilding_what_finished() {
+    let w = World::new();
+    let tree = w.dir.path().join("tree");
+    tool_recipe(&tree, "misc/a", "distname = \"a-1.0\"", "a");
+    tool_recipe(
+        &tree,
+        "misc/b",
+        &format!(
+            "distname = \"b-1.0\"\n{}\npost-build = \"sleep 5\"",
+            depends("misc/a")
+        ),
+        "b",
+    );
+    tool_recipe(
+        &tree,
+        "misc/c",
+        &format!("distname = \"c-1.0\"\n{}", depends("misc/b")),
+        "c",
+    );
+    let mut c = w.command(&depot_bin());
+    build_env(&w, &mut c);
+    let mut child = c
+        .args(["bulk", "--tree", tree.to_str().unwrap(), "--jobs", "2"])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill depot while b builds (a is done: b's build has started).
+    let b_log = w.root.join("var/bulk/logs/b-1.0/depot.log");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_mins(1);
+    while !b_log.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(b_log.exists(), "b never started");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let package_a = w.dir.path().join("packages/All/a-1.0.tgz");
+    let a_time = std::fs::metadata(&package_a).unwrap().modified().unwrap();
+    assert!(!w.dir.path().join("packages/All/c-1.0.tgz").exists());
+
+    let out = bulk(&w, &["--jobs", "2"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(status_of(&w, "misc/a").0, "up-to-date");
+    assert_eq!(status_of(&w, "misc/b").0, "built");
+    assert_eq!(status_of(&w, "misc/c").0, "built");
+    assert_eq!(
+        std::fs::metadata(&package_a).unwrap().modified().unwrap(),
+        a_time
+    );
+    let run = Command::new(w.root.join("packages/c-1.0/bin/tool"))
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&run), "c\n");
+}
+
+#[test]
+fn bad_bulk_input_is_refused_with_what_to_do() {
+    let w = World::new();
+    let out = bulk(&w, &["build"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("run `depot bulk scan"),
+        "{}",
+        stderr(&out)
+    );
+    let out = bulk(&w, &["--tree", "/nonexistent/tree"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("is not a directory"),
+        "{}",
+        stderr(&out)
+    );
+    let out = bulk(&w, &["build", "--memory-limit", "lots"]);
+    assert!(!out.status.success());
+}
+
+fn chromium() -> Option<PathBuf> {
+    ["chromium", "chromium-browser", "google-chrome"]
+        .iter()
+        .find_map(|name| {
+            std::env::var_os("PATH").and_then(|path| {
+                std::env::split_paths(&path)
+                    .map(|d| d.join(name))
+                    .find(|p| p.is_file())
+            })
+        })
+}
+
+fn dump_dom(browser: &Path, url: &str) -> String {
+    let out = Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--allow-file-access-from-files",
+            "--dump-dom",
+            url,
+        ])
+        .output()
+        .unwrap();
+    stdout(&out)
+}
+
+#[test]
+fn real_recipes_bulk_build_upload_and_install_from_the_upload() {
+    let dist = distfiles();
+    if !dist.join("lzop-1.04.tar.gz").exists() {
+        skip("../shared/distfiles is not beside the checkout");
+        return;
+    }
+    let w = World::new();
+    let tree = w.dir.path().join("tree");
+    let recipes = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("recipes");
+    for entry in walkdir::WalkDir::new(&recipes) {
+        let entry = entry.unwrap();
+        let to = tree.join(entry.path().strip_prefix(&recipes).unwrap());
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&to).unwrap();
+        } else {
+            std::fs::copy(entry.path(), &to).unwrap();
+        }
+    }
+    // A deliberately broken recipe beside the real ones, and one needing it.
+    recipe(
+        &tree,
+        "misc/broken",
+        "distname = \"broken-1.0\"\ncategories = [\"misc\"]\ncomment = \"Broken\"\ndistfiles = []\ndo-build = \"echo broken-on-purpose; exit 3\"\n",
+        &[],
+    );
+    recipe(
+        &tree,
+        "misc/needs-broken",
+        "distname = \"needs-broken-1.0\"\ncategories = [\"misc\"]\ncomment = \"Needs broken\"\ndistfiles = []\ndepends = [\"broken>=1:../../misc/broken\"]\nno_build = true\n",
+        &[],
+    );
+    let site = format!("file://{}/", dist.canonicalize().unwrap().display());
+    let upload = w.dir.path().join("repo");
+    let mut c = w.command(&depot_bin());
+    build_env(&w, &mut c);
+    let out = c
+        .args(["bulk", "--tree", tree.to_str().unwrap(), "--jobs", "2"])
+        .arg("--upload")
+        .arg(&upload)
+        .env("MASTER_SITE_OVERRIDE", &site)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    for path in [
+        "archivers/lzo",
+        "archivers/lzop",
+        "devel/zlib",
+        "graphics/libpng",
+        "lang/lua",
+        "misc/hello",
+    ] {
+        assert_eq!(status_of(&w, path).0, "built", "{path}: {}", stderr(&out));
+    }
+    assert_eq!(status_of(&w, "misc/broken").0, "failed");
+    assert_eq!(status_of(&w, "misc/needs-broken").0, "indirect-failed");
+
+    // A fresh root installs lzop from the upload.
+    let fresh = World::new();
+    let site = format!("file://{}", upload.display());
+    let out = fresh.run_env(&["install", "lzop"], &[("BINPKG_SITES", &site)]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lzop = Command::new(fresh.root.join("bin/lzop"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(
+        stdout(&lzop).contains("1.04") || stderr(&lzop).contains("1.04"),
+        "{}",
+        stderr(&lzop)
+    );
+
+    // The HTML report, in a real browser: every package with its status; a log opens.
+    let Some(browser) = chromium() else {
+        skip("chromium is not installed");
+        return;
+    };
+    let page = w.root.join("var/bulk/report.html");
+    let dom = dump_dom(&browser, &format!("file://{}", page.display()));
+    for (name, status) in [
+        ("lzop-1.04", "built"),
+        ("zlib-1.2.13", "built"),
+        ("broken-1.0", "failed"),
+        ("needs-broken-1.0", "indirect-failed"),
+    ] {
+        assert!(
+            dom.contains(&format!(
+                "<td>{name}</td><td class=\"status\">{status}</td>"
+            )),
+            "{name} {status} not in the page:\n{dom}"
+        );
+    }
+    let r = report(&w);
+    let log = r
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["pkgpath"] == "misc/broken")
+        .and_then(|p| p["log"].as_str())
+        .unwrap()
+        .to_owned();
+    assert!(dom.contains(&format!("href=\"{log}\"")), "{dom}");
+    let opened = dump_dom(
+        &browser,
+        &format!("file://{}", w.root.join("var/bulk").join(&log).display()),
+    );
+    assert!(opened.contains("broken-on-purpose"), "{opened}");
+}
+
+#[test]
+fn simulate_prints_makespan_and_bound_and_critical_path_beats_fifo() {
+    let w = World::new();
+    let graph = w.scratch.join("g.json");
+    // A fan-out behind one long chain: FIFO starts the short jobs first.
+    let mut jobs = vec![
+        serde_json::json!({"name": "root", "duration": 1.0, "deps": []}),
+        serde_json::json!({"name": "long1", "duration": 10.0, "deps": ["root"]}),
+        serde_json::json!({"name": "long2", "duration": 10.0, "deps": ["long1"]}),
+    ];
+    for i in 0..8 {
+        jobs.push(serde_json::json!({"name": format!("s{i}"), "duration": 2.0, "deps": ["root"]}));
+    }
+    // Put the long chain last in file order.
+    jobs.rotate_left(1);
+    jobs.rotate_right(1);
+    let long1 = jobs.remove(1);
+    jobs.push(long1);
+    let long2 = jobs.remove(1);
+    jobs.push(long2);
+    std::fs::write(&graph, serde_json::json!({ "jobs": jobs }).to_string()).unwrap();
+    let g = graph.to_str().unwrap();
+    let last = |rule: &str| -> (f64, f64) {
+        let out = w.ok(&["bulk", "simulate", g, "--jobs", "2", "--rule", rule]);
+        let line = out.lines().last().unwrap().to_owned();
+        let field = |k: &str| -> f64 {
+            line.split_whitespace()
+                .find_map(|f| f.strip_prefix(k))
+                .unwrap()
+                .parse()
+                .unwrap()
+        };
+        (field("makespan="), field("lower_bound="))
+    };
+    let (cp, bound) = last("critical-path");
+    let (fifo, _) = last("fifo");
+    // Bound: root 1 + chain 20 = 21; critical path meets it.
+    assert!((bound - 21.0).abs() < 1e-6, "{bound}");
+    assert!((cp - 21.0).abs() < 1e-6, "{cp}");
+    assert!(fifo > cp, "fifo {fifo} cp {cp}");
+}
