@@ -270,8 +270,15 @@ fn bad_bulk_input_is_refused_with_what_to_do() {
         "{}",
         stderr(&out)
     );
-    let out = bulk(&w, &["build", "--memory-limit", "lots"]);
+    let out = bulk(&w, &["--tree", ".", "--memory-limit", "lots"]);
     assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("lots: not a size"),
+        "{}",
+        stderr(&out)
+    );
+    // Nothing of the root was made.
+    assert!(!w.root.exists(), "a failed bulk left {}", w.root.display());
 }
 
 fn chromium() -> Option<PathBuf> {

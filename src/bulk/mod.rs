@@ -81,11 +81,42 @@ impl Bulk {
     }
 }
 
+/// Check what can be checked before anything is written (so bad input
+/// leaves a fresh root as it was): the tree for a scan, a scan for the
+/// later phases, the limits.
+fn precheck(bulk: &Bulk, options: &BulkOptions, needs_scan: bool) -> Result<()> {
+    options
+        .memory_limit
+        .as_deref()
+        .map(build::parse_size)
+        .transpose()?;
+    if needs_scan {
+        bulk.packages()?;
+    } else {
+        tree(bulk, options)?;
+    }
+    Ok(())
+}
+
+/// The tree to scan, which must be a directory.
+fn tree(bulk: &Bulk, options: &BulkOptions) -> Result<PathBuf> {
+    let last = bulk.read()?.bulk_meta("tree")?;
+    let tree = scan::tree_of(options.tree.as_deref(), last)?;
+    if !tree.is_dir() {
+        bail!(
+            "the recipe tree {} is not a directory; give one with --tree",
+            tree.display()
+        );
+    }
+    Ok(tree)
+}
+
 /// Run `depot bulk` or one of its phases.
 pub fn run(settings: Settings, args: &BulkArgs) -> Result<i32> {
     let bulk = Bulk::new(settings)?;
     match &args.phase {
         None => {
+            precheck(&bulk, &args.options, false)?;
             let _lock = bulk.lock()?;
             scan_phase(&bulk, &args.options)?;
             let status = build::run(&bulk, &args.options)?;
@@ -96,11 +127,13 @@ pub fn run(settings: Settings, args: &BulkArgs) -> Result<i32> {
             Ok(status)
         }
         Some(BulkPhase::Scan(options)) => {
+            precheck(&bulk, options, false)?;
             let _lock = bulk.lock()?;
             scan_phase(&bulk, options)?;
             Ok(0)
         }
         Some(BulkPhase::Build(options)) => {
+            precheck(&bulk, options, true)?;
             let _lock = bulk.lock()?;
             build::run(&bulk, options)
         }
@@ -108,7 +141,8 @@ pub fn run(settings: Settings, args: &BulkArgs) -> Result<i32> {
             report::run(&bulk)?;
             Ok(0)
         }
-        Some(BulkPhase::Upload { dir, .. }) => {
+        Some(BulkPhase::Upload { dir, options }) => {
+            precheck(&bulk, options, true)?;
             let _lock = bulk.lock()?;
             upload::run(&bulk, dir)?;
             Ok(0)
@@ -121,14 +155,7 @@ pub fn run(settings: Settings, args: &BulkArgs) -> Result<i32> {
 }
 
 fn scan_phase(bulk: &Bulk, options: &BulkOptions) -> Result<()> {
-    let last = bulk.read()?.bulk_meta("tree")?;
-    let tree = scan::tree_of(options.tree.as_deref(), last)?;
-    if !tree.is_dir() {
-        bail!(
-            "the recipe tree {} is not a directory; give one with --tree",
-            tree.display()
-        );
-    }
+    let tree = tree(bulk, options)?;
     let began = std::time::Instant::now();
     let scanned = scan::scan(&tree, options.limited_list.as_deref())?;
     let prefailed: Vec<&pkgdb::BulkPackage> = scanned
