@@ -107,21 +107,30 @@ fn history_from_row(row: &Row<'_>) -> rusqlite::Result<HistoryRow> {
     })
 }
 
+/// Every row `sql` (no parameters) selects, mapped by `from_row`.
+fn all_rows<R: Reader + ?Sized, T>(
+    reader: &R,
+    sql: &str,
+    from_row: fn(&Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Vec<T>> {
+    let mut stmt = reader
+        .connection()
+        .prepare(sql)
+        .map_err(|e| reader.wrap(e))?;
+    stmt.query_map([], from_row)
+        .and_then(Iterator::collect)
+        .map_err(|e| reader.wrap(e))
+}
+
 /// Reading the bulk tables.
 pub trait BulkQueries: Reader {
     /// Every scanned recipe, by pkgpath.
     fn bulk_packages(&self) -> Result<Vec<BulkPackage>> {
-        let conn = self.connection();
-        let mut stmt = conn
-            .prepare(&format!(
-                "SELECT {PACKAGE_COLUMNS} FROM bulk_packages ORDER BY pkgpath"
-            ))
-            .map_err(|e| self.wrap(e))?;
-        let rows = stmt
-            .query_map([], package_from_row)
-            .and_then(Iterator::collect)
-            .map_err(|e| self.wrap(e))?;
-        Ok(rows)
+        all_rows(
+            self,
+            &format!("SELECT {PACKAGE_COLUMNS} FROM bulk_packages ORDER BY pkgpath"),
+            package_from_row,
+        )
     }
 
     /// A value the bulk keeps (the tree scanned, when a run began, ...).
@@ -136,33 +145,23 @@ pub trait BulkQueries: Reader {
 
     /// Every measured build and phase, oldest first.
     fn bulk_history(&self) -> Result<Vec<HistoryRow>> {
-        let conn = self.connection();
-        let mut stmt = conn
-            .prepare(&format!(
-                "SELECT {HISTORY_COLUMNS} FROM bulk_history ORDER BY id"
-            ))
-            .map_err(|e| self.wrap(e))?;
-        let rows = stmt
-            .query_map([], history_from_row)
-            .and_then(Iterator::collect)
-            .map_err(|e| self.wrap(e))?;
-        Ok(rows)
+        all_rows(
+            self,
+            &format!("SELECT {HISTORY_COLUMNS} FROM bulk_history ORDER BY id"),
+            history_from_row,
+        )
     }
 
     /// The latest successful measurement of each pkgpath and phase.
     fn bulk_latest(&self) -> Result<Vec<HistoryRow>> {
-        let conn = self.connection();
-        let mut stmt = conn
-            .prepare(&format!(
+        all_rows(
+            self,
+            &format!(
                 "SELECT {HISTORY_COLUMNS} FROM bulk_history WHERE id IN
                      (SELECT max(id) FROM bulk_history WHERE ok GROUP BY pkgpath, phase)"
-            ))
-            .map_err(|e| self.wrap(e))?;
-        let rows = stmt
-            .query_map([], history_from_row)
-            .and_then(Iterator::collect)
-            .map_err(|e| self.wrap(e))?;
-        Ok(rows)
+            ),
+            history_from_row,
+        )
     }
 }
 

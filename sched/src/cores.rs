@@ -204,11 +204,6 @@ fn by_need(s: &Situation) -> usize {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::float_cmp,
-    clippy::unwrap_used,
-    reason = "exact small values; tests fail loudly"
-)]
 mod tests {
     use super::*;
 

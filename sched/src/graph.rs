@@ -247,11 +247,6 @@ fn toposort(tasks: &[Task], rdeps: &[Vec<usize>]) -> Result<Vec<usize>, GraphErr
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::float_cmp,
-    clippy::unwrap_used,
-    reason = "exact small values; tests fail loudly"
-)]
 mod tests {
     use super::*;
 

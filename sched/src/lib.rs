@@ -14,6 +14,14 @@
     clippy::cast_precision_loss,
     reason = "counts of cores, make jobs and tasks are far below 2^52"
 )]
+#![cfg_attr(
+    test,
+    allow(
+        clippy::float_cmp,
+        clippy::unwrap_used,
+        reason = "exact small values; tests fail loudly"
+    )
+)]
 
 pub mod cores;
 pub mod graph;

@@ -389,11 +389,6 @@ impl Scheduler {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::float_cmp,
-    clippy::unwrap_used,
-    reason = "exact small values; tests fail loudly"
-)]
 mod tests {
     use super::*;
     use crate::graph::Task;

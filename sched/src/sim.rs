@@ -6,7 +6,7 @@
 //! cores than there are, each runs slower by the same factor.
 
 use crate::cores::Speedup;
-use crate::scheduler::{Scheduler, Start, Status};
+use crate::scheduler::{Scheduler, Status};
 
 /// The truth the scheduler does not see.
 #[derive(Debug, Clone)]
@@ -22,10 +22,6 @@ pub struct Actual {
 pub struct Outcome {
     /// When the last build ended.
     pub makespan: f64,
-    /// Core-seconds of work done.
-    pub core_seconds: f64,
-    /// Every start, with its time.
-    pub starts: Vec<(f64, Start)>,
 }
 
 /// Run every task of the scheduler's graph to the end.
@@ -48,7 +44,6 @@ pub fn run(mut scheduler: Scheduler, actual: &Actual) -> Result<Outcome, String>
         while let Some(start) = scheduler.next(now) {
             left[start.task] = 1.0;
             make_jobs[start.task] = start.make_jobs;
-            outcome.starts.push((now, start));
         }
         let running = scheduler.running().to_vec();
         if running.is_empty() {
@@ -72,7 +67,6 @@ pub fn run(mut scheduler: Scheduler, actual: &Actual) -> Result<Outcome, String>
             .map(|&t| left[t] / rate(t))
             .fold(f64::INFINITY, f64::min);
         now += step;
-        outcome.core_seconds += step * demand.min(cores);
         let mut ended = Vec::new();
         for &t in &running {
             left[t] -= step * rate(t);
@@ -95,11 +89,6 @@ pub fn run(mut scheduler: Scheduler, actual: &Actual) -> Result<Outcome, String>
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::float_cmp,
-    clippy::unwrap_used,
-    reason = "exact small values; tests fail loudly"
-)]
 mod tests {
     use super::*;
     use crate::cores::CorePolicy;
