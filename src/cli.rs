@@ -793,6 +793,36 @@ pub struct BulkOptions {
     pub upload: Option<PathBuf>,
 }
 
+impl BulkOptions {
+    /// These options, with those not given taken from `outer` (given before
+    /// the phase: `depot bulk --jobs 2 build`).
+    pub fn or(&self, outer: &BulkOptions) -> BulkOptions {
+        let list = |inner: &Vec<String>, outer: &Vec<String>| {
+            if inner.is_empty() {
+                outer.clone()
+            } else {
+                inner.clone()
+            }
+        };
+        BulkOptions {
+            tree: self.tree.clone().or_else(|| outer.tree.clone()),
+            limited_list: self
+                .limited_list
+                .clone()
+                .or_else(|| outer.limited_list.clone()),
+            jobs: self.jobs.or(outer.jobs),
+            cores: self.cores.or(outer.cores),
+            memory_limit: self
+                .memory_limit
+                .clone()
+                .or_else(|| outer.memory_limit.clone()),
+            never_together: list(&self.never_together, &outer.never_together),
+            force: list(&self.force, &outer.force),
+            upload: self.upload.clone().or_else(|| outer.upload.clone()),
+        }
+    }
+}
+
 /// `depot bulk ...`.
 #[derive(Debug, Subcommand)]
 pub enum BulkPhase {
@@ -801,14 +831,11 @@ pub enum BulkPhase {
     /// Build what the scan found out of date, in dependency order.
     Build(BulkOptions),
     /// Write the text, HTML and JSON reports of the last build.
-    Report(BulkOptions),
+    Report,
     /// Copy the built packages to DIR/All, then write its pkg_summary (summary last).
     Upload {
         /// The repository directory (packages go to DIR/All).
         dir: PathBuf,
-        /// Settings.
-        #[command(flatten)]
-        options: BulkOptions,
     },
     /// Why a package was (or would be) built.
     Explain {

@@ -270,6 +270,14 @@ fn bad_bulk_input_is_refused_with_what_to_do() {
         "{}",
         stderr(&out)
     );
+    // Options given before the phase count as well.
+    let out = bulk(&w, &["--tree", "/nonexistent/tree", "scan"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("/nonexistent/tree is not a directory"),
+        "{}",
+        stderr(&out)
+    );
     let out = bulk(&w, &["--tree", ".", "--memory-limit", "lots"]);
     assert!(!out.status.success());
     assert!(

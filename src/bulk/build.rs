@@ -9,7 +9,7 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail};
-use pkgdb::{BulkPackage, BulkQueries as _, HistoryRow};
+use pkgdb::{BulkPackage, BulkQueries as _, HistoryRow, Queries as _};
 use sched::scheduler::Status;
 use sched::{CorePolicy, Graph, Limits, Scheduler, Speedup, Start, Task};
 
@@ -17,7 +17,7 @@ use super::Bulk;
 use super::drive::{self, Executor, Observer, Started};
 use super::one::Stats;
 use crate::build::BuildSettings;
-use crate::build::bin_install::{Installer, package_identity};
+use crate::build::bin_install::{Installer, build_identity, package_identity};
 use crate::cli::BulkOptions;
 
 /// The statuses a package ends a bulk with.
@@ -137,8 +137,7 @@ fn tasks(bulk: &Bulk, packages: &[BulkPackage], options: &BulkOptions) -> Result
 
 /// Run the build phase. Returns the exit status: 0 when every package
 /// built or was up to date.
-pub fn run(bulk: &Bulk, options: &BulkOptions) -> Result<i32> {
-    let packages = bulk.packages()?;
+pub fn run(bulk: &Bulk, packages: &[BulkPackage], options: &BulkOptions) -> Result<i32> {
     let build_settings = BuildSettings::from_env(&bulk.settings)?;
     let cores = options
         .cores
@@ -154,7 +153,7 @@ pub fn run(bulk: &Bulk, options: &BulkOptions) -> Result<i32> {
         .as_deref()
         .map(parse_size)
         .transpose()?;
-    let graph = Graph::new(tasks(bulk, &packages, options)?)
+    let graph = Graph::new(tasks(bulk, packages, options)?)
         .map_err(|e| anyhow::anyhow!("the scanned graph: {e}; run `depot bulk scan` again"))?;
     let mut scheduler = Scheduler::new(
         graph,
@@ -171,7 +170,7 @@ pub fn run(bulk: &Bulk, options: &BulkOptions) -> Result<i32> {
         tx.bulk_set_meta("run", &run_id.to_string())?;
         Ok(())
     })?;
-    let mut recorder = Recorder::new(bulk, &packages, run_id);
+    let mut recorder = Recorder::new(bulk, packages, run_id);
     for (i, p) in packages.iter().enumerate() {
         if let Some(why) = &p.prefailed
             && scheduler.status(i) != Status::Failed
@@ -184,9 +183,17 @@ pub fn run(bulk: &Bulk, options: &BulkOptions) -> Result<i32> {
     }
     let forced: BTreeSet<&str> = options.force.iter().map(String::as_str).collect();
     let tree = PathBuf::from(bulk.read()?.bulk_meta("tree")?.unwrap_or_default());
+    let installed = bulk
+        .read()?
+        .packages()?
+        .into_iter()
+        .map(|p| (p.pkgname, p.build_info))
+        .collect();
     let mut executor = Builds {
         bulk,
-        packages: &packages,
+        packages,
+        deps: dependency_names(packages),
+        installed,
         tree,
         build_settings: &build_settings,
         forced: &forced,
@@ -197,6 +204,7 @@ pub fn run(bulk: &Bulk, options: &BulkOptions) -> Result<i32> {
     let mut observer = Progress::new(packages.len());
     let took = drive::drive(&mut scheduler, &mut executor, &mut observer);
     observer.done();
+    let _ = recorder.flush();
     let counts = recorder.counts();
     let line: Vec<String> = STATUSES
         .iter()
@@ -218,14 +226,33 @@ pub fn run(bulk: &Bulk, options: &BulkOptions) -> Result<i32> {
     Ok(i32::from(bad > 0))
 }
 
-/// Writes outcomes and costs to pkgdb as they happen.
+/// One package's outcome, waiting to be written.
+struct Outcome {
+    pkgpath: String,
+    status: &'static str,
+    cause: Option<String>,
+    reason: Option<String>,
+    make_jobs: Option<i64>,
+    duration: Option<f64>,
+    built_files: Option<String>,
+    history: Vec<HistoryRow>,
+}
+
+/// Writes outcomes and costs to pkgdb. A build's outcome and costs are
+/// written the moment it ends; outcomes decided without building (up to
+/// date, prefailed, indirect) are batched, since a rerun decides them
+/// again should they be lost.
 struct Recorder<'a> {
     bulk: &'a Bulk,
     packages: &'a [BulkPackage],
     run: i64,
     status: HashMap<usize, &'static str>,
+    pending: Vec<Outcome>,
     error: Option<anyhow::Error>,
 }
+
+/// Outcomes batched before a write.
+const BATCH: usize = 256;
 
 impl<'a> Recorder<'a> {
     fn new(bulk: &'a Bulk, packages: &'a [BulkPackage], run: i64) -> Recorder<'a> {
@@ -234,6 +261,7 @@ impl<'a> Recorder<'a> {
             packages,
             run,
             status: HashMap::new(),
+            pending: Vec::new(),
             error: None,
         }
     }
@@ -273,18 +301,42 @@ impl<'a> Recorder<'a> {
                     .collect()
             })
             .unwrap_or_default();
-        let duration = stats.and_then(|s| s.costs.last()).map(|c| c.wall);
+        self.pending.push(Outcome {
+            pkgpath: p.pkgpath.clone(),
+            status,
+            cause: cause.map(str::to_owned),
+            reason: reason.map(str::to_owned),
+            make_jobs: make_jobs.map(|m| m as i64),
+            duration: stats.and_then(|s| s.costs.last()).map(|c| c.wall),
+            built_files: built_files.map(str::to_owned),
+            history,
+        });
+        if stats.is_some() || self.pending.len() >= BATCH {
+            self.flush()
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Write what is pending, in one transaction.
+    fn flush(&mut self) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let pending = std::mem::take(&mut self.pending);
         let result = self.bulk.write(|tx| {
-            tx.bulk_set_outcome(
-                &p.pkgpath,
-                status,
-                cause,
-                reason,
-                make_jobs.map(|m| m as i64),
-                duration,
-                built_files,
-            )?;
-            tx.bulk_add_history(&history)?;
+            for o in &pending {
+                tx.bulk_set_outcome(
+                    &o.pkgpath,
+                    o.status,
+                    o.cause.as_deref(),
+                    o.reason.as_deref(),
+                    o.make_jobs,
+                    o.duration,
+                    o.built_files.as_deref(),
+                )?;
+                tx.bulk_add_history(&o.history)?;
+            }
             Ok(())
         });
         if let Err(e) = &result
@@ -326,6 +378,10 @@ struct Builds<'a, 'r> {
     tree: PathBuf,
     build_settings: &'a BuildSettings,
     forced: &'a BTreeSet<&'a str>,
+    /// Each package's dependencies, as PKGNAMEs.
+    deps: Vec<Vec<String>>,
+    /// The `+BUILD_INFO` of every package installed in the root when the run began.
+    installed: HashMap<String, String>,
     started: HashMap<usize, (Start, PathBuf)>,
     reasons: HashMap<usize, String>,
     recorder: &'r mut Recorder<'a>,
@@ -351,22 +407,43 @@ fn changed_files(before: &str, now: &str) -> Vec<String> {
     names
 }
 
-/// Why a package must be built, or `None` when its package is up to date:
-/// forced; no package; another recipe hash (naming the files that
-/// changed); built with other dependencies; or a dependency's package is
-/// newer than its own (the dependency was rebuilt since).
-pub fn reason(
+/// Whether a package must be built.
+pub enum Verdict {
+    /// Its package is up to date; what the package records of its build
+    /// (recipe hash, dependencies).
+    UpToDate((String, Vec<String>)),
+    /// Build it, for this reason.
+    Build(String),
+}
+
+/// Why a package must be built: forced; no package; another recipe hash
+/// (naming the files that changed); built with other dependencies; or a
+/// dependency's package is newer than its own (the dependency was rebuilt
+/// since). Otherwise it is up to date.
+pub fn verdict(
     p: &BulkPackage,
     deps: &[String],
     settings: &BuildSettings,
     forced: bool,
-) -> Option<String> {
+) -> Verdict {
+    match reason(p, deps, settings, forced) {
+        Ok(identity) => Verdict::UpToDate(identity),
+        Err(why) => Verdict::Build(why),
+    }
+}
+
+fn reason(
+    p: &BulkPackage,
+    deps: &[String],
+    settings: &BuildSettings,
+    forced: bool,
+) -> Result<(String, Vec<String>), String> {
     if forced {
-        return Some("forced".to_owned());
+        return Err("forced".to_owned());
     }
     let package_file = settings.package_file(&p.pkgname);
     let Some((hash, with)) = package_identity(&package_file) else {
-        return Some("new: no package yet".to_owned());
+        return Err("new: no package yet".to_owned());
     };
     if hash != p.recipe_hash {
         let files = p
@@ -374,7 +451,7 @@ pub fn reason(
             .as_deref()
             .map(|b| changed_files(b, &p.files))
             .unwrap_or_default();
-        return Some(if files.is_empty() {
+        return Err(if files.is_empty() {
             "recipe changed".to_owned()
         } else {
             format!("recipe changed: {}", files.join(", "))
@@ -388,27 +465,45 @@ pub fn reason(
         .map(String::as_str)
         .collect();
     if !rebuilt.is_empty() {
-        return Some(format!("dependency rebuilt: {}", rebuilt.join(", ")));
+        return Err(format!("dependency rebuilt: {}", rebuilt.join(", ")));
     }
-    None
+    Ok((hash, with))
+}
+
+/// Each package's dependencies as the PKGNAMEs the scan chose, sorted.
+pub fn dependency_names(packages: &[BulkPackage]) -> Vec<Vec<String>> {
+    let by_path: HashMap<&str, &str> = packages
+        .iter()
+        .map(|p| (p.pkgpath.as_str(), p.pkgname.as_str()))
+        .collect();
+    packages
+        .iter()
+        .map(|p| {
+            let mut deps: Vec<String> = p
+                .depends
+                .lines()
+                .filter_map(|d| by_path.get(d).map(|n| (*n).to_owned()))
+                .collect();
+            deps.sort();
+            deps.dedup();
+            deps
+        })
+        .collect()
 }
 
 impl Builds<'_, '_> {
-    fn deps_of(&self, task: usize) -> Vec<String> {
-        let mut deps: Vec<String> = self.packages[task]
-            .depends
-            .lines()
-            .filter_map(|d| self.packages.iter().find(|p| p.pkgpath == d))
-            .map(|p| p.pkgname.clone())
-            .collect();
-        deps.sort();
-        deps.dedup();
-        deps
-    }
-
-    /// Install an up-to-date package that is not in the root (a fresh root
-    /// reusing PACKAGES).
-    fn ensure_installed(&self, pkgname: &str, file: &std::path::Path) -> Result<()> {
+    /// Install an up-to-date package unless exactly that build is installed
+    /// (a fresh root reusing PACKAGES, or a stale install of its PKGNAME).
+    fn ensure_installed(
+        &self,
+        pkgname: &str,
+        file: &std::path::Path,
+        identity: &(String, Vec<String>),
+    ) -> Result<()> {
+        let installed = self.installed.get(pkgname).map(String::as_str);
+        if installed.and_then(build_identity).as_ref() == Some(identity) {
+            return Ok(());
+        }
         let reporter = crate::build::Terminal { quiet: true };
         let installer = Installer {
             settings: &self.bulk.settings,
@@ -418,30 +513,28 @@ impl Builds<'_, '_> {
             remote: None,
             view: None,
         };
-        super::one::install_replacing(self.bulk, &installer, pkgname, file)
+        super::one::install_replacing(self.bulk, &installer, pkgname, file, installed)
     }
 }
 
-impl Executor for Builds<'_, '_> {
-    fn start(&mut self, start: Start) -> Result<Started> {
-        let p = &self.packages[start.task];
-        let deps = self.deps_of(start.task);
+impl Builds<'_, '_> {
+    /// Settle an up-to-date package, or start its build.
+    fn launch(&mut self, start: Start) -> Result<Started> {
+        let packages = self.packages;
+        let p = &packages[start.task];
         let file = self.build_settings.package_file(&p.pkgname);
         let forced = self.forced.contains("all")
             || self.forced.contains(p.pkgpath.as_str())
             || self.forced.contains(pkgbase(&p.pkgname));
-        let Some(why) = reason(p, &deps, self.build_settings, forced) else {
-            let installed = self.ensure_installed(&p.pkgname, &file);
-            let (status, note) = match &installed {
-                Ok(()) => ("up-to-date", None),
-                Err(e) => (
-                    "failed",
-                    Some(format!("installing {}: {e:#}", file.display())),
-                ),
-            };
-            self.recorder
-                .record(start.task, status, None, note.as_deref(), None, None, None)?;
-            return Ok(Started::Settled(installed.is_ok()));
+        let why = match verdict(p, &self.deps[start.task], self.build_settings, forced) {
+            Verdict::Build(why) => why,
+            Verdict::UpToDate(identity) => {
+                self.ensure_installed(&p.pkgname, &file, &identity)
+                    .with_context(|| format!("installing {}", file.display()))?;
+                self.recorder
+                    .record(start.task, "up-to-date", None, None, None, None, None)?;
+                return Ok(Started::Settled(true));
+            }
         };
         let logs = self.bulk.log_dir(&p.pkgname);
         if logs.exists() {
@@ -468,15 +561,29 @@ impl Executor for Builds<'_, '_> {
         if self.bulk.settings.config_file.is_file() {
             command.env("DEPOT_CONFIG", &self.bulk.settings.config_file);
         }
-        for d in &deps {
+        for d in &self.deps[start.task] {
             command.arg("--dep").arg(d);
         }
-        let child = command
-            .spawn()
-            .with_context(|| format!("{}: cannot start its build", p.pkgname))?;
+        let child = command.spawn().context("cannot start its build")?;
         self.reasons.insert(start.task, why);
         self.started.insert(start.task, (start, stats));
         Ok(Started::Child(child))
+    }
+}
+
+impl Executor for Builds<'_, '_> {
+    /// Whatever goes wrong before a build runs fails that package, with the
+    /// error as its reason, and the bulk goes on.
+    fn start(&mut self, start: Start) -> Result<Started> {
+        match self.launch(start) {
+            Ok(started) => Ok(started),
+            Err(e) => {
+                let why = format!("{e:#}");
+                self.recorder
+                    .record(start.task, "failed", None, Some(&why), None, None, None)?;
+                Ok(Started::Settled(false))
+            }
+        }
     }
 
     fn ended(&mut self, task: usize, status: std::io::Result<ExitStatus>, took: Duration) -> bool {
@@ -579,28 +686,42 @@ impl Observer for Progress {
         self.started.insert(start.task, Instant::now());
     }
 
-    fn finished(&mut self, scheduler: &Scheduler, task: usize, ok: bool, gone: &[usize]) {
+    fn finished(
+        &mut self,
+        scheduler: &Scheduler,
+        task: usize,
+        ran: bool,
+        ok: bool,
+        gone: &[usize],
+    ) {
         self.finished += 1 + gone.len();
-        let name = &scheduler.graph().tasks[task].name;
-        let took = self
-            .started
-            .remove(&task)
-            .map(|t| t.elapsed().as_secs_f64())
-            .unwrap_or_default();
-        let what = if ok { "done" } else { "FAILED" };
-        self.line(&format!(
-            "[{}/{}] {what} {name} ({took:.1} s){}",
-            self.finished,
-            self.total,
-            if gone.is_empty() {
-                String::new()
-            } else {
-                format!("; {} dependents will not build", gone.len())
-            }
-        ));
         if let Some(bar) = &self.bar {
             bar.set_position(self.finished as u64);
         }
+        let took = self
+            .started
+            .remove(&task)
+            .map(|t| t.elapsed().as_secs_f64());
+        // Up-to-date packages pass silently; the summary counts them.
+        if ok && !ran {
+            return;
+        }
+        let what = if ok { "built" } else { "FAILED" };
+        let name = &scheduler.graph().tasks[task].name;
+        let took = if ran {
+            format!(" ({:.1} s)", took.unwrap_or_default())
+        } else {
+            String::new()
+        };
+        let dependents = if gone.is_empty() {
+            String::new()
+        } else {
+            format!("; {} dependents will not build", gone.len())
+        };
+        self.line(&format!(
+            "[{}/{}] {what} {name}{took}{dependents}",
+            self.finished, self.total
+        ));
     }
 
     fn tick(&mut self, scheduler: &Scheduler, elapsed: Duration) {

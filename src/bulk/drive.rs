@@ -33,8 +33,9 @@ pub trait Executor {
 pub trait Observer {
     /// A task started (or settled without a process).
     fn started(&mut self, _scheduler: &Scheduler, _start: Start) {}
-    /// A task ended; `gone` are the dependents that can now never build.
-    fn finished(&mut self, scheduler: &Scheduler, task: usize, ok: bool, gone: &[usize]);
+    /// A task ended (`ran`: a process ran for it; otherwise it settled at
+    /// once); `gone` are the dependents that can now never build.
+    fn finished(&mut self, scheduler: &Scheduler, task: usize, ran: bool, ok: bool, gone: &[usize]);
     /// Nothing happened for a while (to redraw a display).
     fn tick(&mut self, _scheduler: &Scheduler, _elapsed: Duration) {}
 }
@@ -73,7 +74,7 @@ pub fn drive(
             };
             let gone = scheduler.finish(start.task, settled);
             executor.cascaded(start.task, &gone);
-            observer.finished(scheduler, start.task, settled, &gone);
+            observer.finished(scheduler, start.task, false, settled, &gone);
         }
         if running == 0 {
             break;
@@ -84,7 +85,7 @@ pub fn drive(
                 let ok = executor.ended(task, status, took);
                 let gone = scheduler.finish(task, ok);
                 executor.cascaded(task, &gone);
-                observer.finished(scheduler, task, ok, &gone);
+                observer.finished(scheduler, task, true, ok, &gone);
             }
             Err(mpsc::RecvTimeoutError::Timeout) => observer.tick(scheduler, began.elapsed()),
             Err(mpsc::RecvTimeoutError::Disconnected) => break,

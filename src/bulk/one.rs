@@ -206,7 +206,17 @@ fn build_and_install(
         remote: None,
         view: None,
     };
-    install_replacing(bulk, &installer, &recipe.pkgname, &file)?;
+    let installed = bulk
+        .read()?
+        .package(&recipe.pkgname)?
+        .map(|row| row.build_info);
+    install_replacing(
+        bulk,
+        &installer,
+        &recipe.pkgname,
+        &file,
+        installed.as_deref(),
+    )?;
     build::clean(&build)?;
     Ok(())
 }
@@ -214,14 +224,16 @@ fn build_and_install(
 /// Install a package file into the bulk's root, unless exactly this build
 /// is installed; a stale build of the same PKGNAME is deleted first (its
 /// dependents are out of date too, and rebuild after it).
+/// `installed` is the `+BUILD_INFO` of the install of `pkgname`, if any.
 pub fn install_replacing(
     bulk: &Bulk,
     installer: &Installer<'_>,
     pkgname: &str,
     file: &Path,
+    installed: Option<&str>,
 ) -> Result<()> {
-    if let Some(row) = bulk.read()?.package(pkgname)? {
-        let installed = crate::build::bin_install::build_identity(&row.build_info);
+    if let Some(info) = installed {
+        let installed = crate::build::bin_install::build_identity(info);
         if installed.is_some() && installed == crate::build::bin_install::package_identity(file) {
             return Ok(());
         }

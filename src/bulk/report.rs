@@ -10,7 +10,7 @@ use pkgdb::{BulkPackage, BulkQueries as _};
 use serde::Serialize;
 
 use super::Bulk;
-use super::build::{STATUSES, reason};
+use super::build::{STATUSES, Verdict, dependency_names, verdict};
 use crate::build::BuildSettings;
 
 /// One package in the JSON report.
@@ -239,19 +239,16 @@ pub fn explain(bulk: &Bulk, name: &str) -> Result<i32> {
         println!("cannot be built: {why}");
         return Ok(0);
     }
-    let mut deps: Vec<String> = p
-        .depends
-        .lines()
-        .filter_map(|d| packages.iter().find(|q| q.pkgpath == d))
-        .map(|q| q.pkgname.clone())
-        .collect();
-    deps.sort();
-    deps.dedup();
+    let index = packages
+        .iter()
+        .position(|q| q.pkgpath == p.pkgpath)
+        .unwrap_or_default();
+    let deps = &dependency_names(&packages)[index];
     let settings = BuildSettings::from_env(&bulk.settings)?;
     let file = settings.package_file(&p.pkgname);
-    match reason(p, &deps, &settings, false) {
-        Some(why) => println!("next bulk builds it: {why}"),
-        None => println!("next bulk: up to date ({})", file.display()),
+    match verdict(p, deps, &settings, false) {
+        Verdict::Build(why) => println!("next bulk builds it: {why}"),
+        Verdict::UpToDate(_) => println!("next bulk: up to date ({})", file.display()),
     }
     Ok(0)
 }

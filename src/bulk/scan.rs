@@ -75,39 +75,37 @@ pub fn files_text(files: &[(String, String)]) -> String {
     })
 }
 
-/// Read recipes in parallel; with `follow`, also every recipe they depend on.
-fn load_all(tree: &Path, start: Vec<String>, follow: bool) -> Loaded {
+/// Read recipes in parallel, and then every recipe they depend on.
+fn load_all(tree: &Path, start: Vec<String>) -> Loaded {
     let mut loaded: Loaded = BTreeMap::new();
-    let mut todo = start;
+    let mut todo: BTreeSet<String> = start.into_iter().collect();
     while !todo.is_empty() {
-        let batch: Vec<(String, Read)> = todo
-            .par_iter()
+        let batch: Vec<(String, Read)> = std::mem::take(&mut todo)
+            .into_par_iter()
             .map(|pkgpath| {
-                let dir = tree.join(pkgpath);
+                let dir = tree.join(&pkgpath);
                 let read = Recipe::load(&dir)
                     .and_then(|r| Ok((file_hashes(&r.dir)?, r)))
                     .map(|(files, r)| (r, files))
                     .map_err(|e| format!("{e:#}"));
-                (pkgpath.clone(), read)
+                (pkgpath, read)
             })
             .collect();
-        todo = Vec::new();
-        for (pkgpath, read) in batch {
-            if follow && let Ok((recipe, _)) = &read {
-                for dep in &recipe.depends {
-                    if let Some(p) = pkgpath_in(tree, &dep.recipe)
-                        && dep.recipe.join("recipe.toml").is_file()
-                        && !loaded.contains_key(&p)
-                        && !todo.contains(&p)
-                        && p != pkgpath
-                    {
-                        todo.push(p);
-                    }
+        let in_batch: BTreeSet<&str> = batch.iter().map(|(p, _)| p.as_str()).collect();
+        for (_, read) in &batch {
+            let Ok((recipe, _)) = read else { continue };
+            for dep in &recipe.depends {
+                if let Some(p) = pkgpath_in(tree, &dep.recipe)
+                    && !loaded.contains_key(&p)
+                    && !in_batch.contains(p.as_str())
+                    && dep.recipe.join("recipe.toml").is_file()
+                {
+                    todo.insert(p);
                 }
             }
-            loaded.insert(pkgpath, read);
         }
-        todo.retain(|p| !loaded.contains_key(p));
+        drop(in_batch);
+        loaded.extend(batch);
     }
     loaded
 }
@@ -121,7 +119,7 @@ pub fn scan(tree: &Path, list: Option<&Path>) -> Result<Scanned> {
         None => whole_tree(tree)
             .with_context(|| format!("reading the recipe tree {}", tree.display()))?,
     };
-    let loaded = load_all(tree, start, true);
+    let loaded = load_all(tree, start);
     let mut packages: BTreeMap<String, BulkPackage> = BTreeMap::new();
     for (pkgpath, read) in &loaded {
         let mut row = BulkPackage {

@@ -204,11 +204,6 @@ pub fn run(args: &SimulateArgs) -> Result<i32> {
             },
         )
         .map_err(|e| anyhow::anyhow!("{}: {e}", args.graph.display()))?;
-        if std::env::var_os("DEPOT_SIM_TRACE").is_some() {
-            for (at, start) in &outcome.starts {
-                eprintln!("{at:.1} {} {}", loaded.names[start.task], start.make_jobs);
-            }
-        }
         outcome.makespan
     };
     println!(
@@ -245,5 +240,5 @@ impl Executor for Sleeper {
 struct Quiet;
 
 impl Observer for Quiet {
-    fn finished(&mut self, _: &Scheduler, _: usize, _: bool, _: &[usize]) {}
+    fn finished(&mut self, _: &Scheduler, _: usize, _: bool, _: bool, _: &[usize]) {}
 }

@@ -11,15 +11,14 @@ use super::Bulk;
 use crate::build::BuildSettings;
 
 /// Run `depot bulk upload TARGET`.
-pub fn run(bulk: &Bulk, target: &Path) -> Result<()> {
-    let packages = bulk.packages()?;
+pub fn run(bulk: &Bulk, packages: &[pkgdb::BulkPackage], target: &Path) -> Result<()> {
     let build_settings = BuildSettings::from_env(&bulk.settings)?;
     let all = target.join("All");
     fs_err::create_dir_all(&all)
         .with_context(|| format!("cannot make the upload directory {}", all.display()))?;
     let mut copied = 0;
     let mut kept = 0;
-    for p in &packages {
+    for p in packages {
         if !matches!(p.status.as_deref(), Some("built" | "up-to-date")) {
             continue;
         }
@@ -52,10 +51,9 @@ pub fn run(bulk: &Bulk, target: &Path) -> Result<()> {
     Ok(())
 }
 
-fn same_file(a: &Path, b: &Path) -> Result<bool> {
-    let (ma, mb) = (fs_err::metadata(a)?, fs_err::metadata(b)?);
-    if ma.len() != mb.len() {
-        return Ok(false);
-    }
-    Ok(fs_err::read(a)? == fs_err::read(b)?)
+/// Whether `copy` is a copy of `file` made after it was last written: the
+/// same size and not older (a rebuilt package is newer than its upload).
+fn same_file(file: &Path, copy: &Path) -> Result<bool> {
+    let (ma, mb) = (fs_err::metadata(file)?, fs_err::metadata(copy)?);
+    Ok(ma.len() == mb.len() && mb.modified()? >= ma.modified()?)
 }
