@@ -7,11 +7,15 @@
   cores     makespan at 16 cores: fixed make jobs (1 and cores/jobs), bob's
             rule, and depot's sharing by need (parallel fractions drawn by
             depot: a quarter 0-0.3, the rest 0.6-0.97, seeded).
+  speeds    makespan / lower bound on slots of unequal speed (1,1,1,1;
+            1,1,2,4; 1,2,2,2,4,4,8,8), -n 2000 seeds 1-5: depot's earliest
+            finish by critical path vs portbuild's rule (graph order, least
+            running/power), and depot with --noise 0.5.
   sleep     300 `sleep` jobs from a dag_bench.py graph: `make -k -j N` on the
             Makefile dag_bench.py writes vs `depot bulk simulate --execute`,
             N = 4 and 8, in one run.
 
-usage: benches/bulk.py [quality|cores|sleep|all] [--depot PATH]
+usage: benches/bulk.py [quality|cores|speeds|sleep|all] [--depot PATH]
 """
 
 import argparse
@@ -79,6 +83,24 @@ def cores(depot, tmp):
         print("%4d  " % seed + "  ".join("%9.0f (%.2f)" % (v, v / base) for v in row))
 
 
+def speeds(depot, tmp):
+    sets = ["1,1,1,1", "1,1,2,4", "1,2,2,2,4,4,8,8"]
+    print("seed  speeds              depot   portbuild  depot+noise0.5")
+    for sp in sets:
+        cols = {"depot": [], "portbuild": [], "noise": []}
+        for seed in range(1, 6):
+            g = gen(tmp, 2000, seed)
+            row = [simulate(depot, g, "--speeds", sp)[2],
+                   simulate(depot, g, "--speeds", sp, "--rule", "portbuild")[2],
+                   simulate(depot, g, "--speeds", sp, "--noise", "0.5", "--seed", str(seed))[2]]
+            for k, v in zip(cols, row):
+                cols[k].append(v)
+            print("%4d  %-16s  %7.4f  %9.4f  %9.4f" % ((seed, sp) + tuple(row)))
+        print("      %-16s  geomean depot %.4f (max %.4f)  portbuild %.4f (max %.4f)  noise %.4f (max %.4f)"
+              % (sp, geo(cols["depot"]), max(cols["depot"]), geo(cols["portbuild"]),
+                 max(cols["portbuild"]), geo(cols["noise"]), max(cols["noise"])))
+
+
 def sleep(depot, tmp):
     g = gen(tmp, 300, 1)
     for n in (4, 8):
@@ -105,7 +127,8 @@ def main():
     p.add_argument("--depot", default=os.path.join(HERE, "..", "target", "release", "depot"))
     a = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        for name, fn in (("quality", quality), ("cores", cores), ("sleep", sleep)):
+        for name, fn in (("quality", quality), ("cores", cores), ("speeds", speeds),
+                         ("sleep", sleep)):
             if a.what in (name, "all"):
                 print("## " + name)
                 fn(a.depot, tmp)

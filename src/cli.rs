@@ -791,6 +791,9 @@ pub struct BulkOptions {
     /// After the report, upload the packages to this directory.
     #[arg(long, value_name = "DIR")]
     pub upload: Option<PathBuf>,
+    /// Build across the machines of this nodes file (`host power [key=value…]` lines).
+    #[arg(long, value_name = "FILE")]
+    pub nodes: Option<PathBuf>,
 }
 
 impl BulkOptions {
@@ -819,6 +822,7 @@ impl BulkOptions {
             never_together: list(&self.never_together, &outer.never_together),
             force: list(&self.force, &outer.force),
             upload: self.upload.clone().or_else(|| outer.upload.clone()),
+            nodes: self.nodes.clone().or_else(|| outer.nodes.clone()),
         }
     }
 }
@@ -850,9 +854,25 @@ pub enum BulkPhase {
     },
     /// Run the scheduler on a dag_bench.py graph with a virtual clock.
     Simulate(SimulateArgs),
+    /// The machines of a multi-machine bulk.
+    #[command(subcommand)]
+    Nodes(NodesCommand),
+    /// What the master checks of a node: OS, architecture, binary digest.
+    #[command(hide = true)]
+    NodeInfo,
     /// Build one package for a bulk (run by `depot bulk build`).
     #[command(hide = true)]
     BuildOne(BuildOneArgs),
+}
+
+/// `depot bulk nodes ...`.
+#[derive(Debug, Subcommand)]
+pub enum NodesCommand {
+    /// Reach each node over ssh, compare its system, copy depot to it, report free disk.
+    Check {
+        /// The nodes file (default: --nodes, or bulk.nodes in the config).
+        file: Option<PathBuf>,
+    },
 }
 
 /// `depot bulk simulate`.
@@ -860,17 +880,20 @@ pub enum BulkPhase {
 pub struct SimulateArgs {
     /// The graph: {"jobs": [{"name", "duration", "deps", optional "cpu", "make_jobs", "parallel", "memory"}]}.
     pub graph: PathBuf,
-    /// Builds at once.
-    #[arg(short, long, value_name = "N")]
-    pub jobs: usize,
+    /// Builds at once (slots of speed 1).
+    #[arg(short, long, value_name = "N", required_unless_present = "speeds")]
+    pub jobs: Option<usize>,
+    /// One slot per speed factor (durations are divided by it), as machines of unequal power.
+    #[arg(long, value_name = "S,S,…", value_delimiter = ',', conflicts_with_all = ["jobs", "cores"])]
+    pub speeds: Vec<f64>,
     /// Share this many cores by make jobs (default policy: by need).
     #[arg(long, value_name = "C")]
     pub cores: Option<usize>,
     /// How make jobs are given: by-need, bob, or fixed:M.
     #[arg(long, value_name = "POLICY")]
     pub policy: Option<PolicyArg>,
-    /// The priority rule (others than critical-path are references).
-    #[arg(long, value_enum, default_value = "critical-path")]
+    /// The rule: plan (depot's: the candidate whose simulation finishes first); the others are references.
+    #[arg(long, value_enum, default_value = "plan")]
     pub rule: crate::bulk::simulate::Rule,
     /// Multiply each real duration by a log-normal factor of this sigma, unseen by the scheduler.
     #[arg(long, default_value_t = 0.0)]
@@ -931,4 +954,14 @@ pub struct BuildOneArgs {
     /// Where the measured costs are written (JSON).
     #[arg(long)]
     pub stats: PathBuf,
+    /// Install the dependencies from DIR/All first, unless installed (a node's own root).
+    #[arg(long, value_name = "DIR")]
+    pub install_deps: Option<PathBuf>,
+    /// Copy the built package into DIR too (for the master to fetch).
+    #[arg(long, value_name = "DIR")]
+    pub keep_package: Option<PathBuf>,
+    /// Stop the build (and everything it started) when stdin closes: the
+    /// master or its connection is gone.
+    #[arg(long)]
+    pub watch_stdin: bool,
 }

@@ -104,6 +104,9 @@ struct Config {
     /// `[build]`: the builder's settings.
     #[serde(default)]
     build: BuildConfig,
+    /// `[bulk]`: bulk builds' settings.
+    #[serde(default)]
+    bulk: BulkConfig,
     /// `[sites."URL"]` tables.
     #[serde(default)]
     sites: std::collections::BTreeMap<String, SiteConfig>,
@@ -155,6 +158,20 @@ struct BuildConfig {
     master_site_backup: Option<Entries>,
 }
 
+/// `[bulk]` in the config.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BulkConfig {
+    /// Logs and reports.
+    dir: Option<PathBuf>,
+    /// The nodes file of multi-machine bulks.
+    nodes: Option<PathBuf>,
+    /// Seconds a lost node rests before it is tried again.
+    node_retry: Option<f64>,
+    /// Seconds to wait for a node when all are down.
+    node_wait: Option<f64>,
+}
+
 /// The builder's settings: (config key, environment variable).
 const BUILD_KEYS: &[(&str, &str)] = &[
     ("build.packages", "PACKAGES"),
@@ -164,6 +181,10 @@ const BUILD_KEYS: &[(&str, &str)] = &[
     ("build.make_jobs", "MAKE_JOBS"),
     ("build.master_site_override", "MASTER_SITE_OVERRIDE"),
     ("build.master_site_backup", "MASTER_SITE_BACKUP"),
+    ("bulk.dir", "BULKDIR"),
+    ("bulk.nodes", "BULK_NODES"),
+    ("bulk.node_retry", "BULK_NODE_RETRY"),
+    ("bulk.node_wait", "BULK_NODE_WAIT"),
 ];
 
 /// `[sites."URL"]` in the config.
@@ -381,6 +402,10 @@ impl Settings {
                 "MAKE_JOBS" => b.make_jobs.map(|n| n.to_string()),
                 "MASTER_SITE_OVERRIDE" => sites(&b.master_site_override),
                 "MASTER_SITE_BACKUP" => sites(&b.master_site_backup),
+                "BULKDIR" => path(&config.bulk.dir),
+                "BULK_NODES" => path(&config.bulk.nodes),
+                "BULK_NODE_RETRY" => config.bulk.node_retry.map(|s| s.to_string()),
+                "BULK_NODE_WAIT" => config.bulk.node_wait.map(|s| s.to_string()),
                 _ => None,
             }
         };

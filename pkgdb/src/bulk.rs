@@ -38,6 +38,8 @@ pub struct BulkPackage {
     pub duration: Option<f64>,
     /// `files` as of its last successful build.
     pub built_files: Option<String>,
+    /// The node it was built on (multi-machine bulks).
+    pub node: Option<String>,
 }
 
 /// One measured build or phase.
@@ -65,9 +67,11 @@ pub struct HistoryRow {
     pub ok: bool,
     /// When it ended (seconds since the epoch).
     pub finished: i64,
+    /// The node it ran on (multi-machine bulks).
+    pub node: Option<String>,
 }
 
-const PACKAGE_COLUMNS: &str = "pkgpath, pkgname, recipe_hash, files, depends, prefailed, distfile_size, make_jobs_safe, status, cause, reason, make_jobs, duration, built_files";
+const PACKAGE_COLUMNS: &str = "pkgpath, pkgname, recipe_hash, files, depends, prefailed, distfile_size, make_jobs_safe, status, cause, reason, make_jobs, duration, built_files, node";
 
 fn package_from_row(row: &Row<'_>) -> rusqlite::Result<BulkPackage> {
     Ok(BulkPackage {
@@ -85,11 +89,12 @@ fn package_from_row(row: &Row<'_>) -> rusqlite::Result<BulkPackage> {
         make_jobs: row.get(11)?,
         duration: row.get(12)?,
         built_files: row.get(13)?,
+        node: row.get(14)?,
     })
 }
 
 const HISTORY_COLUMNS: &str =
-    "run, pkgpath, pkgname, phase, wall, cpu, max_rss, wrkdir_bytes, make_jobs, ok, finished";
+    "run, pkgpath, pkgname, phase, wall, cpu, max_rss, wrkdir_bytes, make_jobs, ok, finished, node";
 
 fn history_from_row(row: &Row<'_>) -> rusqlite::Result<HistoryRow> {
     Ok(HistoryRow {
@@ -104,6 +109,7 @@ fn history_from_row(row: &Row<'_>) -> rusqlite::Result<HistoryRow> {
         make_jobs: row.get(8)?,
         ok: row.get(9)?,
         finished: row.get(10)?,
+        node: row.get(11)?,
     })
 }
 
@@ -221,7 +227,7 @@ impl Transaction<'_> {
     pub fn bulk_clear_outcomes(&self) -> Result<()> {
         self.tx
             .execute(
-                "UPDATE bulk_packages SET status = NULL, cause = NULL, reason = NULL, make_jobs = NULL, duration = NULL",
+                "UPDATE bulk_packages SET status = NULL, cause = NULL, reason = NULL, make_jobs = NULL, duration = NULL, node = NULL",
                 [],
             )
             .map_err(|e| self.err(e))?;
@@ -239,11 +245,13 @@ impl Transaction<'_> {
         make_jobs: Option<i64>,
         duration: Option<f64>,
         built_files: Option<&str>,
+        node: Option<&str>,
     ) -> Result<()> {
         self.tx
             .execute(
                 "UPDATE bulk_packages SET status = ?2, cause = ?3, reason = ?4, make_jobs = ?5,
-                     duration = ?6, built_files = coalesce(?7, built_files) WHERE pkgpath = ?1",
+                     duration = ?6, built_files = coalesce(?7, built_files), node = ?8
+                 WHERE pkgpath = ?1",
                 params![
                     pkgpath,
                     status,
@@ -251,7 +259,8 @@ impl Transaction<'_> {
                     reason,
                     make_jobs,
                     duration,
-                    built_files
+                    built_files,
+                    node
                 ],
             )
             .map_err(|e| self.err(e))?;
@@ -274,7 +283,7 @@ impl Transaction<'_> {
         let mut insert = self
             .tx
             .prepare(&format!(
-                "INSERT INTO bulk_history ({HISTORY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+                "INSERT INTO bulk_history ({HISTORY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
             ))
             .map_err(|e| self.err(e))?;
         for r in rows {
@@ -290,7 +299,8 @@ impl Transaction<'_> {
                     r.wrkdir_bytes,
                     r.make_jobs,
                     r.ok,
-                    r.finished
+                    r.finished,
+                    r.node
                 ])
                 .map_err(|e| self.err(e))?;
         }

@@ -233,6 +233,11 @@ CREATE TABLE bulk_history (
 );
 CREATE INDEX bulk_history_pkgpath ON bulk_history(pkgpath, id);
 ",
+    r"
+-- Multi-machine bulks: the node each package was built on.
+ALTER TABLE bulk_packages ADD COLUMN node TEXT;
+ALTER TABLE bulk_history ADD COLUMN node TEXT;
+",
 ];
 
 /// The schema version this build writes.

@@ -187,14 +187,25 @@ impl Graph {
     /// for every task j, head(j) + duration(j) + (work of j's transitive
     /// dependents) / slots.
     pub fn lower_bound(&self, duration: &[f64], slots: usize) -> f64 {
-        self.lower_bound_split(duration, duration, slots)
+        self.lower_bound_split(duration, duration, slots.max(1) as f64)
+    }
+
+    /// The lower bound on slots of these speeds (a duration takes
+    /// duration / speed on a slot): the same three terms with chains at the
+    /// fastest speed and work over the sum of the speeds.
+    pub fn lower_bound_speeds(&self, duration: &[f64], speeds: &[f64]) -> f64 {
+        let fastest = speeds.iter().copied().fold(1e-9, f64::max);
+        let capacity: f64 = speeds.iter().sum();
+        let path: Vec<f64> = duration.iter().map(|d| d / fastest).collect();
+        self.lower_bound_split(&path, duration, capacity)
     }
 
     /// [`Graph::lower_bound`] where a task's shortest possible time (`path`)
     /// differs from the work it is (`work`, in slot-seconds): builds that
-    /// can take several cores.
-    pub fn lower_bound_split(&self, path: &[f64], work: &[f64], slots: usize) -> f64 {
-        let slots = slots.max(1) as f64;
+    /// can take several cores, or slots are faster; `capacity` is the
+    /// slot-seconds done per second (the number of slots, or their speeds' sum).
+    pub fn lower_bound_split(&self, path: &[f64], work: &[f64], capacity: f64) -> f64 {
+        let slots = capacity.max(1e-9);
         let bl = self.bottom_levels(path);
         let head = self.heads(path);
         let (_, after) = self.transitive_dependents(work);
@@ -285,6 +296,9 @@ mod tests {
         tasks.extend((0..8).map(|_| task(1.0, &[0])));
         let g = Graph::new(tasks).unwrap();
         assert_eq!(g.lower_bound(&g.duration, 2), 5.0);
+        // On speeds 1 and 3: 1/3 + 8/4 = 2.333…; the chain 2/3; work 9/4.
+        let b = g.lower_bound_speeds(&g.duration, &[1.0, 3.0]);
+        assert!((b - (1.0 / 3.0 + 2.0)).abs() < 1e-9, "{b}");
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //!   (slots, cores shared by need, memory, packages never built together).
 //! - [`cores`]: how many make jobs a build gets.
 //! - [`sim`]: a virtual clock that runs the scheduler on a graph.
+//! - [`plan`]: the rule whose simulation on the estimates finishes first.
 
 #![allow(
     clippy::cast_precision_loss,
@@ -25,9 +26,10 @@
 
 pub mod cores;
 pub mod graph;
+pub mod plan;
 pub mod scheduler;
 pub mod sim;
 
 pub use cores::{CorePolicy, Speedup};
 pub use graph::{Graph, GraphError, Task};
-pub use scheduler::{Limits, Scheduler, Start};
+pub use scheduler::{Limits, Placement, Scheduler, Start};

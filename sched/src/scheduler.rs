@@ -2,6 +2,13 @@
 //! the longest duration-weighted path to the end of the graph starts (ties:
 //! more transitive dependents first, then graph order), as long as the
 //! limits allow it.
+//!
+//! Slots may differ in speed (the machines of a multi-machine bulk): a task
+//! then goes to the slot where it would finish first, counting slots that
+//! are busy but free up soon. When that is a busy fast slot, the task waits
+//! for it (it is reserved) and the next task in priority order may take the
+//! free slow slot instead: a long critical build never starts on a slow
+//! machine when a fast one frees soon enough to finish it earlier.
 
 use std::cmp::Ordering;
 use std::collections::{BTreeSet, BinaryHeap};
@@ -20,6 +27,26 @@ pub struct Limits {
     pub memory: Option<u64>,
     /// How make jobs are given out.
     pub policy: CorePolicy,
+    /// Each slot's speed (durations are divided by it), when slots differ:
+    /// empty means `jobs` slots of speed 1.
+    pub speeds: Vec<f64>,
+    /// Each slot's machine (for [`Placement::LeastLoaded`]); empty means
+    /// every slot is a machine of its own.
+    pub nodes: Vec<usize>,
+    /// Which free slot a task goes to.
+    pub placement: Placement,
+}
+
+/// Which slot a task goes to when slots differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Placement {
+    /// Where it would finish first, waiting for a busy fast slot when that
+    /// is sooner (depot's).
+    #[default]
+    EarliestFinish,
+    /// A free slot of the machine with the least running builds per unit of
+    /// power, the fastest on a tie (FreeBSD portbuild's rule, to compare).
+    LeastLoaded,
 }
 
 impl Limits {
@@ -30,17 +57,40 @@ impl Limits {
             cores: jobs.max(1),
             memory: None,
             policy: CorePolicy::Fixed(1),
+            speeds: Vec::new(),
+            nodes: Vec::new(),
+            placement: Placement::EarliestFinish,
+        }
+    }
+
+    /// One slot per speed, one make job each.
+    pub fn speeds(speeds: Vec<f64>) -> Limits {
+        let jobs = speeds.len().max(1);
+        Limits {
+            speeds,
+            ..Limits::slots(jobs)
+        }
+    }
+
+    /// Each slot's speed.
+    pub fn slot_speeds(&self) -> Vec<f64> {
+        if self.speeds.is_empty() {
+            vec![1.0; self.jobs.max(1)]
+        } else {
+            self.speeds.iter().map(|s| s.max(1e-6)).collect()
         }
     }
 }
 
-/// A decision: start this task with this many make jobs.
+/// A decision: start this task on this slot with this many make jobs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Start {
     /// The task.
     pub task: usize,
     /// MAKE_JOBS for it.
     pub make_jobs: usize,
+    /// The slot it runs in.
+    pub slot: usize,
 }
 
 /// Where a task is.
@@ -56,6 +106,8 @@ pub enum Status {
         started: f64,
         /// Its make jobs.
         make_jobs: usize,
+        /// Its slot.
+        slot: usize,
     },
     /// Finished well.
     Done,
@@ -107,6 +159,10 @@ pub struct Scheduler {
     running: Vec<usize>,
     unstarted_work: f64,
     exclusive: BTreeSet<String>,
+    speed: Vec<f64>,
+    node: Vec<usize>,
+    slot_task: Vec<Option<usize>>,
+    slot_up: Vec<bool>,
 }
 
 impl Scheduler {
@@ -134,7 +190,17 @@ impl Scheduler {
             })
             .collect();
         let waiting_on: Vec<usize> = graph.tasks.iter().map(|t| t.deps.len()).collect();
+        let speed = limits.slot_speeds();
+        let node = if limits.nodes.len() == speed.len() {
+            limits.nodes.clone()
+        } else {
+            (0..speed.len()).collect()
+        };
         let mut scheduler = Scheduler {
+            slot_task: vec![None; speed.len()],
+            slot_up: vec![true; speed.len()],
+            speed,
+            node,
             unstarted_work: graph.duration.iter().sum(),
             status: vec![Status::Waiting; graph.len()],
             graph,
@@ -204,10 +270,15 @@ impl Scheduler {
         self.running
             .iter()
             .map(|&t| match self.status[t] {
-                Status::Running { started, make_jobs } => {
+                Status::Running {
+                    started,
+                    make_jobs,
+                    slot,
+                } => {
                     let total = self.graph.tasks[t]
                         .speedup
-                        .time(self.graph.duration[t], make_jobs);
+                        .time(self.graph.duration[t], make_jobs)
+                        / self.speed[slot];
                     (total - (now - started)).max(0.0) * self.graph.tasks[t].speedup.busy(make_jobs)
                 }
                 _ => 0.0,
@@ -218,7 +289,11 @@ impl Scheduler {
     /// A guess at the time left: the longer of the work left over the slots
     /// and the longest path left.
     pub fn eta(&self, now: f64) -> f64 {
-        let work = (self.unstarted_work + self.running_work(now)) / self.limits.jobs as f64;
+        let capacity: f64 = (0..self.speed.len())
+            .filter(|&s| self.slot_up[s])
+            .map(|s| self.speed[s])
+            .sum();
+        let work = (self.unstarted_work + self.running_work(now)) / capacity.max(1e-6);
         work.max(self.longest_path(now))
     }
 
@@ -228,10 +303,15 @@ impl Scheduler {
         self.running
             .iter()
             .map(|&t| match self.status[t] {
-                Status::Running { started, make_jobs } => {
+                Status::Running {
+                    started,
+                    make_jobs,
+                    slot,
+                } => {
                     let own = self.graph.tasks[t]
                         .speedup
-                        .time(self.graph.duration[t], make_jobs);
+                        .time(self.graph.duration[t], make_jobs)
+                        / self.speed[slot];
                     (own - (now - started)).max(0.0) + self.bottom[t] - self.graph.duration[t]
                 }
                 _ => 0.0,
@@ -262,12 +342,71 @@ impl Scheduler {
         true
     }
 
-    /// The next task to start now, with its make jobs; `None` when no slot,
-    /// no core or no fitting ready task is free (call again after a finish).
-    pub fn next(&mut self, now: f64) -> Option<Start> {
-        if self.running.len() >= self.limits.jobs {
-            return None;
+    /// When each slot is expected to be free: now for a free slot, the
+    /// expected end of its build for a busy one (a build past its estimate
+    /// is expected to run as long again as it has overrun), never for a
+    /// slot that is down.
+    fn availability(&self, now: f64) -> Vec<f64> {
+        (0..self.speed.len())
+            .map(|s| {
+                if !self.slot_up[s] {
+                    return f64::INFINITY;
+                }
+                let Some(t) = self.slot_task[s] else {
+                    return now;
+                };
+                match self.status[t] {
+                    Status::Running {
+                        started, make_jobs, ..
+                    } => {
+                        let end = started
+                            + self.graph.tasks[t]
+                                .speedup
+                                .time(self.graph.duration[t], make_jobs)
+                                / self.speed[s];
+                        if end > now { end } else { now + (now - end) }
+                    }
+                    _ => now,
+                }
+            })
+            .collect()
+    }
+
+    /// A free slot by portbuild's rule: the machine with the least running
+    /// builds per unit of power, the fastest slot on a tie.
+    fn least_loaded(&self, free: &[usize]) -> usize {
+        let mut running = vec![0.0_f64; self.speed.len()];
+        let mut power = vec![0.0_f64; self.speed.len()];
+        for s in 0..self.speed.len() {
+            power[self.node[s]] += self.speed[s];
+            if self.slot_task[s].is_some() {
+                running[self.node[s]] += 1.0;
+            }
         }
+        let load = |s: usize| running[self.node[s]] / power[self.node[s]].max(1e-6);
+        free.iter()
+            .copied()
+            .min_by(|&a, &b| {
+                load(a)
+                    .total_cmp(&load(b))
+                    .then(self.speed[b].total_cmp(&self.speed[a]))
+                    .then(a.cmp(&b))
+            })
+            .unwrap_or(0)
+    }
+
+    /// The next task to start now, with its slot and make jobs; `None` when
+    /// no slot, no core or no fitting ready task is free (call again after a
+    /// finish).
+    pub fn next(&mut self, now: f64) -> Option<Start> {
+        let free: Vec<usize> = (0..self.speed.len())
+            .filter(|&s| self.slot_up[s] && self.slot_task[s].is_none())
+            .collect();
+        let first_free = *free.first()?;
+        let up: Vec<usize> = (0..self.speed.len()).filter(|&s| self.slot_up[s]).collect();
+        let uniform = up
+            .iter()
+            .all(|&s| (self.speed[s] - self.speed[first_free]).abs() < 1e-9);
         let mut used = 0.0;
         for &t in &self.running {
             if let Status::Running { make_jobs, .. } = self.status[t] {
@@ -282,15 +421,49 @@ impl Scheduler {
         let limited = self.limits.policy != CorePolicy::Bob;
         let mut skipped = Vec::new();
         let mut chosen = None;
+        let mut availability: Option<Vec<f64>> = None;
+        let mut reserved = 0;
         while let Some(entry) = self.ready.pop() {
-            if self.fits(entry.task) {
-                chosen = Some(entry.task);
+            if !self.fits(entry.task) {
+                skipped.push(entry);
+                continue;
+            }
+            if uniform {
+                chosen = Some((entry.task, first_free));
                 break;
             }
+            if self.limits.placement == Placement::LeastLoaded {
+                chosen = Some((entry.task, self.least_loaded(&free)));
+                break;
+            }
+            // Where would it finish first?
+            let avail = availability.get_or_insert_with(|| self.availability(now));
+            let d = self.graph.duration[entry.task];
+            let finish = |s: usize| avail[s].max(now) + d / self.speed[s];
+            let best = up
+                .iter()
+                .copied()
+                .min_by(|&a, &b| {
+                    finish(a)
+                        .total_cmp(&finish(b))
+                        .then(avail[a].total_cmp(&avail[b]))
+                        .then(self.speed[b].total_cmp(&self.speed[a]))
+                })
+                .unwrap_or(first_free);
+            if self.slot_task[best].is_none() {
+                chosen = Some((entry.task, best));
+                break;
+            }
+            // Wait for that busy slot; later tasks may take the free ones.
+            avail[best] = finish(best);
             skipped.push(entry);
+            reserved += 1;
+            if reserved >= up.len() {
+                break;
+            }
         }
         self.ready.extend(skipped);
-        let task = chosen?;
+        let (task, slot) = chosen?;
         if limited && free_cores < 1.0 - 1e-9 {
             // The cores are taken. Only a build on the longest path left
             // starts anyway (by need): waiting would lengthen the whole bulk.
@@ -301,7 +474,7 @@ impl Scheduler {
                 return None;
             }
         }
-        let free_slots = self.limits.jobs - self.running.len() - 1;
+        let free_slots = free.len() - 1;
         let t = &self.graph.tasks[task];
         let situation = Situation {
             cores: self.limits.cores,
@@ -331,21 +504,67 @@ impl Scheduler {
         self.status[task] = Status::Running {
             started: now,
             make_jobs,
+            slot,
         };
+        self.slot_task[slot] = Some(task);
         self.unstarted_work -= self.graph.duration[task];
         self.running.push(task);
-        Some(Start { task, make_jobs })
+        Some(Start {
+            task,
+            make_jobs,
+            slot,
+        })
     }
 
-    /// A started task ended. Returns the tasks that can now never build
-    /// (when it failed): its transitive dependents, now `IndirectFailed`.
-    pub fn finish(&mut self, task: usize, ok: bool) -> Vec<usize> {
+    /// Each slot's speed.
+    pub fn speeds(&self) -> &[f64] {
+        &self.speed
+    }
+
+    /// Take a slot out of use (its machine went down) or back into use.
+    /// A build running in a slot taken out goes on until it is
+    /// [`Scheduler::requeue`]d or finishes.
+    pub fn set_slot_up(&mut self, slot: usize, up: bool) {
+        if let Some(s) = self.slot_up.get_mut(slot) {
+            *s = up;
+        }
+    }
+
+    /// Whether a slot is in use.
+    pub fn slot_is_up(&self, slot: usize) -> bool {
+        self.slot_up.get(slot).copied().unwrap_or(false)
+    }
+
+    /// A running task's build was lost (its machine went down): it is
+    /// ready again, to start anew in another slot.
+    pub fn requeue(&mut self, task: usize) {
+        let Status::Running { .. } = self.status[task] else {
+            return;
+        };
+        self.release(task);
+        self.unstarted_work += self.graph.duration[task];
+        self.make_ready(task);
+    }
+
+    /// Free a running task's slot and exclusive group.
+    fn release(&mut self, task: usize) {
         if let Some(pos) = self.running.iter().position(|&t| t == task) {
             self.running.swap_remove(pos);
             if let Some(group) = &self.graph.tasks[task].exclusive {
                 self.exclusive.remove(group);
             }
         }
+        if let Status::Running { slot, .. } = self.status[task]
+            && self.slot_task[slot] == Some(task)
+        {
+            self.slot_task[slot] = None;
+        }
+    }
+
+    /// A started task ended. Returns the tasks that can now never build
+    /// (when it failed): its transitive dependents, now `IndirectFailed`.
+    pub fn finish(&mut self, task: usize, ok: bool) -> Vec<usize> {
+        self.release(task);
         if ok {
             self.status[task] = Status::Done;
             for r in self.graph.rdeps[task].clone() {
@@ -363,6 +582,7 @@ impl Scheduler {
     /// A task fails without running (prefailed) or after. Returns its
     /// transitive dependents that had not failed yet, now `IndirectFailed`.
     pub fn fail(&mut self, task: usize) -> Vec<usize> {
+        self.release(task);
         let before = self.status[task];
         if matches!(before, Status::Waiting | Status::Ready) {
             self.unstarted_work -= self.graph.duration[task];
@@ -451,5 +671,72 @@ mod tests {
         let mut started = vec![s.next(1.0).unwrap().task, s.next(1.0).unwrap().task];
         started.sort_unstable();
         assert_eq!(started, vec![1, 2]);
+    }
+
+    #[test]
+    fn a_long_build_waits_for_a_fast_slot_that_frees_soon() {
+        // Slots of speed 4 and 1. Task 0 (4 s) then 1 (40 s) and 2 (2 s), ready together.
+        let g = graph(&[(4.0, &[]), (40.0, &[]), (2.0, &[])]);
+        let mut s = Scheduler::new(g, Limits::speeds(vec![4.0, 1.0]));
+        // 1 is the most critical: it goes to the fast slot.
+        let a = s.next(0.0).unwrap();
+        assert_eq!((a.task, a.slot), (1, 0));
+        // 0 (4 s) on the slow slot ends at 4; on the fast one at 10 + 1:
+        // the slow one now is better.
+        let b = s.next(0.0).unwrap();
+        assert_eq!((b.task, b.slot), (0, 1));
+        s.finish(0, true);
+        // 2 (2 s): the slow slot ends it at 6, the fast one at 10.5.
+        let c = s.next(4.0).unwrap();
+        assert_eq!((c.task, c.slot), (2, 1));
+    }
+
+    #[test]
+    fn a_critical_build_is_not_put_on_a_slow_slot() {
+        // 0 runs 1 s on the fast slot; 1 (40 s) would take 40 s on the free
+        // slow one but 1 + 10 s after 0 on the fast one: it waits, and 2
+        // (1 s) takes the slow slot.
+        let g = graph(&[(4.0, &[]), (40.0, &[]), (1.0, &[])]);
+        let mut limits = Limits::speeds(vec![4.0, 1.0]);
+        limits.jobs = 2;
+        let mut s = Scheduler::with_priority(g, limits, vec![3.0, 2.0, 1.0]);
+        let a = s.next(0.0).unwrap();
+        assert_eq!((a.task, a.slot), (0, 0));
+        let b = s.next(0.0).unwrap();
+        assert_eq!((b.task, b.slot), (2, 1));
+        assert_eq!(s.next(0.0), None);
+        s.finish(0, true);
+        let c = s.next(1.0).unwrap();
+        assert_eq!((c.task, c.slot), (1, 0));
+    }
+
+    #[test]
+    fn a_lost_build_is_requeued_and_a_down_slot_unused() {
+        let g = graph(&[(1.0, &[]), (1.0, &[0])]);
+        let mut s = Scheduler::new(g, Limits::slots(2));
+        let a = s.next(0.0).unwrap();
+        assert_eq!((a.task, a.slot), (0, 0));
+        s.set_slot_up(0, false);
+        s.requeue(0);
+        assert_eq!(s.status(0), Status::Ready);
+        let b = s.next(0.5).unwrap();
+        assert_eq!((b.task, b.slot), (0, 1));
+        assert_eq!(s.next(0.5), None);
+        s.finish(0, true);
+        assert_eq!(s.next(1.5).map(|x| x.slot), Some(1));
+    }
+
+    #[test]
+    fn portbuild_takes_the_least_loaded_machine() {
+        // Machine 0: two slots of 1; machine 1: one slot of 1.
+        let g = graph(&[(1.0, &[]), (1.0, &[]), (1.0, &[])]);
+        let mut limits = Limits::speeds(vec![1.0, 1.0, 2.0]);
+        limits.nodes = vec![0, 0, 1];
+        limits.placement = Placement::LeastLoaded;
+        let mut s = Scheduler::new(g, limits);
+        // All idle: the fastest slot; then machine 0 (0/2) before 1 (1/2).
+        assert_eq!(s.next(0.0).unwrap().slot, 2);
+        assert_eq!(s.next(0.0).unwrap().slot, 0);
+        assert_eq!(s.next(0.0).unwrap().slot, 1);
     }
 }

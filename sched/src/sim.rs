@@ -38,12 +38,14 @@ pub fn run(mut scheduler: Scheduler, actual: &Actual) -> Result<Outcome, String>
     // Fraction of each running task still to do.
     let mut left = vec![0.0_f64; n];
     let mut make_jobs = vec![1_usize; n];
+    let mut speed = vec![1.0_f64; n];
     let mut outcome = Outcome::default();
     let mut now = 0.0_f64;
     loop {
         while let Some(start) = scheduler.next(now) {
             left[start.task] = 1.0;
             make_jobs[start.task] = start.make_jobs;
+            speed[start.task] = scheduler.speeds()[start.slot];
         }
         let running = scheduler.running().to_vec();
         if running.is_empty() {
@@ -59,7 +61,7 @@ pub fn run(mut scheduler: Scheduler, actual: &Actual) -> Result<Outcome, String>
             if time <= 0.0 {
                 f64::INFINITY
             } else {
-                factor / time
+                factor * speed[t] / time
             }
         };
         let step = running
@@ -136,6 +138,7 @@ mod tests {
             cores: 4,
             memory: None,
             policy: CorePolicy::ByNeed,
+            ..Limits::slots(4)
         };
         let out = run(Scheduler::new(g, limits), &actual).unwrap();
         assert!((out.makespan - 25.0).abs() < 1e-9, "{}", out.makespan);

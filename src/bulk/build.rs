@@ -14,8 +14,10 @@ use sched::scheduler::Status;
 use sched::{CorePolicy, Graph, Limits, Scheduler, Speedup, Start, Task};
 
 use super::Bulk;
-use super::drive::{self, Executor, Observer, Started};
+use super::drive::{self, After, Ending, Executor, Observer, Started};
+use super::nodes::Node;
 use super::one::Stats;
+use super::remote::{self, Pool};
 use crate::build::BuildSettings;
 use crate::build::bin_install::{Installer, build_identity, package_identity};
 use crate::cli::BulkOptions;
@@ -135,9 +137,28 @@ fn tasks(bulk: &Bulk, packages: &[BulkPackage], options: &BulkOptions) -> Result
         .collect())
 }
 
-/// Run the build phase. Returns the exit status: 0 when every package
-/// built or was up to date.
-pub fn run(bulk: &Bulk, packages: &[BulkPackage], options: &BulkOptions) -> Result<i32> {
+/// A duration setting in seconds (`[build]` or the environment).
+fn seconds(bulk: &Bulk, var: &str, default: u64) -> Result<Duration> {
+    match bulk.settings.build_value(var) {
+        None => Ok(Duration::from_secs(default)),
+        Some(v) => v
+            .parse::<f64>()
+            .ok()
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .map(Duration::from_secs_f64)
+            .with_context(|| format!("{var}={v}: expected seconds")),
+    }
+}
+
+/// Run the build phase, on this machine or (with `nodes`) across the
+/// nodes. Returns the exit status: 0 when every package built or was up
+/// to date.
+pub fn run(
+    bulk: &Bulk,
+    packages: &[BulkPackage],
+    options: &BulkOptions,
+    nodes: Option<Vec<Node>>,
+) -> Result<i32> {
     let build_settings = BuildSettings::from_env(&bulk.settings)?;
     let cores = options
         .cores
@@ -155,15 +176,40 @@ pub fn run(bulk: &Bulk, packages: &[BulkPackage], options: &BulkOptions) -> Resu
         .transpose()?;
     let graph = Graph::new(tasks(bulk, packages, options)?)
         .map_err(|e| anyhow::anyhow!("the scanned graph: {e}; run `depot bulk scan` again"))?;
-    let mut scheduler = Scheduler::new(
-        graph,
-        Limits {
+    let pool = match &nodes {
+        Some(nodes) => Some(Pool::start(
+            nodes.clone(),
+            &bulk.settings.root,
+            seconds(bulk, "BULK_NODE_RETRY", 30)?,
+            seconds(bulk, "BULK_NODE_WAIT", 600)?,
+        )?),
+        None => None,
+    };
+    let limits = match &pool {
+        // Across machines: a slot per node job, at the node's speed; make
+        // jobs are the node's own (`make_jobs=`).
+        Some(pool) => Limits {
+            memory,
+            nodes: pool.slot_node.clone(),
+            ..Limits::speeds(pool.speeds())
+        },
+        None => Limits {
             jobs,
             cores,
             memory,
             policy,
+            ..Limits::slots(jobs)
         },
+    };
+    let (mut scheduler, choice) = sched::plan::plan(graph, &limits);
+    crate::output::say!(
+        "schedule: {} (simulated {:.0} s on the history)",
+        choice.rule,
+        choice.makespan
     );
+    if let Some(pool) = &pool {
+        pool.apply(&mut scheduler);
+    }
     let run_id = pkgdb::now();
     bulk.write(|tx| {
         tx.bulk_clear_outcomes()?;
@@ -177,7 +223,7 @@ pub fn run(bulk: &Bulk, packages: &[BulkPackage], options: &BulkOptions) -> Resu
             && !matches!(scheduler.status(i), Status::IndirectFailed(_))
         {
             let gone = scheduler.fail(i);
-            recorder.record(i, "prefailed", None, Some(why), None, None, None)?;
+            recorder.record(i, "prefailed", None, Some(why), None)?;
             recorder.indirect(&gone, i)?;
         }
     }
@@ -189,6 +235,15 @@ pub fn run(bulk: &Bulk, packages: &[BulkPackage], options: &BulkOptions) -> Resu
         .into_iter()
         .map(|p| (p.pkgname, p.build_info))
         .collect();
+    let adopted = pool
+        .as_ref()
+        .map(|p| {
+            p.adopt(
+                &bulk.dir.join("incoming"),
+                &build_settings.packages.join("All"),
+            )
+        })
+        .unwrap_or_default();
     let mut executor = Builds {
         bulk,
         packages,
@@ -200,11 +255,31 @@ pub fn run(bulk: &Bulk, packages: &[BulkPackage], options: &BulkOptions) -> Resu
         started: HashMap::new(),
         reasons: HashMap::new(),
         recorder: &mut recorder,
+        pool,
+        adopted,
+        losses: HashMap::new(),
+        attempts: 0,
     };
     let mut observer = Progress::new(packages.len());
     let took = drive::drive(&mut scheduler, &mut executor, &mut observer);
     observer.done();
+    // For the report: each node's slots, and how long the build phase took.
+    let node_slots: Vec<String> = executor.pool.as_ref().map_or_else(Vec::new, |pool| {
+        pool.close();
+        pool.nodes
+            .iter()
+            .map(|n| format!("{} {}", n.jobs, n.name))
+            .collect()
+    });
+    let _ = bulk.write(|tx| {
+        tx.bulk_set_meta("nodes", &node_slots.join("\n"))?;
+        tx.bulk_set_meta("wall", &took.as_secs_f64().to_string())?;
+        Ok(())
+    });
     let _ = recorder.flush();
+    let unsettled = (0..packages.len())
+        .filter(|&t| !recorder.status.contains_key(&t))
+        .count();
     let counts = recorder.counts();
     let line: Vec<String> = STATUSES
         .iter()
@@ -217,6 +292,12 @@ pub fn run(bulk: &Bulk, packages: &[BulkPackage], options: &BulkOptions) -> Resu
     );
     if let Some(e) = recorder.error.take() {
         return Err(e);
+    }
+    if unsettled > 0 {
+        bail!(
+            "{unsettled} packages were not built: every node is down; \
+             run `depot bulk` again when they answer (finished builds are kept)"
+        );
     }
     let bad = counts
         .iter()
@@ -235,7 +316,15 @@ struct Outcome {
     make_jobs: Option<i64>,
     duration: Option<f64>,
     built_files: Option<String>,
+    node: Option<String>,
     history: Vec<HistoryRow>,
+}
+
+/// A build that ran: its make jobs, what it cost, and where.
+struct Ran<'s> {
+    make_jobs: usize,
+    stats: &'s Stats,
+    node: Option<&'s str>,
 }
 
 /// Writes outcomes and costs to pkgdb. A build's outcome and costs are
@@ -266,22 +355,22 @@ impl<'a> Recorder<'a> {
         }
     }
 
-    #[expect(clippy::too_many_arguments, reason = "one outcome's fields")]
     fn record(
         &mut self,
         task: usize,
         status: &'static str,
         cause: Option<&str>,
         reason: Option<&str>,
-        make_jobs: Option<usize>,
-        stats: Option<&Stats>,
-        built_files: Option<&str>,
+        ran: Option<Ran<'_>>,
     ) -> Result<()> {
         self.status.insert(task, status);
         let p = &self.packages[task];
         let now = pkgdb::now();
-        let history: Vec<HistoryRow> = stats
-            .map(|s| {
+        let node = ran.as_ref().and_then(|r| r.node).map(str::to_owned);
+        let history: Vec<HistoryRow> = ran
+            .as_ref()
+            .map(|r| {
+                let s = r.stats;
                 s.costs
                     .iter()
                     .map(|c| HistoryRow {
@@ -293,10 +382,11 @@ impl<'a> Recorder<'a> {
                         cpu: c.cpu,
                         max_rss: c.max_rss,
                         wrkdir_bytes: s.wrkdir_bytes,
-                        make_jobs: make_jobs.unwrap_or(1) as i64,
+                        make_jobs: r.make_jobs as i64,
                         ok: s.ok
                             || (c.phase != "total" && Some(&c.phase) != s.failed_phase.as_ref()),
                         finished: now,
+                        node: node.clone(),
                     })
                     .collect()
             })
@@ -306,12 +396,16 @@ impl<'a> Recorder<'a> {
             status,
             cause: cause.map(str::to_owned),
             reason: reason.map(str::to_owned),
-            make_jobs: make_jobs.map(|m| m as i64),
-            duration: stats.and_then(|s| s.costs.last()).map(|c| c.wall),
-            built_files: built_files.map(str::to_owned),
+            make_jobs: ran.as_ref().map(|r| r.make_jobs as i64),
+            duration: ran
+                .as_ref()
+                .and_then(|r| r.stats.costs.last())
+                .map(|c| c.wall),
+            built_files: (status == "built").then(|| p.files.clone()),
+            node,
             history,
         });
-        if stats.is_some() || self.pending.len() >= BATCH {
+        if ran.is_some() || self.pending.len() >= BATCH {
             self.flush()
         } else {
             Ok(())
@@ -334,6 +428,7 @@ impl<'a> Recorder<'a> {
                     o.make_jobs,
                     o.duration,
                     o.built_files.as_deref(),
+                    o.node.as_deref(),
                 )?;
                 tx.bulk_add_history(&o.history)?;
             }
@@ -357,7 +452,7 @@ impl<'a> Recorder<'a> {
         };
         let name = self.packages[cause].pkgname.clone();
         for &g in gone {
-            self.record(g, status, Some(&name), None, None, None, None)?;
+            self.record(g, status, Some(&name), None, None)?;
         }
         Ok(())
     }
@@ -371,7 +466,8 @@ impl<'a> Recorder<'a> {
     }
 }
 
-/// Starts `depot bulk build-one` for each package that is not up to date.
+/// Starts `depot bulk build-one` for each package that is not up to date,
+/// here or on a node.
 struct Builds<'a, 'r> {
     bulk: &'a Bulk,
     packages: &'a [BulkPackage],
@@ -382,10 +478,31 @@ struct Builds<'a, 'r> {
     deps: Vec<Vec<String>>,
     /// The `+BUILD_INFO` of every package installed in the root when the run began.
     installed: HashMap<String, String>,
-    started: HashMap<usize, (Start, PathBuf)>,
+    started: HashMap<usize, Launched>,
     reasons: HashMap<usize, String>,
     recorder: &'r mut Recorder<'a>,
+    /// The nodes, in a multi-machine bulk.
+    pool: Option<Pool>,
+    /// Builds the nodes finished while no master listened, by PKGNAME.
+    adopted: HashMap<String, (Stats, String)>,
+    /// How often each package's build was lost with its node.
+    losses: HashMap<usize, usize>,
+    /// Attempts started (names each attempt's files).
+    attempts: usize,
 }
+
+/// A build under way.
+struct Launched {
+    start: Start,
+    /// Its stats file (local), or the directory its results land in (remote).
+    results: PathBuf,
+    /// The node it runs on, in a multi-machine bulk.
+    node: Option<usize>,
+    remote: bool,
+}
+
+/// Builds lost with their node this often fail (a build that kills its node).
+const MAX_LOSSES: usize = 3;
 
 /// The files that differ between two `sha256 name` lists.
 fn changed_files(before: &str, now: &str) -> Vec<String> {
@@ -529,10 +646,28 @@ impl Builds<'_, '_> {
         let why = match verdict(p, &self.deps[start.task], self.build_settings, forced) {
             Verdict::Build(why) => why,
             Verdict::UpToDate(identity) => {
-                self.ensure_installed(&p.pkgname, &file, &identity)
-                    .with_context(|| format!("installing {}", file.display()))?;
+                if let Some((stats, node)) = self.adopted.remove(&p.pkgname) {
+                    // A node built it while no master listened.
+                    self.recorder.record(
+                        start.task,
+                        "built",
+                        None,
+                        Some("adopted from the node that built it"),
+                        Some(Ran {
+                            make_jobs: 1,
+                            stats: &stats,
+                            node: Some(&node),
+                        }),
+                    )?;
+                    return Ok(Started::Settled(true));
+                }
+                // Across machines, each node installs what its builds need.
+                if self.pool.is_none() {
+                    self.ensure_installed(&p.pkgname, &file, &identity)
+                        .with_context(|| format!("installing {}", file.display()))?;
+                }
                 self.recorder
-                    .record(start.task, "up-to-date", None, None, None, None, None)?;
+                    .record(start.task, "up-to-date", None, None, None)?;
                 return Ok(Started::Settled(true));
             }
         };
@@ -541,18 +676,88 @@ impl Builds<'_, '_> {
             crate::linking::remove_tree(&logs)?;
         }
         fs_err::create_dir_all(&logs)?;
-        let stats = logs.join(".stats.json");
+        self.attempts += 1;
+        let node = self.pool.as_ref().map(|pool| pool.node_of(start.slot));
+        let remote = match (&self.pool, node) {
+            (Some(pool), Some(n)) => pool.nodes[n].dest.is_some(),
+            _ => false,
+        };
+        let (job, results) = if let (true, Some(pool), Some(n)) = (remote, &self.pool, node) {
+            let incoming = self
+                .bulk
+                .dir
+                .join("incoming")
+                .join(format!("{}.{}", p.pkgname, self.attempts));
+            let spec = remote::Spec {
+                id: format!("{}.{}.{}", p.pkgname, self.recorder.run, self.attempts),
+                pkgpath: p.pkgpath.clone(),
+                tree: self.tree.clone(),
+                distfiles: if pool.nodes[n].distfiles.is_some() {
+                    Vec::new()
+                } else {
+                    self.distfiles(start.task)?
+                },
+                packages: self
+                    .closure(start.task)
+                    .iter()
+                    .map(|d| self.build_settings.package_file(d))
+                    .collect(),
+                deps: self.deps[start.task].clone(),
+                make_jobs: pool.nodes[n].make_jobs,
+                log: logs.join("depot.log"),
+                stage: self
+                    .bulk
+                    .dir
+                    .join("stage")
+                    .join(format!("{}.{}", p.pkgname, self.attempts)),
+                incoming: incoming.clone(),
+            };
+            (Started::Job(pool.job(n, spec)), incoming)
+        } else {
+            let stats = logs.join(".stats.json");
+            let make_jobs = match (&self.pool, node) {
+                (Some(pool), Some(n)) => pool.nodes[n].make_jobs,
+                _ => start.make_jobs,
+            };
+            let child = self
+                .local_command(start.task, make_jobs, &logs, &stats)?
+                .spawn()
+                .context("cannot start its build")?;
+            (Started::child(child), stats)
+        };
+        self.reasons.insert(start.task, why);
+        self.started.insert(
+            start.task,
+            Launched {
+                start,
+                results,
+                node,
+                remote,
+            },
+        );
+        Ok(job)
+    }
+
+    /// `depot bulk build-one` on this machine.
+    fn local_command(
+        &self,
+        task: usize,
+        make_jobs: usize,
+        logs: &std::path::Path,
+        stats: &std::path::Path,
+    ) -> Result<Command> {
+        let p = &self.packages[task];
         let output = fs_err::File::create(logs.join("depot.log"))?.into_parts().0;
         let mut command = Command::new(std::env::current_exe()?);
         command
             .args(["bulk", "build-one"])
             .arg(self.tree.join(&p.pkgpath))
             .arg("--make-jobs")
-            .arg(start.make_jobs.to_string())
+            .arg(make_jobs.to_string())
             .arg("--logs")
-            .arg(&logs)
+            .arg(logs)
             .arg("--stats")
-            .arg(&stats)
+            .arg(stats)
             .env("DEPOT_ROOT", &self.bulk.settings.root)
             .env("PKG_DBDIR", &self.bulk.settings.dbdir)
             .stdin(Stdio::null())
@@ -561,13 +766,76 @@ impl Builds<'_, '_> {
         if self.bulk.settings.config_file.is_file() {
             command.env("DEPOT_CONFIG", &self.bulk.settings.config_file);
         }
-        for d in &self.deps[start.task] {
+        if self.pool.is_some() {
+            // The master as a node: install what the build needs first.
+            command
+                .arg("--install-deps")
+                .arg(&self.build_settings.packages);
+        }
+        for d in &self.deps[task] {
             command.arg("--dep").arg(d);
         }
-        let child = command.spawn().context("cannot start its build")?;
-        self.reasons.insert(start.task, why);
-        self.started.insert(start.task, (start, stats));
-        Ok(Started::Child(child))
+        Ok(command)
+    }
+
+    /// The PKGNAMEs a package needs installed: its dependencies and theirs.
+    fn closure(&self, task: usize) -> Vec<String> {
+        let index: HashMap<&str, usize> = self
+            .packages
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.pkgpath.as_str(), i))
+            .collect();
+        let mut seen = BTreeSet::new();
+        let mut stack: Vec<usize> = vec![task];
+        while let Some(t) = stack.pop() {
+            for d in self.packages[t].depends.lines() {
+                if let Some(&i) = index.get(d)
+                    && seen.insert(i)
+                {
+                    stack.push(i);
+                }
+            }
+        }
+        seen.into_iter()
+            .map(|i| self.packages[i].pkgname.clone())
+            .collect()
+    }
+
+    /// A package's distfiles, fetched (and checked) on the master, which
+    /// sends them: nodes need not reach the master sites.
+    fn distfiles(&self, task: usize) -> Result<Vec<PathBuf>> {
+        let dir = self.tree.join(&self.packages[task].pkgpath);
+        let recipe = crate::build::Recipe::load(&dir)?;
+        let reporter = crate::build::Terminal { quiet: true };
+        let build = crate::build::Build {
+            recipe: &recipe,
+            settings: self.build_settings,
+            deps: &[],
+            reporter: &reporter,
+        };
+        crate::build::fetch::fetch(&build)?;
+        crate::build::fetch::checksum(&build)?;
+        Ok(recipe
+            .distfiles()
+            .into_iter()
+            .chain(recipe.file.patchfiles.iter().cloned())
+            .map(|f| self.build_settings.distdir.join(f))
+            .filter(|f| f.is_file())
+            .collect())
+    }
+
+    /// A remote build's results: the package into PACKAGES (checked), the
+    /// logs beside `depot.log`. `Err`: they cannot be taken (lost).
+    fn take_remote(&self, task: usize, incoming: &std::path::Path) -> Result<Stats> {
+        let p = &self.packages[task];
+        let result = remote::take_package(incoming, &self.build_settings.packages.join("All"));
+        remote::take_logs(incoming, &self.bulk.log_dir(&p.pkgname));
+        let (pkgname, stats) = result?;
+        if stats.ok && pkgname != p.pkgname {
+            bail!("the node built {pkgname}, not {}", p.pkgname);
+        }
+        Ok(stats)
     }
 }
 
@@ -580,21 +848,41 @@ impl Executor for Builds<'_, '_> {
             Err(e) => {
                 let why = format!("{e:#}");
                 self.recorder
-                    .record(start.task, "failed", None, Some(&why), None, None, None)?;
+                    .record(start.task, "failed", None, Some(&why), None)?;
                 Ok(Started::Settled(false))
             }
         }
     }
 
-    fn ended(&mut self, task: usize, status: std::io::Result<ExitStatus>, took: Duration) -> bool {
-        let Some((start, stats_file)) = self.started.remove(&task) else {
-            return false;
+    fn ended(
+        &mut self,
+        scheduler: &mut Scheduler,
+        task: usize,
+        ending: Ending,
+        took: Duration,
+    ) -> After {
+        let Some(launched) = self.started.remove(&task) else {
+            return After::Settled(false);
         };
-        let p = &self.packages[task];
-        let mut stats: Stats = fs_err::read(&stats_file)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default();
+        let node_name = launched
+            .node
+            .zip(self.pool.as_ref())
+            .map(|(n, pool)| pool.nodes[n].name.clone());
+        let status = match ending {
+            Ending::Exited(status) => status,
+            Ending::Lost(why) => return self.lost(scheduler, task, &launched, &why),
+        };
+        let mut stats: Stats = if launched.remote {
+            match self.take_remote(task, &launched.results) {
+                Ok(stats) => stats,
+                Err(e) => return self.lost(scheduler, task, &launched, &format!("{e:#}")),
+            }
+        } else {
+            fs_err::read(&launched.results)
+                .ok()
+                .and_then(|b| serde_json::from_slice(&b).ok())
+                .unwrap_or_default()
+        };
         let exited = status.as_ref().is_ok_and(ExitStatus::success);
         if stats.costs.is_empty() {
             stats.costs.push(super::one::Cost {
@@ -629,15 +917,49 @@ impl Executor for Builds<'_, '_> {
             if ok { "built" } else { "failed" },
             None,
             note.as_deref(),
-            Some(start.make_jobs),
-            Some(&stats),
-            ok.then_some(p.files.as_str()),
+            Some(Ran {
+                make_jobs: launched.start.make_jobs,
+                stats: &stats,
+                node: node_name.as_deref(),
+            }),
         );
-        ok
+        After::Settled(ok)
     }
 
     fn cascaded(&mut self, cause: usize, gone: &[usize]) {
         let _ = self.recorder.indirect(gone, cause);
+    }
+
+    fn tick(&mut self, scheduler: &mut Scheduler) -> bool {
+        self.pool.as_mut().is_some_and(|pool| pool.tick(scheduler))
+    }
+}
+
+impl Builds<'_, '_> {
+    /// A build was lost with its node: the node goes down and the build
+    /// back in the queue, unless it was lost too often (then it failed).
+    fn lost(
+        &mut self,
+        scheduler: &mut Scheduler,
+        task: usize,
+        launched: &Launched,
+        why: &str,
+    ) -> After {
+        let _ = crate::linking::remove_tree(&launched.results);
+        if let (Some(pool), Some(n)) = (self.pool.as_mut(), launched.node) {
+            pool.down(n, why, scheduler);
+        }
+        let losses = self.losses.entry(task).or_insert(0);
+        *losses += 1;
+        if *losses < MAX_LOSSES {
+            self.reasons.remove(&task);
+            return After::Retry;
+        }
+        let note = format!("lost with its node {MAX_LOSSES} times; last: {why}");
+        let _ = self
+            .recorder
+            .record(task, "failed", None, Some(&note), None);
+        After::Settled(false)
     }
 }
 
@@ -684,6 +1006,16 @@ impl Progress {
 impl Observer for Progress {
     fn started(&mut self, _: &Scheduler, start: Start) {
         self.started.insert(start.task, Instant::now());
+    }
+
+    fn requeued(&mut self, scheduler: &Scheduler, task: usize) {
+        self.started.remove(&task);
+        self.line(&format!(
+            "[{}/{}] lost {} with its node; it goes to another",
+            self.finished,
+            self.total,
+            scheduler.graph().tasks[task].name
+        ));
     }
 
     fn finished(

@@ -10,7 +10,9 @@
 
 pub mod build;
 pub mod drive;
+pub mod nodes;
 pub mod one;
+pub mod remote;
 pub mod report;
 pub mod scan;
 pub mod simulate;
@@ -122,12 +124,20 @@ pub fn run(settings: Settings, args: &BulkArgs) -> Result<i32> {
         .as_deref()
         .map(build::parse_size)
         .transpose()?;
+    let nodes_file = options
+        .nodes
+        .clone()
+        .or_else(|| bulk.settings.build_value("BULK_NODES").map(PathBuf::from));
+    let nodes = match (&args.phase, &nodes_file) {
+        (None | Some(BulkPhase::Build(_)), Some(file)) => Some(nodes::load(file)?),
+        _ => None,
+    };
     match &args.phase {
         None => {
             let tree = tree(&bulk, options)?;
             let _lock = bulk.lock()?;
             scan_phase(&bulk, &tree, options)?;
-            let status = build::run(&bulk, &bulk.packages()?, options)?;
+            let status = build::run(&bulk, &bulk.packages()?, options, nodes)?;
             report::run(&bulk)?;
             if let Some(target) = &options.upload {
                 upload::run(&bulk, &bulk.packages()?, target)?;
@@ -143,7 +153,7 @@ pub fn run(settings: Settings, args: &BulkArgs) -> Result<i32> {
         Some(BulkPhase::Build(_)) => {
             let packages = bulk.packages()?;
             let _lock = bulk.lock()?;
-            build::run(&bulk, &packages, options)
+            build::run(&bulk, &packages, options, nodes)
         }
         Some(BulkPhase::Report) => {
             report::run(&bulk)?;
@@ -159,6 +169,15 @@ pub fn run(settings: Settings, args: &BulkArgs) -> Result<i32> {
         Some(BulkPhase::History { csv }) => report::history(&bulk, *csv),
         Some(BulkPhase::BuildOne(one)) => one::run(&bulk, one),
         Some(BulkPhase::Simulate(sim)) => simulate::run(sim),
+        Some(BulkPhase::NodeInfo) => nodes::node_info(),
+        Some(BulkPhase::Nodes(crate::cli::NodesCommand::Check { file })) => {
+            let Some(file) = file.as_ref().or(nodes_file.as_ref()) else {
+                bail!(
+                    "no nodes file: give one (`depot bulk nodes check FILE`), --nodes, or bulk.nodes in the config"
+                );
+            };
+            nodes::check_all(file, &bulk.settings.root)
+        }
     }
 }
 

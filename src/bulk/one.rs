@@ -44,6 +44,9 @@ pub struct Stats {
     pub costs: Vec<Cost>,
     /// WRKDIR size at the end, bytes.
     pub wrkdir_bytes: i64,
+    /// The package's file name and SHA-256, when it built.
+    #[serde(default)]
+    pub package: Option<(String, String)>,
 }
 
 /// CPU seconds and peak RSS (bytes) of this process and its waited-for children.
@@ -118,6 +121,9 @@ fn dir_size(dir: &Path) -> i64 {
 pub fn run(bulk: &Bulk, args: &BuildOneArgs) -> Result<i32> {
     // Die with the bulk that started us (kill -9 of depot included).
     let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
+    if args.watch_stdin {
+        watch_stdin();
+    }
     let began = Instant::now();
     let meter = Meter {
         marks: Mutex::new(Vec::new()),
@@ -140,6 +146,52 @@ pub fn run(bulk: &Bulk, args: &BuildOneArgs) -> Result<i32> {
     Ok(i32::from(!stats.ok))
 }
 
+/// On a node, the build runs under ssh: when stdin closes (the master was
+/// killed, or the connection dropped), kill this build's whole process
+/// group, so that no orphan goes on writing the node's work dir.
+fn watch_stdin() {
+    std::thread::spawn(|| {
+        let mut sink = [0_u8; 512];
+        loop {
+            match std::io::Read::read(&mut std::io::stdin(), &mut sink) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(0),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    });
+}
+
+/// Install each dependency from `dir/All` unless exactly that build is
+/// installed, one build at a time per node (builds on a node share its root).
+fn install_deps(
+    bulk: &Bulk,
+    settings: &BuildSettings,
+    dir: &Path,
+    deps: &[String],
+    reporter: &dyn Reporter,
+) -> Result<()> {
+    let _lock = pkgdb::WriteLock::acquire(dir, Some(std::time::Duration::MAX))?;
+    let installer = Installer {
+        settings: &bulk.settings,
+        build: settings,
+        reporter,
+        binpkg_sites: Vec::new(),
+        remote: None,
+        view: None,
+    };
+    for dep in deps {
+        let file = dir.join("All").join(format!("{dep}.tgz"));
+        let installed = bulk.read()?.package(dep)?.map(|row| row.build_info);
+        install_replacing(bulk, &installer, dep, &file, installed.as_deref())
+            .with_context(|| format!("cannot install dependency {}", file.display()))?;
+    }
+    Ok(())
+}
+
 fn build_and_install(
     bulk: &Bulk,
     args: &BuildOneArgs,
@@ -147,6 +199,10 @@ fn build_and_install(
     stats: &mut Stats,
 ) -> Result<()> {
     let recipe = Recipe::load(&args.recipe)?;
+    if let Some(dir) = &args.install_deps {
+        let settings = BuildSettings::from_env(&bulk.settings)?;
+        install_deps(bulk, &settings, dir, &args.deps, meter)?;
+    }
     let db = bulk.read()?;
     let mut deps = Vec::new();
     for dep in &recipe.depends {
@@ -198,6 +254,16 @@ fn build_and_install(
     let file = outcome
         .package
         .with_context(|| format!("{}: no_package is set; nothing to install", recipe.pkgname))?;
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let (sha, _) = crate::build::recipe::hash_file(&file)?;
+    if let Some(dir) = &args.keep_package {
+        fs_err::create_dir_all(dir)?;
+        fs_err::copy(&file, dir.join(&name))?;
+    }
+    stats.package = Some((name, sha));
     let installer = Installer {
         settings: &bulk.settings,
         build: &settings,

@@ -24,6 +24,54 @@ struct Record<'a> {
     make_jobs: Option<i64>,
     duration: Option<f64>,
     log: Option<String>,
+    /// The node it was built on (multi-machine bulks).
+    node: Option<&'a str>,
+}
+
+/// What one node of a multi-machine bulk did.
+struct NodeUse {
+    name: String,
+    slots: usize,
+    builds: usize,
+    busy: f64,
+    utilisation: f64,
+}
+
+/// Per node: builds, busy seconds (their wall times added), utilisation
+/// (busy over slots × the build phase's wall time).
+fn node_use(bulk: &Bulk, packages: &[BulkPackage]) -> Result<Vec<NodeUse>> {
+    let db = bulk.read()?;
+    let listed = db.bulk_meta("nodes")?.unwrap_or_default();
+    let wall: f64 = db
+        .bulk_meta("wall")?
+        .and_then(|w| w.parse().ok())
+        .unwrap_or(0.0);
+    Ok(listed
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(slots, name)| {
+            let slots: usize = slots.parse().unwrap_or(1);
+            let ran: Vec<&BulkPackage> = packages
+                .iter()
+                .filter(|p| p.node.as_deref() == Some(name))
+                .collect();
+            let busy = ran
+                .iter()
+                .filter_map(|p| p.duration)
+                .fold(0.0, |a, b| a + b);
+            NodeUse {
+                name: name.to_owned(),
+                slots,
+                builds: ran.len(),
+                busy,
+                utilisation: if wall > 0.0 {
+                    busy / (slots as f64 * wall)
+                } else {
+                    0.0
+                },
+            }
+        })
+        .collect())
 }
 
 /// The log a report links: the failed phase's, or the last phase's that ran
@@ -106,6 +154,21 @@ pub fn run(bulk: &Bulk) -> Result<()> {
             );
         }
     }
+    let nodes = node_use(bulk, &packages)?;
+    if !nodes.is_empty() {
+        let _ = writeln!(text, "\nnodes:");
+        for n in &nodes {
+            let _ = writeln!(
+                text,
+                "  {:<30} {:>3} slots {:>5} builds {:>9.1} s busy {:>5.1}% used",
+                n.name,
+                n.slots,
+                n.builds,
+                n.busy,
+                n.utilisation * 100.0
+            );
+        }
+    }
     let records: Vec<Record<'_>> = packages
         .iter()
         .map(|p| Record {
@@ -117,6 +180,7 @@ pub fn run(bulk: &Bulk) -> Result<()> {
             make_jobs: p.make_jobs,
             duration: p.duration,
             log: log_link(bulk, p),
+            node: p.node.as_deref(),
         })
         .collect();
     fs_err::write(bulk.dir.join("report.txt"), &text)?;
@@ -124,13 +188,35 @@ pub fn run(bulk: &Bulk) -> Result<()> {
         bulk.dir.join("report.json"),
         serde_json::to_string_pretty(&records)? + "\n",
     )?;
-    fs_err::write(bulk.dir.join("report.html"), html(&records, &counts))?;
+    fs_err::write(
+        bulk.dir.join("report.html"),
+        html(&records, &counts, &nodes),
+    )?;
     print!("{text}");
     crate::output::say!("reports in {}", bulk.dir.join("report.html").display());
     Ok(())
 }
 
-fn html(records: &[Record<'_>], counts: &BTreeMap<&str, usize>) -> String {
+fn html(records: &[Record<'_>], counts: &BTreeMap<&str, usize>, nodes: &[NodeUse]) -> String {
+    let mut node_rows = String::new();
+    for n in nodes {
+        let _ = writeln!(
+            node_rows,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.1} s</td><td>{:.1}%</td></tr>",
+            escape(&n.name),
+            n.slots,
+            n.builds,
+            n.busy,
+            n.utilisation * 100.0
+        );
+    }
+    let node_table = if nodes.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "<table id=\"nodes\"><thead><tr><th>node</th><th>slots</th><th>builds</th><th>busy</th><th>utilisation</th></tr></thead>\n<tbody>\n{node_rows}</tbody></table>\n<p></p>\n"
+        )
+    };
     let mut rows = String::new();
     for r in records {
         let link = r.log.as_deref().map_or_else(String::new, |l| {
@@ -143,7 +229,7 @@ fn html(records: &[Record<'_>], counts: &BTreeMap<&str, usize>) -> String {
         };
         let _ = writeln!(
             rows,
-            "<tr class=\"{status}\"><td>{path}</td><td>{name}</td><td class=\"status\">{status}</td><td data-v=\"{secs}\">{dur}</td><td>{jobs}</td><td>{detail}</td><td>{link}</td></tr>",
+            "<tr class=\"{status}\"><td>{path}</td><td>{name}</td><td class=\"status\">{status}</td><td data-v=\"{secs}\">{dur}</td><td>{jobs}</td><td>{node}</td><td>{detail}</td><td>{link}</td></tr>",
             status = escape(r.status),
             path = escape(r.pkgpath),
             name = escape(r.pkgname),
@@ -151,6 +237,7 @@ fn html(records: &[Record<'_>], counts: &BTreeMap<&str, usize>) -> String {
             dur = r.duration.map_or_else(String::new, |d| format!("{d:.1} s")),
             jobs = r.make_jobs.map_or_else(String::new, |m| m.to_string()),
             detail = escape(&detail),
+            node = escape(r.node.unwrap_or_default()),
         );
     }
     let summary: Vec<String> = counts
@@ -173,8 +260,8 @@ th {{ cursor: pointer; background: #eee; }}
 <body>
 <h1>depot bulk report</h1>
 <p id="summary">{summary}</p>
-<table id="packages">
-<thead><tr><th>path</th><th>package</th><th>status</th><th>duration</th><th>make jobs</th><th>detail</th><th>log</th></tr></thead>
+{node_table}<table id="packages">
+<thead><tr><th>path</th><th>package</th><th>status</th><th>duration</th><th>make jobs</th><th>node</th><th>detail</th><th>log</th></tr></thead>
 <tbody>
 {rows}</tbody></table>
 <script>
@@ -258,11 +345,11 @@ pub fn history(bulk: &Bulk, csv: bool) -> Result<i32> {
     let rows = bulk.read()?.bulk_history()?;
     if csv {
         println!(
-            "run,pkgpath,pkgname,phase,wall_s,cpu_s,max_rss_bytes,wrkdir_bytes,make_jobs,ok,finished"
+            "run,pkgpath,pkgname,phase,wall_s,cpu_s,max_rss_bytes,wrkdir_bytes,make_jobs,ok,finished,node"
         );
         for r in &rows {
             println!(
-                "{},{},{},{},{:.3},{:.3},{},{},{},{},{}",
+                "{},{},{},{},{:.3},{:.3},{},{},{},{},{},{}",
                 r.run,
                 r.pkgpath,
                 r.pkgname,
@@ -273,7 +360,8 @@ pub fn history(bulk: &Bulk, csv: bool) -> Result<i32> {
                 r.wrkdir_bytes,
                 r.make_jobs,
                 u8::from(r.ok),
-                r.finished
+                r.finished,
+                r.node.as_deref().unwrap_or_default()
             );
         }
     } else {

@@ -8,10 +8,10 @@ use std::process::Command;
 
 use anyhow::{Context as _, Result, bail};
 use rand::{RngExt as _, SeedableRng as _};
-use sched::{CorePolicy, Graph, Limits, Scheduler, Speedup, Start, Task, sim};
+use sched::{CorePolicy, Graph, Limits, Placement, Scheduler, Speedup, Start, Task, sim};
 use serde::Deserialize;
 
-use super::drive::{self, Executor, Observer, Started};
+use super::drive::{self, After, Ending, Executor, Observer, Started};
 use crate::cli::SimulateArgs;
 
 #[derive(Deserialize)]
@@ -36,12 +36,17 @@ struct JobRecord {
 /// The priority rule the scheduler uses (other than critical path only to compare).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Rule {
-    /// Longest duration-weighted path to the end first (depot's).
+    /// The rule whose simulation on the estimates finishes first (depot's).
+    Plan,
+    /// Longest duration-weighted path to the end first.
     CriticalPath,
     /// Most transitive dependents first (pbulk's).
     Pbulk,
     /// Graph order (first in, first out).
     Fifo,
+    /// Graph order, to the machine with the least running builds per unit
+    /// of power (FreeBSD portbuild's).
+    Portbuild,
 }
 
 /// A graph read from JSON, with what the scheduler sees and what is real.
@@ -124,7 +129,13 @@ pub fn run(args: &SimulateArgs) -> Result<i32> {
     let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed);
     let loaded = load(&args.graph, &mut rng)?;
     let n = loaded.names.len();
-    let cores = args.cores.unwrap_or(args.jobs).max(1);
+    for &speed in &args.speeds {
+        if !(speed.is_finite() && speed > 0.0) {
+            bail!("--speeds: {speed} is not a speed (a positive factor, like 1,1,2,4)");
+        }
+    }
+    let jobs = args.jobs.unwrap_or(args.speeds.len()).max(1);
+    let cores = args.cores.unwrap_or(jobs).max(1);
     let policy = match (&args.policy, args.cores) {
         (Some(p), _) => p.parse_policy()?,
         (None, Some(_)) => CorePolicy::ByNeed,
@@ -156,31 +167,49 @@ pub fn run(args: &SimulateArgs) -> Result<i32> {
         })
         .collect();
     let graph = Graph::new(tasks).map_err(|e| anyhow::anyhow!("{}: {e}", args.graph.display()))?;
-    let lower_bound = if args.cores.is_some() {
+    let lower_bound = if !args.speeds.is_empty() {
+        graph.lower_bound_speeds(&actual, &args.speeds)
+    } else if args.cores.is_some() {
         let path: Vec<f64> = (0..n)
             .map(|i| loaded.speedup[i].time(actual[i], cores))
             .collect();
-        graph.lower_bound_split(&path, &actual, cores)
+        graph.lower_bound_split(&path, &actual, cores as f64)
     } else {
-        graph.lower_bound(&actual, args.jobs)
+        graph.lower_bound(&actual, jobs)
     };
     let limits = Limits {
-        jobs: args.jobs.max(1),
+        jobs,
         cores,
         memory: args.memory,
         policy,
+        speeds: args.speeds.clone(),
+        nodes: Vec::new(),
+        placement: if args.rule == Rule::Portbuild {
+            Placement::LeastLoaded
+        } else {
+            Placement::EarliestFinish
+        },
     };
     let priority = match args.rule {
-        Rule::CriticalPath => graph.bottom_levels(&graph.duration),
+        Rule::Plan | Rule::CriticalPath => graph.bottom_levels(&graph.duration),
         Rule::Pbulk => graph
             .transitive_dependents(&graph.duration)
             .0
             .iter()
             .map(|&c| f64::from(c))
             .collect(),
-        Rule::Fifo => (0..n).map(|i| -f64::from(i as u32)).collect(),
+        Rule::Fifo | Rule::Portbuild => (0..n).map(|i| -f64::from(i as u32)).collect(),
     };
-    let scheduler = Scheduler::with_priority(graph, limits, priority);
+    let scheduler = if args.rule == Rule::Plan {
+        let (scheduler, choice) = sched::plan::plan(graph, &limits);
+        eprintln!(
+            "plan: {} (simulated {:.1} s on the estimates)",
+            choice.rule, choice.makespan
+        );
+        scheduler
+    } else {
+        Scheduler::with_priority(graph, limits, priority)
+    };
     let makespan = if let Some(scale) = args.execute {
         let mut executor = Sleeper {
             seconds: actual.iter().map(|d| d * scale).collect(),
@@ -224,16 +253,17 @@ impl Executor for Sleeper {
             .arg(format!("{:.3}", self.seconds[start.task]))
             .spawn()
             .context("cannot run sleep")?;
-        Ok(Started::Child(child))
+        Ok(Started::child(child))
     }
 
     fn ended(
         &mut self,
+        _scheduler: &mut Scheduler,
         _task: usize,
-        status: std::io::Result<std::process::ExitStatus>,
+        ending: Ending,
         _took: std::time::Duration,
-    ) -> bool {
-        status.is_ok_and(|s| s.success())
+    ) -> After {
+        After::Settled(matches!(ending, Ending::Exited(Ok(s)) if s.success()))
     }
 }
 

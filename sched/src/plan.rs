@@ -1,0 +1,199 @@
+//! Plan by simulation: before a bulk starts, run each candidate rule on the
+//! virtual clock with the estimates and keep the one that finishes first.
+//! A simulation of 2,000 tasks takes a few milliseconds; no single list
+//! rule is best on every graph (critical path loses to graph order or to
+//! most dependents on some; earliest finish to least loaded), and trying
+//! them is cheap.
+
+use crate::graph::Graph;
+use crate::scheduler::{Limits, Placement, Scheduler};
+use crate::sim;
+
+/// The rule a plan chose, and what it expects.
+#[derive(Debug, Clone)]
+pub struct Choice {
+    /// The rule's name.
+    pub rule: &'static str,
+    /// Its mean simulated makespan on the estimates and perturbed copies, in seconds.
+    pub makespan: f64,
+    /// Every candidate's simulated makespan, in the order tried.
+    pub tried: Vec<(&'static str, f64)>,
+}
+
+/// A priority rule.
+pub fn priority(graph: &Graph, rule: &str, capacity: f64) -> Vec<f64> {
+    let n = graph.len();
+    match rule {
+        "most dependents" => graph
+            .transitive_dependents(&graph.duration)
+            .0
+            .iter()
+            .map(|&c| f64::from(c))
+            .collect(),
+        "graph order" => (0..n).map(|i| -(i as f64)).collect(),
+        "path or dependents' work" => {
+            let bottom = graph.bottom_levels(&graph.duration);
+            let (_, after) = graph.transitive_dependents(&graph.duration);
+            (0..n)
+                .map(|i| bottom[i].max(graph.duration[i] + after[i] / capacity.max(1e-9)))
+                .collect()
+        }
+        _ => graph.bottom_levels(&graph.duration),
+    }
+}
+
+/// How many perturbed samples each candidate is also simulated on.
+const SAMPLES: usize = 3;
+/// Their log-normal sigma: estimates from history are off by about this.
+const SIGMA: f64 = 0.3;
+
+/// A small seeded generator (xorshift64*), for reproducible samples.
+struct Rng(u64);
+
+impl Rng {
+    fn uniform(&mut self) -> f64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        let x = self.0.wrapping_mul(0x2545_f491_4f6c_dd1d);
+        ((x >> 11) as f64 + 0.5) / (1_u64 << 53) as f64
+    }
+
+    /// A standard normal draw (Box–Muller).
+    fn normal(&mut self) -> f64 {
+        let (u1, u2) = (self.uniform(), self.uniform());
+        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+    }
+}
+
+/// Try the candidate rules on `graph` within `limits` and return the
+/// scheduler of the best (critical path with earliest finish on a tie).
+/// Each candidate is simulated on the estimates and on perturbed copies of
+/// them and scored by the mean makespan: a rule that only wins when every
+/// estimate is exact (placing by load, above all) is not chosen.
+pub fn plan(graph: Graph, limits: &Limits) -> (Scheduler, Choice) {
+    let speeds = limits.slot_speeds();
+    let capacity: f64 = speeds.iter().sum();
+    let uniform = speeds.iter().all(|&s| (s - speeds[0]).abs() < 1e-9);
+    let mut candidates = vec![
+        ("critical path", "critical path", Placement::EarliestFinish),
+        (
+            "path or dependents' work",
+            "path or dependents' work",
+            Placement::EarliestFinish,
+        ),
+        (
+            "most dependents",
+            "most dependents",
+            Placement::EarliestFinish,
+        ),
+        ("graph order", "graph order", Placement::EarliestFinish),
+    ];
+    if !uniform {
+        candidates.extend([
+            (
+                "critical path, least loaded",
+                "critical path",
+                Placement::LeastLoaded,
+            ),
+            (
+                "graph order, least loaded",
+                "graph order",
+                Placement::LeastLoaded,
+            ),
+        ]);
+    }
+    let speedup: Vec<_> = graph.tasks.iter().map(|t| t.speedup).collect();
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ graph.len() as u64);
+    let mut samples = vec![graph.duration.clone()];
+    for _ in 0..SAMPLES {
+        samples.push(
+            graph
+                .duration
+                .iter()
+                .map(|d| d * (SIGMA * rng.normal()).exp())
+                .collect(),
+        );
+    }
+    let mut best: Option<(Scheduler, &'static str, f64)> = None;
+    let mut tried = Vec::new();
+    for (name, rule, placement) in candidates {
+        let mut limits = limits.clone();
+        limits.placement = placement;
+        let scheduler =
+            Scheduler::with_priority(graph.clone(), limits, priority(&graph, rule, capacity));
+        let mut total = 0.0;
+        for one in &samples {
+            let actual = sim::Actual {
+                one: one.clone(),
+                speedup: speedup.clone(),
+            };
+            match sim::run(scheduler.clone(), &actual) {
+                Ok(outcome) => total += outcome.makespan,
+                Err(_) => total = f64::INFINITY,
+            }
+        }
+        let score = total / samples.len() as f64;
+        tried.push((name, score));
+        if score.is_finite()
+            && best
+                .as_ref()
+                .is_none_or(|(_, _, m)| score < m * (1.0 - 1e-9))
+        {
+            best = Some((scheduler, name, score));
+        }
+    }
+    match best {
+        Some((scheduler, rule, makespan)) => (
+            scheduler,
+            Choice {
+                rule,
+                makespan,
+                tried,
+            },
+        ),
+        None => (
+            Scheduler::new(graph, limits.clone()),
+            Choice {
+                rule: "critical path",
+                makespan: f64::NAN,
+                tried,
+            },
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::Task;
+
+    #[test]
+    fn the_plan_is_never_worse_than_a_candidate() {
+        // Whichever rule wins, the chosen one's makespan is the least tried,
+        // and on unequal slots all six rules are tried.
+        let tasks = [
+            (3.0, vec![]),
+            (1.0, vec![]),
+            (10.0, vec![]),
+            (5.0, vec![0]),
+            (6.0, vec![1]),
+        ]
+        .into_iter()
+        .map(|(d, deps)| Task {
+            estimate: Some(d),
+            deps,
+            ..Task::default()
+        })
+        .collect();
+        let g = Graph::new(tasks).unwrap();
+        let (_, choice) = plan(g, &Limits::speeds(vec![1.0, 2.0]));
+        let least = choice
+            .tried
+            .iter()
+            .map(|(_, m)| *m)
+            .fold(f64::INFINITY, f64::min);
+        assert_eq!(choice.makespan, least);
+        assert_eq!(choice.tried.len(), 6);
+    }
+}
