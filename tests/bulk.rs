@@ -372,6 +372,7 @@ fn real_recipes_bulk_build_upload_and_install_from_the_upload() {
     }
     assert_eq!(status_of(&w, "misc/broken").0, "failed");
     assert_eq!(status_of(&w, "misc/needs-broken").0, "indirect-failed");
+    across_nodes_as_here(&w, &tree, &site);
 
     // A fresh root installs lzop from the upload.
     let fresh = World::new();
@@ -423,6 +424,75 @@ fn real_recipes_bulk_build_upload_and_install_from_the_upload() {
         &format!("file://{}", w.root.join("var/bulk").join(&log).display()),
     );
     assert!(opened.contains("broken-on-purpose"), "{opened}");
+}
+
+/// The same tree across three sshd nodes of powers 1, 1, 2: the same
+/// statuses and the same packages (same files) as the local bulk in `here`;
+/// a second run builds nothing.
+fn across_nodes_as_here(here: &World, tree: &Path, site: &str) {
+    let w = World::new();
+    let Some(cluster) = crate::sshd::Cluster::start(3, &w.root) else {
+        return;
+    };
+    let nodes = w.dir.path().join("nodes");
+    cluster.nodes_file(&nodes, &["1", "1", "2"]);
+    let run = |args: &[&str]| {
+        let mut c = w.command(&depot_bin());
+        build_env(&w, &mut c);
+        c.env("DEPOT_SSH", &cluster.ssh)
+            .env("MASTER_SITE_OVERRIDE", site)
+            .arg("bulk")
+            .args(args)
+            .arg("--nodes")
+            .arg(&nodes)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["--tree", tree.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let summary = |w: &World| -> Vec<(String, String)> {
+        report(w)
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                (
+                    p["pkgname"].as_str().unwrap().to_owned(),
+                    p["status"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(summary(&w), summary(here), "{}", stderr(&out));
+    let nodes_used: std::collections::BTreeSet<String> = report(&w)
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["node"].as_str().map(str::to_owned))
+        .collect();
+    assert!(nodes_used.len() >= 2, "{nodes_used:?}");
+    let listing = |w: &World, pkg: &str| -> Vec<String> {
+        let file = w.dir.path().join("packages/All").join(pkg);
+        let contents = crate::util::read_member(&file, "+CONTENTS");
+        contents
+            .lines()
+            // Files and dependencies; @cwd and comments name each root.
+            .filter(|l| !l.starts_with('@') || l.starts_with("@pkgdep"))
+            .map(str::to_owned)
+            .collect()
+    };
+    for pkg in ["lzop-1.04.tgz", "zlib-1.2.13.tgz", "lua-5.4.4.tgz", "libpng-1.6.39.tgz"] {
+        assert_eq!(listing(&w, pkg), listing(here, pkg), "{pkg}");
+    }
+    let out = run(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    for (name, status) in summary(&w) {
+        assert!(
+            matches!(status.as_str(), "up-to-date" | "failed" | "indirect-failed"),
+            "{name} {status}: {}",
+            stderr(&out)
+        );
+    }
 }
 
 #[test]
