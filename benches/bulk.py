@@ -11,11 +11,15 @@
             1,1,2,4; 1,2,2,2,4,4,8,8), -n 2000 seeds 1-5: depot's earliest
             finish by critical path vs portbuild's rule (graph order, least
             running/power), and depot with --noise 0.5.
+  nodes     300 `sleep` jobs (a dag_bench.py graph) over three local sshd
+            nodes of powers 1, 1, 2 (4 slots) vs the same jobs on this
+            machine with 4 slots: ssh dispatch overhead per job (ms), and
+            the distributed makespan vs the simulated one.
   sleep     300 `sleep` jobs from a dag_bench.py graph: `make -k -j N` on the
             Makefile dag_bench.py writes vs `depot bulk simulate --execute`,
             N = 4 and 8, in one run.
 
-usage: benches/bulk.py [quality|cores|speeds|sleep|all] [--depot PATH]
+usage: benches/bulk.py [quality|cores|speeds|nodes|sleep|all] [--depot PATH]
 """
 
 import argparse
@@ -101,6 +105,106 @@ def speeds(depot, tmp):
                  max(cols["portbuild"]), geo(cols["noise"]), max(cols["noise"])))
 
 
+def start_nodes(tmp, count):
+    """Unprivileged sshd instances on 127.0.0.1 with keys made now."""
+    import shutil
+    import socket
+    d = os.path.join(tmp, "sshd")
+    os.makedirs(d, exist_ok=True)
+    if os.getuid() == 0:
+        os.makedirs("/run/sshd", exist_ok=True)
+    for key in ("host", "user"):
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", os.path.join(d, key)],
+                       check=True)
+    shutil.copy(os.path.join(d, "user.pub"), os.path.join(d, "authorized_keys"))
+    user = subprocess.run(["id", "-un"], stdout=subprocess.PIPE, text=True).stdout.strip()
+    if os.getuid() == 0:
+        # A login whose shell starts no profile: root's may be slow (this
+        # machine's runs `pyenv init` for every ssh command).
+        subprocess.run(["useradd", "-M", "-s", "/bin/sh", "depotnode"],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # No password, but not locked (sshd without PAM refuses locked accounts).
+        subprocess.run(["usermod", "-p", "*", "depotnode"], check=True)
+        user = "depotnode"
+    with open(os.path.join(d, "ssh_config"), "w") as f:
+        f.write("Host *\n  IdentityFile %s/user\n  User %s\n  UserKnownHostsFile %s/known_hosts\n"
+                "  StrictHostKeyChecking accept-new\n" % (d, user, d))
+    procs, ports = [], []
+    for i in range(count):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        conf = os.path.join(d, "sshd%d.conf" % i)
+        with open(conf, "w") as f:
+            f.write("Port %d\nListenAddress 127.0.0.1\nHostKey %s/host\nAuthorizedKeysFile %s/authorized_keys\n"
+                    "PidFile %s/sshd%d.pid\nStrictModes no\nPasswordAuthentication no\nUsePAM no\n"
+                    "PermitRootLogin prohibit-password\nLogLevel ERROR\nMaxSessions 64\nMaxStartups 64\n"
+                    % (port, d, d, d, i))
+        procs.append(subprocess.Popen(["/usr/sbin/sshd", "-D", "-f", conf, "-E", conf + ".log"]))
+        ports.append(port)
+    for port in ports:
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", port)).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+    return procs, ports, "ssh -F %s/ssh_config" % d
+
+
+def nodes(depot, tmp):
+    g = gen(tmp, 300, 1)
+    procs, ports, ssh = start_nodes(tmp, 3)
+    try:
+        nodes_file = os.path.join(tmp, "nodes")
+        with open(nodes_file, "w") as f:
+            for i, (port, power) in enumerate(zip(ports, (1, 1, 2))):
+                work = os.path.join(tmp, "work%d" % i)
+                os.makedirs(work)
+                if os.getuid() == 0:
+                    subprocess.run(["chown", "depotnode", work], check=True)
+                f.write("127.0.0.1:%d %d work=%s\n" % (port, power, work))
+        os.chmod(tmp, 0o755)
+        # The cost of one multiplexed ssh command, for reference.
+        cm = os.path.join(tmp, "cm")
+        base = ssh.split() + ["-o", "BatchMode=yes", "-o", "ControlMaster=auto", "-o",
+                              "ControlPath=%s" % cm, "-o", "ControlPersist=30", "-p", str(ports[0]),
+                              "127.0.0.1", "--", "true"]
+        subprocess.run(base, check=True, stderr=subprocess.DEVNULL)
+        t0 = time.monotonic()
+        for _ in range(20):
+            subprocess.run(base, check=True, stderr=subprocess.DEVNULL)
+        ssh_ms = (time.monotonic() - t0) / 20 * 1000
+        env = dict(os.environ, DEPOT_SSH=ssh, DEPOT_ROOT=os.path.join(tmp, "root"))
+        bound = simulate(depot, g, "-j", "4")[1]
+        scale = 60.0 / bound
+
+        def run(*args):
+            out = subprocess.run([depot, "bulk", "simulate", g, "--execute", "%.6f" % scale] + list(args),
+                                 check=True, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                 text=True, env=env).stdout
+            fields = {}
+            for line in out.splitlines():
+                fields.update(f.split("=") for f in line.split())
+            return float(fields["wall"]), float(fields["simulated"]), float(fields["overhead_ms"])
+
+        local = run("-j", "4")
+        remote = run("--nodes", nodes_file)
+        print("300 sleeps, bound %.2f s" % (bound * scale))
+        print("one machine, 4 slots:       wall %.2f s  simulated %.2f s  overhead %.1f ms/job"
+              % local)
+        print("3 sshd nodes (1,1,2):       wall %.2f s  simulated %.2f s  overhead %.1f ms/job"
+              % remote)
+        print("ssh dispatch: %.1f ms/job more (one multiplexed `ssh node true`: %.1f ms); "
+              "distributed wall / simulated %.3f; vs one machine %.3f"
+              % (remote[2] - local[2], ssh_ms, remote[0] / remote[1], remote[0] / local[0]))
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+
+
 def sleep(depot, tmp):
     g = gen(tmp, 300, 1)
     for n in (4, 8):
@@ -128,7 +232,7 @@ def main():
     a = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         for name, fn in (("quality", quality), ("cores", cores), ("speeds", speeds),
-                         ("sleep", sleep)):
+                         ("nodes", nodes), ("sleep", sleep)):
             if a.what in (name, "all"):
                 print("## " + name)
                 fn(a.depot, tmp)

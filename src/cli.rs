@@ -881,7 +881,7 @@ pub struct SimulateArgs {
     /// The graph: {"jobs": [{"name", "duration", "deps", optional "cpu", "make_jobs", "parallel", "memory"}]}.
     pub graph: PathBuf,
     /// Builds at once (slots of speed 1).
-    #[arg(short, long, value_name = "N", required_unless_present = "speeds")]
+    #[arg(short, long, value_name = "N", required_unless_present_any = ["speeds", "nodes"])]
     pub jobs: Option<usize>,
     /// One slot per speed factor (durations are divided by it), as machines of unequal power.
     #[arg(long, value_name = "S,S,…", value_delimiter = ',', conflicts_with_all = ["jobs", "cores"])]
@@ -910,6 +910,9 @@ pub struct SimulateArgs {
     /// Really run `sleep DURATION*SCALE` for each job through the bulk executor.
     #[arg(long, value_name = "SCALE")]
     pub execute: Option<f64>,
+    /// With --execute: run the sleeps over ssh on the machines of this nodes file.
+    #[arg(long, value_name = "FILE", requires = "execute", conflicts_with_all = ["jobs", "speeds"])]
+    pub nodes: Option<PathBuf>,
 }
 
 /// A make jobs policy, as given.

@@ -107,7 +107,9 @@ fn run(cli: &Cli, resolved: anyhow::Result<settings::Settings>) -> anyhow::Resul
         Command::Config(command) => commands::repo::run_config(&settings()?, command),
         Command::Demo(args) => commands::demo::run(args),
         Command::Bulk(args) => match &args.phase {
-            Some(cli::BulkPhase::Simulate(sim)) => bulk::simulate::run(sim),
+            Some(cli::BulkPhase::Simulate(sim)) if sim.nodes.is_none() => {
+                bulk::simulate::run(sim, None)
+            }
             _ => bulk::run(settings()?, args),
         },
         Command::Reap { dirs } => {

@@ -481,7 +481,12 @@ fn across_nodes_as_here(here: &World, tree: &Path, site: &str) {
             .map(str::to_owned)
             .collect()
     };
-    for pkg in ["lzop-1.04.tgz", "zlib-1.2.13.tgz", "lua-5.4.4.tgz", "libpng-1.6.39.tgz"] {
+    for pkg in [
+        "lzop-1.04.tgz",
+        "zlib-1.2.13.tgz",
+        "lua-5.4.4.tgz",
+        "libpng-1.6.39.tgz",
+    ] {
         assert_eq!(listing(&w, pkg), listing(here, pkg), "{pkg}");
     }
     let out = run(&[]);

@@ -4,6 +4,7 @@
 //! bubblewrap with the node's own directory mounted over the master's root
 //! path (as every pbulk node has its own LOCALBASE at the same path).
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -160,12 +161,10 @@ impl Cluster {
 
     /// `127.0.0.1:PORT power [extra]` lines.
     pub fn nodes_file(&self, path: &Path, powers: &[&str]) {
-        let text: String = self
-            .nodes
-            .iter()
-            .zip(powers)
-            .map(|(n, p)| format!("127.0.0.1:{} {p}\n", n.port))
-            .collect();
+        let mut text = String::new();
+        for (n, p) in self.nodes.iter().zip(powers) {
+            let _ = writeln!(text, "127.0.0.1:{} {p}", n.port);
+        }
         std::fs::write(path, text).unwrap();
     }
 

@@ -674,6 +674,10 @@ mod tests {
     }
 
     #[test]
+    #[expect(
+        clippy::many_single_char_names,
+        reason = "a, b, c: the starts in order"
+    )]
     fn a_long_build_waits_for_a_fast_slot_that_frees_soon() {
         // Slots of speed 4 and 1. Task 0 (4 s) then 1 (40 s) and 2 (2 s), ready together.
         let g = graph(&[(4.0, &[]), (40.0, &[]), (2.0, &[])]);
@@ -692,6 +696,10 @@ mod tests {
     }
 
     #[test]
+    #[expect(
+        clippy::many_single_char_names,
+        reason = "a, b, c: the starts in order"
+    )]
     fn a_critical_build_is_not_put_on_a_slow_slot() {
         // 0 runs 1 s on the fast slot; 1 (40 s) would take 40 s on the free
         // slow one but 1 + 10 s after 0 on the fast one: it waits, and 2

@@ -157,7 +157,7 @@ pub fn run(
     bulk: &Bulk,
     packages: &[BulkPackage],
     options: &BulkOptions,
-    nodes: Option<Vec<Node>>,
+    nodes: Option<&[Node]>,
 ) -> Result<i32> {
     let build_settings = BuildSettings::from_env(&bulk.settings)?;
     let cores = options
@@ -176,9 +176,9 @@ pub fn run(
         .transpose()?;
     let graph = Graph::new(tasks(bulk, packages, options)?)
         .map_err(|e| anyhow::anyhow!("the scanned graph: {e}; run `depot bulk scan` again"))?;
-    let pool = match &nodes {
+    let pool = match nodes {
         Some(nodes) => Some(Pool::start(
-            nodes.clone(),
+            nodes.to_vec(),
             &bulk.settings.root,
             seconds(bulk, "BULK_NODE_RETRY", 30)?,
             seconds(bulk, "BULK_NODE_WAIT", 600)?,
@@ -361,14 +361,13 @@ impl<'a> Recorder<'a> {
         status: &'static str,
         cause: Option<&str>,
         reason: Option<&str>,
-        ran: Option<Ran<'_>>,
+        ran: Option<&Ran<'_>>,
     ) -> Result<()> {
         self.status.insert(task, status);
         let p = &self.packages[task];
         let now = pkgdb::now();
-        let node = ran.as_ref().and_then(|r| r.node).map(str::to_owned);
+        let node = ran.and_then(|r| r.node).map(str::to_owned);
         let history: Vec<HistoryRow> = ran
-            .as_ref()
             .map(|r| {
                 let s = r.stats;
                 s.costs
@@ -396,11 +395,8 @@ impl<'a> Recorder<'a> {
             status,
             cause: cause.map(str::to_owned),
             reason: reason.map(str::to_owned),
-            make_jobs: ran.as_ref().map(|r| r.make_jobs as i64),
-            duration: ran
-                .as_ref()
-                .and_then(|r| r.stats.costs.last())
-                .map(|c| c.wall),
+            make_jobs: ran.map(|r| r.make_jobs as i64),
+            duration: ran.and_then(|r| r.stats.costs.last()).map(|c| c.wall),
             built_files: (status == "built").then(|| p.files.clone()),
             node,
             history,
@@ -653,7 +649,7 @@ impl Builds<'_, '_> {
                         "built",
                         None,
                         Some("adopted from the node that built it"),
-                        Some(Ran {
+                        Some(&Ran {
                             make_jobs: 1,
                             stats: &stats,
                             node: Some(&node),
@@ -917,7 +913,7 @@ impl Executor for Builds<'_, '_> {
             if ok { "built" } else { "failed" },
             None,
             note.as_deref(),
-            Some(Ran {
+            Some(&Ran {
                 make_jobs: launched.start.make_jobs,
                 stats: &stats,
                 node: node_name.as_deref(),

@@ -137,7 +137,7 @@ pub fn run(settings: Settings, args: &BulkArgs) -> Result<i32> {
             let tree = tree(&bulk, options)?;
             let _lock = bulk.lock()?;
             scan_phase(&bulk, &tree, options)?;
-            let status = build::run(&bulk, &bulk.packages()?, options, nodes)?;
+            let status = build::run(&bulk, &bulk.packages()?, options, nodes.as_deref())?;
             report::run(&bulk)?;
             if let Some(target) = &options.upload {
                 upload::run(&bulk, &bulk.packages()?, target)?;
@@ -153,7 +153,7 @@ pub fn run(settings: Settings, args: &BulkArgs) -> Result<i32> {
         Some(BulkPhase::Build(_)) => {
             let packages = bulk.packages()?;
             let _lock = bulk.lock()?;
-            build::run(&bulk, &packages, options, nodes)
+            build::run(&bulk, &packages, options, nodes.as_deref())
         }
         Some(BulkPhase::Report) => {
             report::run(&bulk)?;
@@ -168,7 +168,7 @@ pub fn run(settings: Settings, args: &BulkArgs) -> Result<i32> {
         Some(BulkPhase::Explain { package }) => report::explain(&bulk, package),
         Some(BulkPhase::History { csv }) => report::history(&bulk, *csv),
         Some(BulkPhase::BuildOne(one)) => one::run(&bulk, one),
-        Some(BulkPhase::Simulate(sim)) => simulate::run(sim),
+        Some(BulkPhase::Simulate(sim)) => simulate::run(sim, Some(&bulk.settings.root)),
         Some(BulkPhase::NodeInfo) => nodes::node_info(),
         Some(BulkPhase::Nodes(crate::cli::NodesCommand::Check { file })) => {
             let Some(file) = file.as_ref().or(nodes_file.as_ref()) else {

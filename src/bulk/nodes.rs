@@ -324,7 +324,7 @@ impl Ssh {
                 .stderr(Stdio::null())
                 .status();
         }
-        let _ = std::fs::remove_dir_all(&self.control);
+        let _ = fs_err::remove_dir_all(&self.control);
     }
 }
 
@@ -332,7 +332,7 @@ impl Ssh {
 pub fn quote(words: &[String]) -> String {
     words
         .iter()
-        .map(|w| shlex::try_quote(w).map_or_else(|_| "''".to_owned(), |q| q.into_owned()))
+        .map(|w| shlex::try_quote(w).map_or_else(|_| "''".to_owned(), std::borrow::Cow::into_owned))
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -393,7 +393,7 @@ pub fn check(ssh: &Ssh, node: &Node, master_root: &Path) -> Result<Checked> {
         "mkdir -p {w}/bin && uname -s && uname -m && df -Pk {w} | tail -n 1 && \
          ({d} bulk node-info 2>/dev/null || echo none)",
         w = quote(&[work.display().to_string()]),
-        d = quote(&[depot.clone()]),
+        d = quote(std::slice::from_ref(&depot)),
     );
     let said = run(
         ssh.command(dest, &["sh".into(), "-c".into(), script]),
@@ -471,10 +471,12 @@ fn free_space(dir: &Path) -> u64 {
 
 /// Run a command; its stdout, or an error with its stderr.
 pub fn run(mut command: Command, node: &str) -> Result<String> {
-    let output = command
-        .stdin(Stdio::null())
-        .output()
-        .with_context(|| format!("node {node}: cannot run {:?}", command.get_program()))?;
+    let output = command.stdin(Stdio::null()).output().with_context(|| {
+        format!(
+            "node {node}: cannot run {}",
+            command.get_program().display()
+        )
+    })?;
     if !output.status.success() {
         let err = String::from_utf8_lossy(&output.stderr);
         bail!(
@@ -542,7 +544,7 @@ mod tests {
         let nodes = parse(text, Path::new("nodes")).unwrap();
         assert_eq!(nodes.len(), 3);
         assert_eq!(nodes[0].jobs, 2);
-        assert_eq!(nodes[0].slot_speed(), 1.0);
+        assert!((nodes[0].slot_speed() - 1.0).abs() < 1e-12);
         let d = nodes[1].dest.as_ref().unwrap();
         assert_eq!(
             (d.user.as_deref(), d.host.as_str(), d.port),

@@ -246,6 +246,18 @@ impl Pool {
         adopted
     }
 
+    /// A command on a remote `node` as a job (`Lost` when ssh fails).
+    pub fn command_job(&self, node: usize, words: Vec<String>) -> Option<Job> {
+        let dest = self.nodes[node].dest.clone()?;
+        let ssh = self.ssh.clone();
+        Some(Box::new(move || {
+            match ssh.command(&dest, &words).stdin(Stdio::null()).status() {
+                Ok(s) if s.code() == Some(255) => Ending::Lost("ssh failed".to_owned()),
+                other => Ending::Exited(other),
+            }
+        }))
+    }
+
     /// One build on `node` as a job.
     pub fn job(&self, node: usize, spec: Spec) -> Job {
         let node = self.nodes[node].clone();
@@ -283,7 +295,7 @@ pub struct Spec {
 /// Symlink `target` at `at`, making the parents.
 fn stage_link(target: &Path, at: &Path) -> std::io::Result<()> {
     if let Some(parent) = at.parent() {
-        std::fs::create_dir_all(parent)?;
+        fs_err::create_dir_all(parent)?;
     }
     std::os::unix::fs::symlink(target, at)
 }
@@ -298,7 +310,7 @@ fn remote_build(ssh: &Ssh, node: &Node, master_root: &Path, spec: &Spec) -> Endi
     // 1. What the build needs, in one rsync (symlinks followed).
     let _ = crate::linking::remove_tree(&spec.stage);
     let staged = (|| -> std::io::Result<()> {
-        std::fs::create_dir_all(&spec.stage)?;
+        fs_err::create_dir_all(&spec.stage)?;
         if node.tree.is_none() {
             stage_link(
                 &spec.tree.join(&spec.pkgpath),
@@ -317,7 +329,7 @@ fn remote_build(ssh: &Ssh, node: &Node, master_root: &Path, spec: &Spec) -> Endi
                 stage_link(p, &spec.stage.join("packages/All").join(name))?;
             }
         }
-        std::fs::create_dir_all(spec.stage.join("packages/All"))?;
+        fs_err::create_dir_all(spec.stage.join("packages/All"))?;
         Ok(())
     })();
     if let Err(e) = staged {

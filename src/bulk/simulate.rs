@@ -12,6 +12,7 @@ use sched::{CorePolicy, Graph, Limits, Placement, Scheduler, Speedup, Start, Tas
 use serde::Deserialize;
 
 use super::drive::{self, After, Ending, Executor, Observer, Started};
+use super::remote::Pool;
 use crate::cli::SimulateArgs;
 
 #[derive(Deserialize)]
@@ -124,17 +125,29 @@ fn normal(rng: &mut rand::rngs::StdRng) -> f64 {
     (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
 }
 
-/// Run `depot bulk simulate`.
-pub fn run(args: &SimulateArgs) -> Result<i32> {
+/// Run `depot bulk simulate`. `root`: the root whose path nodes use (with `--nodes`).
+pub fn run(args: &SimulateArgs, root: Option<&std::path::Path>) -> Result<i32> {
+    let pool = match (&args.nodes, root) {
+        (Some(file), Some(root)) => Some(Pool::start(
+            super::nodes::load(file)?,
+            root,
+            std::time::Duration::from_secs(30),
+            std::time::Duration::from_mins(1),
+        )?),
+        _ => None,
+    };
+    let speeds = pool
+        .as_ref()
+        .map_or_else(|| args.speeds.clone(), Pool::speeds);
     let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed);
     let loaded = load(&args.graph, &mut rng)?;
     let n = loaded.names.len();
-    for &speed in &args.speeds {
+    for &speed in &speeds {
         if !(speed.is_finite() && speed > 0.0) {
             bail!("--speeds: {speed} is not a speed (a positive factor, like 1,1,2,4)");
         }
     }
-    let jobs = args.jobs.unwrap_or(args.speeds.len()).max(1);
+    let jobs = args.jobs.unwrap_or(speeds.len()).max(1);
     let cores = args.cores.unwrap_or(jobs).max(1);
     let policy = match (&args.policy, args.cores) {
         (Some(p), _) => p.parse_policy()?,
@@ -167,8 +180,8 @@ pub fn run(args: &SimulateArgs) -> Result<i32> {
         })
         .collect();
     let graph = Graph::new(tasks).map_err(|e| anyhow::anyhow!("{}: {e}", args.graph.display()))?;
-    let lower_bound = if !args.speeds.is_empty() {
-        graph.lower_bound_speeds(&actual, &args.speeds)
+    let lower_bound = if !speeds.is_empty() {
+        graph.lower_bound_speeds(&actual, &speeds)
     } else if args.cores.is_some() {
         let path: Vec<f64> = (0..n)
             .map(|i| loaded.speedup[i].time(actual[i], cores))
@@ -182,8 +195,8 @@ pub fn run(args: &SimulateArgs) -> Result<i32> {
         cores,
         memory: args.memory,
         policy,
-        speeds: args.speeds.clone(),
-        nodes: Vec::new(),
+        speeds: speeds.clone(),
+        nodes: pool.as_ref().map_or_else(Vec::new, |p| p.slot_node.clone()),
         placement: if args.rule == Rule::Portbuild {
             Placement::LeastLoaded
         } else {
@@ -211,11 +224,30 @@ pub fn run(args: &SimulateArgs) -> Result<i32> {
         Scheduler::with_priority(graph, limits, priority)
     };
     let makespan = if let Some(scale) = args.execute {
+        let simulated = sim::run(
+            scheduler.clone(),
+            &sim::Actual {
+                one: actual.clone(),
+                speedup: loaded.speedup.clone(),
+            },
+        )
+        .map_err(|e| anyhow::anyhow!("{}: {e}", args.graph.display()))?;
         let mut executor = Sleeper {
             seconds: actual.iter().map(|d| d * scale).collect(),
+            pool,
+            overhead: 0.0,
+            ended: 0,
         };
         let mut scheduler = scheduler;
         let took = drive::drive(&mut scheduler, &mut executor, &mut Quiet);
+        if let Some(pool) = &executor.pool {
+            pool.close();
+        }
+        println!(
+            "simulated={:.3} overhead_ms={:.2}",
+            simulated.makespan * scale,
+            executor.overhead / executor.ended.max(1) as f64 * 1000.0
+        );
         let done = (0..n)
             .filter(|&t| scheduler.status(t) == sched::scheduler::Status::Done)
             .count();
@@ -242,13 +274,26 @@ pub fn run(args: &SimulateArgs) -> Result<i32> {
     Ok(0)
 }
 
-/// Runs `sleep` for each task: the test-only executor of the real-execution benchmark.
+/// Runs `sleep` for each task, here or over ssh on a node: the executor
+/// of the real-execution benchmark. Adds up each job's time beyond its sleep.
 struct Sleeper {
     seconds: Vec<f64>,
+    pool: Option<Pool>,
+    overhead: f64,
+    ended: usize,
 }
 
 impl Executor for Sleeper {
     fn start(&mut self, start: Start) -> Result<Started> {
+        if let Some(pool) = &self.pool {
+            let words = vec![
+                "sleep".to_owned(),
+                format!("{:.3}", self.seconds[start.task]),
+            ];
+            if let Some(job) = pool.command_job(pool.node_of(start.slot), words) {
+                return Ok(Started::Job(job));
+            }
+        }
         let child = Command::new("sleep")
             .arg(format!("{:.3}", self.seconds[start.task]))
             .spawn()
@@ -259,10 +304,12 @@ impl Executor for Sleeper {
     fn ended(
         &mut self,
         _scheduler: &mut Scheduler,
-        _task: usize,
+        task: usize,
         ending: Ending,
-        _took: std::time::Duration,
+        took: std::time::Duration,
     ) -> After {
+        self.overhead += took.as_secs_f64() - self.seconds[task];
+        self.ended += 1;
         After::Settled(matches!(ending, Ending::Exited(Ok(s)) if s.success()))
     }
 }
