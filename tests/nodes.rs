@@ -126,6 +126,12 @@ fn a_node_killed_midway_and_a_master_killed_midway_lose_nothing() {
     assert_eq!(names, expected, "exactly one package each, nothing partial");
     let report = std::fs::read_to_string(w.root.join("var/bulk/report.txt")).unwrap();
     assert!(report.contains("nodes:"), "{report}");
+    // Results were fetched and removed from the surviving nodes.
+    for node in &cluster.nodes[..2] {
+        let out = node.root.join("var/bulk-node/out");
+        let left: Vec<_> = std::fs::read_dir(&out).unwrap().flatten().collect();
+        assert!(left.is_empty(), "{left:?} left in {}", out.display());
+    }
 
     // The master killed midway: finished builds are kept, the rest built.
     let began = SystemTime::now();

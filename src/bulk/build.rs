@@ -263,6 +263,9 @@ pub fn run(
     let mut observer = Progress::new(packages.len());
     let took = drive::drive(&mut scheduler, &mut executor, &mut observer);
     observer.done();
+    for scratch in ["stage", "incoming"] {
+        let _ = fs_err::remove_dir(bulk.dir.join(scratch));
+    }
     // For the report: each node's slots, and how long the build phase took.
     let node_slots: Vec<String> = executor.pool.as_ref().map_or_else(Vec::new, |pool| {
         pool.close();

@@ -204,8 +204,25 @@ impl Pool {
         self.slot_node[slot]
     }
 
-    /// Close the connections.
+    /// Drop the empty result dirs the nodes keep, then close the connections.
     pub fn close(&self) {
+        for (i, node) in self.nodes.iter().enumerate() {
+            let (Some(dest), true) = (&node.dest, self.state[i].up) else {
+                continue;
+            };
+            let out = node.work(&self.master_root).join("out");
+            let words = [
+                "find".to_owned(),
+                out.display().to_string(),
+                "-mindepth".to_owned(),
+                "1".to_owned(),
+                "-type".to_owned(),
+                "d".to_owned(),
+                "-empty".to_owned(),
+                "-delete".to_owned(),
+            ];
+            let _ = nodes::run(self.ssh.command(dest, &words), &node.name);
+        }
         self.ssh.close(&self.nodes);
     }
 
