@@ -104,6 +104,10 @@ impl Cluster {
             ),
         )
         .unwrap();
+        // Sessions start in an empty home: the login shell reads no profile
+        // (a user's .bashrc may be slow or take locks, as `pyenv init` does).
+        let home = d.join("home");
+        std::fs::create_dir_all(&home).unwrap();
         let mut nodes = Vec::new();
         for i in 0..count {
             let node_root = d.join(format!("node{i}"));
@@ -116,7 +120,9 @@ impl Cluster {
                     "Port {port}\nListenAddress 127.0.0.1\nHostKey {hk}\nAuthorizedKeysFile {ak}\nPidFile {pid}\n\
                      StrictModes no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n\
                      PermitRootLogin prohibit-password\nLogLevel ERROR\nMaxSessions 64\nMaxStartups 64\n\
+                     SetEnv HOME={home}\n\
                      ForceCommand {bwrap} --dev-bind / / --bind {node} {master} /bin/sh -c \"$SSH_ORIGINAL_COMMAND\"\n",
+                    home = home.display(),
                     hk = d.join("host").display(),
                     ak = d.join("authorized_keys").display(),
                     pid = d.join(format!("sshd{i}.pid")).display(),
