@@ -266,22 +266,31 @@ impl Scheduler {
         self.running.is_empty() && self.ready.is_empty()
     }
 
+    /// A running task's planned end (its estimate at its make jobs and its
+    /// slot's speed) and its make jobs; `None` when it is not running.
+    fn planned_end(&self, task: usize) -> Option<(f64, usize)> {
+        match self.status[task] {
+            Status::Running {
+                started,
+                make_jobs,
+                slot,
+            } => {
+                let time = self.graph.tasks[task]
+                    .speedup
+                    .time(self.graph.duration[task], make_jobs)
+                    / self.speed[slot];
+                Some((started + time, make_jobs))
+            }
+            _ => None,
+        }
+    }
+
     fn running_work(&self, now: f64) -> f64 {
         self.running
             .iter()
-            .map(|&t| match self.status[t] {
-                Status::Running {
-                    started,
-                    make_jobs,
-                    slot,
-                } => {
-                    let total = self.graph.tasks[t]
-                        .speedup
-                        .time(self.graph.duration[t], make_jobs)
-                        / self.speed[slot];
-                    (total - (now - started)).max(0.0) * self.graph.tasks[t].speedup.busy(make_jobs)
-                }
-                _ => 0.0,
+            .filter_map(|&t| {
+                let (end, make_jobs) = self.planned_end(t)?;
+                Some((end - now).max(0.0) * self.graph.tasks[t].speedup.busy(make_jobs))
             })
             .sum()
     }
@@ -302,19 +311,9 @@ impl Scheduler {
     fn longest_path(&self, now: f64) -> f64 {
         self.running
             .iter()
-            .map(|&t| match self.status[t] {
-                Status::Running {
-                    started,
-                    make_jobs,
-                    slot,
-                } => {
-                    let own = self.graph.tasks[t]
-                        .speedup
-                        .time(self.graph.duration[t], make_jobs)
-                        / self.speed[slot];
-                    (own - (now - started)).max(0.0) + self.bottom[t] - self.graph.duration[t]
-                }
-                _ => 0.0,
+            .filter_map(|&t| {
+                let (end, _) = self.planned_end(t)?;
+                Some((end - now).max(0.0) + self.bottom[t] - self.graph.duration[t])
             })
             .chain(self.ready.iter().map(|e| self.bottom[e.task]))
             .fold(0.0, f64::max)
@@ -352,21 +351,10 @@ impl Scheduler {
                 if !self.slot_up[s] {
                     return f64::INFINITY;
                 }
-                let Some(t) = self.slot_task[s] else {
-                    return now;
-                };
-                match self.status[t] {
-                    Status::Running {
-                        started, make_jobs, ..
-                    } => {
-                        let end = started
-                            + self.graph.tasks[t]
-                                .speedup
-                                .time(self.graph.duration[t], make_jobs)
-                                / self.speed[s];
-                        if end > now { end } else { now + (now - end) }
-                    }
-                    _ => now,
+                match self.slot_task[s].and_then(|t| self.planned_end(t)) {
+                    Some((end, _)) if end > now => end,
+                    Some((end, _)) => now + (now - end),
+                    None => now,
                 }
             })
             .collect()
