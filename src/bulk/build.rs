@@ -201,6 +201,7 @@ pub fn run(
             ..Limits::slots(jobs)
         },
     };
+    let dep_tasks: Vec<Vec<usize>> = graph.tasks.iter().map(|t| t.deps.clone()).collect();
     let (mut scheduler, choice) = sched::plan::plan(graph, &limits);
     crate::output::say!(
         "schedule: {} (simulated {:.0} s on the history)",
@@ -248,6 +249,7 @@ pub fn run(
         bulk,
         packages,
         deps: dependency_names(packages),
+        dep_tasks,
         installed,
         tree,
         build_settings: &build_settings,
@@ -267,13 +269,14 @@ pub fn run(
         let _ = fs_err::remove_dir(bulk.dir.join(scratch));
     }
     // For the report: each node's slots, and how long the build phase took.
-    let node_slots: Vec<String> = executor.pool.as_ref().map_or_else(Vec::new, |pool| {
-        pool.close();
+    let pool = executor.pool.take();
+    let node_slots: Vec<String> = pool.as_ref().map_or_else(Vec::new, |pool| {
         pool.nodes
             .iter()
             .map(|n| format!("{} {}", n.jobs, n.name))
             .collect()
     });
+    drop(pool);
     let _ = bulk.write(|tx| {
         tx.bulk_set_meta("nodes", &node_slots.join("\n"))?;
         tx.bulk_set_meta("wall", &took.as_secs_f64().to_string())?;
@@ -475,6 +478,8 @@ struct Builds<'a, 'r> {
     forced: &'a BTreeSet<&'a str>,
     /// Each package's dependencies, as PKGNAMEs.
     deps: Vec<Vec<String>>,
+    /// Each package's dependencies, as indexes.
+    dep_tasks: Vec<Vec<usize>>,
     /// The `+BUILD_INFO` of every package installed in the root when the run began.
     installed: HashMap<String, String>,
     started: HashMap<usize, Launched>,
@@ -492,7 +497,8 @@ struct Builds<'a, 'r> {
 
 /// A build under way.
 struct Launched {
-    start: Start,
+    /// MAKE_JOBS it runs with (a node's own in a multi-machine bulk).
+    make_jobs: usize,
     /// Its stats file (local), or the directory its results land in (remote).
     results: PathBuf,
     /// The node it runs on, in a multi-machine bulk.
@@ -677,9 +683,9 @@ impl Builds<'_, '_> {
         fs_err::create_dir_all(&logs)?;
         self.attempts += 1;
         let node = self.pool.as_ref().map(|pool| pool.node_of(start.slot));
-        let remote = match (&self.pool, node) {
-            (Some(pool), Some(n)) => pool.nodes[n].dest.is_some(),
-            _ => false,
+        let (remote, make_jobs) = match (&self.pool, node) {
+            (Some(pool), Some(n)) => (pool.nodes[n].dest.is_some(), pool.nodes[n].make_jobs),
+            _ => (false, start.make_jobs),
         };
         let (job, results) = if let (true, Some(pool), Some(n)) = (remote, &self.pool, node) {
             let incoming = self
@@ -702,7 +708,7 @@ impl Builds<'_, '_> {
                     .map(|d| self.build_settings.package_file(d))
                     .collect(),
                 deps: self.deps[start.task].clone(),
-                make_jobs: pool.nodes[n].make_jobs,
+                make_jobs,
                 log: logs.join("depot.log"),
                 stage: self
                     .bulk
@@ -711,13 +717,9 @@ impl Builds<'_, '_> {
                     .join(format!("{}.{}", p.pkgname, self.attempts)),
                 incoming: incoming.clone(),
             };
-            (Started::Job(pool.job(n, spec)), incoming)
+            (Started::Job(pool.job(n, spec)?), incoming)
         } else {
             let stats = logs.join(".stats.json");
-            let make_jobs = match (&self.pool, node) {
-                (Some(pool), Some(n)) => pool.nodes[n].make_jobs,
-                _ => start.make_jobs,
-            };
             let child = self
                 .local_command(start.task, make_jobs, &logs, &stats)?
                 .spawn()
@@ -728,7 +730,7 @@ impl Builds<'_, '_> {
         self.started.insert(
             start.task,
             Launched {
-                start,
+                make_jobs,
                 results,
                 node,
                 remote,
@@ -777,21 +779,14 @@ impl Builds<'_, '_> {
         Ok(command)
     }
 
-    /// The PKGNAMEs a package needs installed: its dependencies and theirs.
+    /// The PKGNAMEs a package needs installed: its dependencies and theirs
+    /// (by the graph's indexes).
     fn closure(&self, task: usize) -> Vec<String> {
-        let index: HashMap<&str, usize> = self
-            .packages
-            .iter()
-            .enumerate()
-            .map(|(i, p)| (p.pkgpath.as_str(), i))
-            .collect();
         let mut seen = BTreeSet::new();
         let mut stack: Vec<usize> = vec![task];
         while let Some(t) = stack.pop() {
-            for d in self.packages[t].depends.lines() {
-                if let Some(&i) = index.get(d)
-                    && seen.insert(i)
-                {
+            for &i in &self.dep_tasks[t] {
+                if seen.insert(i) {
                     stack.push(i);
                 }
             }
@@ -917,7 +912,7 @@ impl Executor for Builds<'_, '_> {
             None,
             note.as_deref(),
             Some(&Ran {
-                make_jobs: launched.start.make_jobs,
+                make_jobs: launched.make_jobs,
                 stats: &stats,
                 node: node_name.as_deref(),
             }),

@@ -24,8 +24,6 @@ use std::process::{Command, Stdio};
 
 use anyhow::{Context as _, Result, bail};
 
-use super::remote::Refusal;
-
 /// One machine of the nodes file.
 #[derive(Debug, Clone)]
 pub struct Node {
@@ -337,6 +335,56 @@ pub fn quote(words: &[String]) -> String {
         .join(" ")
 }
 
+/// A node that cannot build (another OS or architecture, another depot).
+#[derive(Debug)]
+pub struct Refusal(pub String);
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Refusal {}
+
+/// Why a check failed, for a line that names the node already; for a node
+/// that does not answer, with what to try.
+pub fn why_not(node: &Node, error: &anyhow::Error) -> String {
+    let text = format!("{error:#}");
+    let prefix = format!("node {}: ", node.name);
+    let reason = text.strip_prefix(&prefix).unwrap_or(&text);
+    match &node.dest {
+        Some(dest) if !refused(error) => format!(
+            "{reason}; check that `ssh{} {}` logs in without a prompt (DEPOT_SSH chooses the ssh command)",
+            dest.port.map_or_else(String::new, |p| format!(" -p {p}")),
+            dest.login()
+        ),
+        _ => reason.to_owned(),
+    }
+}
+
+/// Whether a check's error refuses the node for good (rather than: it is down).
+pub fn refused(error: &anyhow::Error) -> bool {
+    error.downcast_ref::<Refusal>().is_some()
+}
+
+/// Check every node at once; the results in the nodes' order.
+pub fn check_each(ssh: &Ssh, nodes: &[Node], master_root: &Path) -> Vec<Result<Checked>> {
+    std::thread::scope(|s| {
+        let handles: Vec<_> = nodes
+            .iter()
+            .map(|n| s.spawn(|| check(ssh, n, master_root)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("the check panicked")))
+            })
+            .collect()
+    })
+}
+
 /// What a node said about itself.
 #[derive(Debug, Clone)]
 pub struct Checked {
@@ -493,19 +541,7 @@ pub fn run(mut command: Command, node: &str) -> Result<String> {
 pub fn check_all(path: &Path, master_root: &Path) -> Result<i32> {
     let nodes = load(path)?;
     let ssh = Ssh::new()?;
-    let results: Vec<Result<Checked>> = std::thread::scope(|s| {
-        let handles: Vec<_> = nodes
-            .iter()
-            .map(|n| s.spawn(|| check(&ssh, n, master_root)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(anyhow::anyhow!("the check panicked")))
-            })
-            .collect()
-    });
+    let results = check_each(&ssh, &nodes, master_root);
     ssh.close(&nodes);
     let mut bad = 0;
     for (node, result) in nodes.iter().zip(results) {
@@ -522,12 +558,8 @@ pub fn check_all(path: &Path, master_root: &Path) -> Result<i32> {
             ),
             Err(e) => {
                 bad += 1;
-                let what = if e.downcast_ref::<Refusal>().is_some() {
-                    "REFUSED"
-                } else {
-                    "DOWN"
-                };
-                println!("{}: {what}: {e:#}", node.name);
+                let what = if refused(&e) { "REFUSED" } else { "DOWN" };
+                println!("{}: {what}: {}", node.name, why_not(node, &e));
             }
         }
     }

@@ -40,18 +40,6 @@ struct State {
     checking: Option<JoinHandle<Result<Checked>>>,
 }
 
-/// A node that cannot build (another OS or architecture, another depot).
-#[derive(Debug)]
-pub struct Refusal(pub String);
-
-impl std::fmt::Display for Refusal {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for Refusal {}
-
 impl Pool {
     /// Check every node (in parallel) and start with those that answer.
     /// `retry`: how long a lost node rests before it is tried again;
@@ -63,19 +51,7 @@ impl Pool {
         give_up: Duration,
     ) -> Result<Pool> {
         let ssh = Ssh::new()?;
-        let results: Vec<Result<Checked>> = std::thread::scope(|s| {
-            let handles: Vec<_> = nodes
-                .iter()
-                .map(|n| s.spawn(|| nodes::check(&ssh, n, master_root)))
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join()
-                        .unwrap_or_else(|_| Err(anyhow::anyhow!("the check panicked")))
-                })
-                .collect()
-        });
+        let results = nodes::check_each(&ssh, &nodes, master_root);
         let now = Instant::now();
         let mut state = Vec::new();
         for (node, result) in nodes.iter().zip(results) {
@@ -92,11 +68,12 @@ impl Pool {
                     (true, false)
                 }
                 Err(e) => {
-                    let refused = e.downcast_ref::<Refusal>().is_some();
+                    let refused = nodes::refused(&e);
                     crate::output::caution!(
-                        "node {} {}: {e:#}",
+                        "node {} {}: {}",
                         node.name,
-                        if refused { "refused" } else { "down" }
+                        if refused { "refused" } else { "down" },
+                        nodes::why_not(node, &e)
                     );
                     (false, refused)
                 }
@@ -205,7 +182,7 @@ impl Pool {
     }
 
     /// Drop the empty result dirs the nodes keep, then close the connections.
-    pub fn close(&self) {
+    fn close(&self) {
         for (i, node) in self.nodes.iter().enumerate() {
             let (Some(dest), true) = (&node.dest, self.state[i].up) else {
                 continue;
@@ -275,12 +252,22 @@ impl Pool {
         }))
     }
 
-    /// One build on `node` as a job.
-    pub fn job(&self, node: usize, spec: Spec) -> Job {
+    /// One build on `node` as a job; what it sends is staged first.
+    pub fn job(&self, node: usize, spec: Spec) -> Result<Job> {
         let node = self.nodes[node].clone();
+        stage(&node, &spec)
+            .with_context(|| format!("cannot stage the files for node {}", node.name))?;
         let ssh = self.ssh.clone();
         let root = self.master_root.clone();
-        Box::new(move || remote_build(&ssh, &node, &root, &spec))
+        Ok(Box::new(move || remote_build(&ssh, &node, &root, &spec)))
+    }
+}
+
+impl Drop for Pool {
+    /// However the bulk ends (errors included), no multiplexed connection
+    /// outlives it.
+    fn drop(&mut self) {
+        self.close();
     }
 }
 
@@ -310,11 +297,39 @@ pub struct Spec {
 }
 
 /// Symlink `target` at `at`, making the parents.
-fn stage_link(target: &Path, at: &Path) -> std::io::Result<()> {
+fn stage_link(target: &Path, at: &Path) -> Result<()> {
     if let Some(parent) = at.parent() {
         fs_err::create_dir_all(parent)?;
     }
-    std::os::unix::fs::symlink(target, at)
+    std::os::unix::fs::symlink(target, at).with_context(|| format!("cannot link {}", at.display()))
+}
+
+/// Assemble what a build on `node` needs as symlinks in the spec's stage
+/// dir (on the master: an error here is the master's, not the node's).
+fn stage(node: &Node, spec: &Spec) -> Result<()> {
+    if spec.stage.exists() {
+        crate::linking::remove_tree(&spec.stage)?;
+    }
+    fs_err::create_dir_all(spec.stage.join("packages/All"))?;
+    if node.tree.is_none() {
+        stage_link(
+            &spec.tree.join(&spec.pkgpath),
+            &spec.stage.join("tree").join(&spec.pkgpath),
+        )?;
+    }
+    if node.distfiles.is_none() {
+        for f in &spec.distfiles {
+            if let Some(name) = f.file_name() {
+                stage_link(f, &spec.stage.join("distfiles").join(name))?;
+            }
+        }
+    }
+    for p in &spec.packages {
+        if let Some(name) = p.file_name() {
+            stage_link(p, &spec.stage.join("packages/All").join(name))?;
+        }
+    }
+    Ok(())
 }
 
 /// Send, build, fetch. The job fails as `Lost` when the node (not the
@@ -325,33 +340,6 @@ fn remote_build(ssh: &Ssh, node: &Node, master_root: &Path, spec: &Spec) -> Endi
     };
     let work = node.work(master_root);
     // 1. What the build needs, in one rsync (symlinks followed).
-    let _ = crate::linking::remove_tree(&spec.stage);
-    let staged = (|| -> std::io::Result<()> {
-        fs_err::create_dir_all(&spec.stage)?;
-        if node.tree.is_none() {
-            stage_link(
-                &spec.tree.join(&spec.pkgpath),
-                &spec.stage.join("tree").join(&spec.pkgpath),
-            )?;
-        }
-        if node.distfiles.is_none() {
-            for f in &spec.distfiles {
-                if let Some(name) = f.file_name() {
-                    stage_link(f, &spec.stage.join("distfiles").join(name))?;
-                }
-            }
-        }
-        for p in &spec.packages {
-            if let Some(name) = p.file_name() {
-                stage_link(p, &spec.stage.join("packages/All").join(name))?;
-            }
-        }
-        fs_err::create_dir_all(spec.stage.join("packages/All"))?;
-        Ok(())
-    })();
-    if let Err(e) = staged {
-        return Ending::Exited(Err(e));
-    }
     let sent = nodes::run(
         ssh.rsync(
             dest,

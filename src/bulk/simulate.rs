@@ -240,9 +240,6 @@ pub fn run(args: &SimulateArgs, root: Option<&std::path::Path>) -> Result<i32> {
         };
         let mut scheduler = scheduler;
         let took = drive::drive(&mut scheduler, &mut executor, &mut Quiet);
-        if let Some(pool) = &executor.pool {
-            pool.close();
-        }
         println!(
             "simulated={:.3} overhead_ms={:.2}",
             simulated.makespan * scale,
