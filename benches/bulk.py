@@ -56,8 +56,8 @@ def geo(xs):
 
 
 def quality(depot, tmp):
-    cols = {"critical path": [], "pbulk": [], "fifo": [], "cp noise 0.5": []}
-    print("seed  N  critical-path   pbulk    fifo   cp+noise0.5")
+    cols = {"depot (plan)": [], "pbulk": [], "fifo": [], "plan noise 0.5": []}
+    print("seed  N  depot(plan)     pbulk    fifo   plan+noise0.5")
     for seed in range(1, 6):
         g = gen(tmp, 2000, seed)
         for n in (4, 8, 12, 16):
