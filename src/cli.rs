@@ -92,6 +92,8 @@ pub enum Command {
     Repo(RepoCommand),
     /// Bulk builds of a recipe tree: scan, build, report, upload (pbulk's phases).
     Bulk(BulkArgs),
+    /// Merge overlay recipe trees into build trees, as portshaker does (config: <root>/etc/depot-merge.toml or --config, also a portshaker.conf).
+    Merge(MergeArgs),
     /// Build two versions of a sample package into a temporary root and show them side by side.
     Demo(DemoArgs),
     /// Remove directories a change put out of the way (run in the background by depot).
@@ -967,4 +969,28 @@ pub struct BuildOneArgs {
     /// master or its connection is gone.
     #[arg(long)]
     pub watch_stdin: bool,
+}
+
+/// `depot merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The targets to merge (default: every target of the config).
+    #[arg(value_name = "TARGET")]
+    pub targets: Vec<String>,
+    /// Print where each recipe would come from and every conflict; update no
+    /// source and write no tree.
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+    /// Merge without updating the sources first (portshaker -M).
+    #[arg(short = 'M', long, conflicts_with = "update_only")]
+    pub no_update: bool,
+    /// Update the sources and merge nothing (portshaker -U).
+    #[arg(short = 'U', long)]
+    pub update_only: bool,
+    /// Show where a recipe (category/name) in the merged targets came from, file by file.
+    #[arg(long, value_name = "CATEGORY/NAME")]
+    pub explain: Option<String>,
+    /// Print every recipe's origin and what the update commands print.
+    #[arg(short, long)]
+    pub verbose: bool,
 }

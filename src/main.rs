@@ -11,6 +11,7 @@ mod commands;
 mod http;
 mod install;
 mod linking;
+mod merge;
 mod output;
 mod owners;
 mod package;
@@ -76,8 +77,20 @@ fn flags(cli: &Cli) -> settings::Flags<'_> {
         root: cli.root.as_deref(),
         dbdir: cli.pkg_dbdir.as_deref(),
         wait: cli.wait.as_deref(),
-        config: cli.config.as_deref(),
+        config: if merge_config(cli).is_some() {
+            None
+        } else {
+            cli.config.as_deref()
+        },
     }
+}
+
+/// `depot merge --config FILE` names the merge config (depot-merge.toml or
+/// portshaker.conf), not depot.toml; `DEPOT_CONFIG` still names depot.toml.
+fn merge_config(cli: &Cli) -> Option<&std::path::Path> {
+    let given = cli.config.as_deref()?;
+    let from_env = std::env::var_os("DEPOT_CONFIG").is_some_and(|v| v == given.as_os_str());
+    (matches!(cli.command, Command::Merge(_)) && !from_env).then_some(given)
 }
 
 /// Run the command with the settings resolved once (an error only for the
@@ -106,6 +119,7 @@ fn run(cli: &Cli, resolved: anyhow::Result<settings::Settings>) -> anyhow::Resul
         Command::CleanCache(args) => commands::repo::run_clean_cache(&settings()?, args),
         Command::Config(command) => commands::repo::run_config(&settings()?, command),
         Command::Demo(args) => commands::demo::run(args),
+        Command::Merge(args) => merge::run(&settings()?.root, merge_config(cli), args),
         Command::Bulk(args) => match &args.phase {
             Some(cli::BulkPhase::Simulate(sim)) if sim.nodes.is_none() => {
                 bulk::simulate::run(sim, None)

@@ -260,14 +260,7 @@ impl Recipe {
                 path.display()
             );
         }
-        let base = file
-            .pkgname
-            .clone()
-            .unwrap_or_else(|| file.distname.clone());
-        let pkgname = match file.pkgrevision {
-            Some(0) | None => base,
-            Some(n) => format!("{base}nb{n}"),
-        };
+        let pkgname = pkgname_of(&file.distname, file.pkgname.as_deref(), file.pkgrevision);
         if let Some(why) = crate::package::pattern::invalid_pkgname(&pkgname) {
             bail!("{}: PKGNAME {pkgname}: {why}", path.display());
         }
@@ -338,6 +331,38 @@ impl Recipe {
     }
 }
 
+/// PKGNAME as pkgsrc makes it: `pkgname` (or `distname`) with `nbN` for a
+/// `pkgrevision` N > 0.
+pub fn pkgname_of(distname: &str, pkgname: Option<&str>, pkgrevision: Option<u32>) -> String {
+    let base = pkgname.unwrap_or(distname);
+    match pkgrevision {
+        Some(0) | None => base.to_owned(),
+        Some(n) => format!("{base}nb{n}"),
+    }
+}
+
+/// The keys of a recipe.toml that make its PKGNAME, read without checking
+/// the rest (what a merge compares versions with).
+#[derive(Debug, Deserialize)]
+pub struct VersionKeys {
+    /// `distname`.
+    pub distname: String,
+    /// `pkgname`.
+    pub pkgname: Option<String>,
+    /// `pkgrevision`.
+    pub pkgrevision: Option<u32>,
+}
+
+/// The PKGNAME a recipe.toml at `path` (with `text`) declares.
+pub fn declared_pkgname(path: &Path, text: &str) -> Result<String> {
+    let keys: VersionKeys = toml::from_str(text).map_err(|e| toml_error(path, text, &e))?;
+    Ok(pkgname_of(
+        &keys.distname,
+        keys.pkgname.as_deref(),
+        keys.pkgrevision,
+    ))
+}
+
 /// The patch files in `dir` (`patch-*`, as pkgsrc), sorted; none if no dir.
 pub fn list_patches(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
@@ -374,7 +399,7 @@ fn pkgpath_of(dir: &Path) -> String {
 }
 
 /// A toml error as `file:line: key `k`: message`.
-fn toml_error(path: &Path, text: &str, error: &toml::de::Error) -> anyhow::Error {
+pub(crate) fn toml_error(path: &Path, text: &str, error: &toml::de::Error) -> anyhow::Error {
     let message = error.message().trim();
     let Some(span) = error.span() else {
         return anyhow::anyhow!("{}: {message}", path.display());
@@ -415,7 +440,6 @@ fn defining_files(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// sha256 over the names and contents of the files that define the build.
 /// sha256 of each file that defines the recipe, as `(name, hex)`: what a
 /// bulk compares to name the file that changed.
 pub fn file_hashes(dir: &Path) -> Result<Vec<(String, String)>> {
@@ -431,7 +455,9 @@ pub fn file_hashes(dir: &Path) -> Result<Vec<(String, String)>> {
         .collect()
 }
 
-fn content_hash(dir: &Path) -> Result<String> {
+/// The recipe hash of the recipe in `dir`: sha256 over the names, sizes and
+/// contents of the files that define its build.
+pub fn content_hash(dir: &Path) -> Result<String> {
     let mut hasher = sha2::Sha256::new();
     for rel in defining_files(dir)? {
         let bytes = fs_err::read(dir.join(&rel))?;
