@@ -373,6 +373,7 @@ fn real_recipes_bulk_build_upload_and_install_from_the_upload() {
     assert_eq!(status_of(&w, "misc/broken").0, "failed");
     assert_eq!(status_of(&w, "misc/needs-broken").0, "indirect-failed");
     across_nodes_as_here(&w, &tree, &site);
+    crate::merge::merged_tree_bulk_builds_only_what_the_merge_changed(&w, &recipes, &site);
 
     // A fresh root installs lzop from the upload.
     let fresh = World::new();

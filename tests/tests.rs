@@ -17,6 +17,7 @@ mod delete;
 mod info;
 mod install;
 mod lock;
+mod merge;
 mod nodes;
 mod readers;
 mod relocate;

@@ -229,7 +229,7 @@ pub fn run(
         }
     }
     let forced: BTreeSet<&str> = options.force.iter().map(String::as_str).collect();
-    let tree = PathBuf::from(bulk.read()?.bulk_meta("tree")?.unwrap_or_default());
+    let tree = super::scanned_tree(bulk)?;
     let installed = bulk
         .read()?
         .packages()?

@@ -181,9 +181,33 @@ pub fn run(settings: Settings, args: &BulkArgs) -> Result<i32> {
     }
 }
 
+/// The tree a bulk reads for its whole run: a tree that is a symlink (as
+/// `depot merge` makes them) is resolved once, so that a merge switching it
+/// midway leaves this bulk on the generation it scanned (a merge keeps the
+/// generation it replaced).
+fn snapshot(tree: &std::path::Path) -> PathBuf {
+    let linked = std::fs::symlink_metadata(tree).is_ok_and(|m| m.file_type().is_symlink());
+    if linked {
+        tree.canonicalize().unwrap_or_else(|_| tree.to_path_buf())
+    } else {
+        tree.to_path_buf()
+    }
+}
+
+/// The tree the last scan read (its snapshot), for the build phase.
+pub fn scanned_tree(bulk: &Bulk) -> Result<PathBuf> {
+    let db = bulk.read()?;
+    let snapshot = db.bulk_meta("tree_snapshot")?.map(PathBuf::from);
+    Ok(match snapshot {
+        Some(s) if s.is_dir() => s,
+        _ => PathBuf::from(db.bulk_meta("tree")?.unwrap_or_default()),
+    })
+}
+
 fn scan_phase(bulk: &Bulk, tree: &std::path::Path, options: &BulkOptions) -> Result<()> {
     let began = std::time::Instant::now();
-    let scanned = scan::scan(tree, options.limited_list.as_deref())?;
+    let pinned = snapshot(tree);
+    let scanned = scan::scan(&pinned, options.limited_list.as_deref())?;
     let prefailed: Vec<&pkgdb::BulkPackage> = scanned
         .packages
         .iter()
@@ -199,6 +223,7 @@ fn scan_phase(bulk: &Bulk, tree: &std::path::Path, options: &BulkOptions) -> Res
     bulk.write(|tx| {
         tx.bulk_record_scan(&scanned.packages)?;
         tx.bulk_set_meta("tree", &tree.to_string_lossy())?;
+        tx.bulk_set_meta("tree_snapshot", &pinned.to_string_lossy())?;
         Ok(())
     })?;
     crate::output::say!(

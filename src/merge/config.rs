@@ -239,7 +239,8 @@ struct TomlTarget {
 fn from_toml(path: &Path, text: &str, default_mirror: PathBuf) -> Result<Config> {
     let file: TomlFile =
         toml::from_str(text).map_err(|e| crate::build::recipe::toml_error(path, text, &e))?;
-    let at = |span: std::ops::Range<usize>| format!("{}:{}", path.display(), line_of(text, span.start));
+    let at =
+        |span: std::ops::Range<usize>| format!("{}:{}", path.display(), line_of(text, span.start));
     let mirror_base_dir = file
         .mirror_base_dir
         .as_deref()
@@ -327,7 +328,10 @@ fn from_toml(path: &Path, text: &str, default_mirror: PathBuf) -> Result<Config>
         );
     }
     // Targets are emitted in the order they were written.
-    targets.sort_by_key(|t| text.find(&format!("[target.{}]", t.name)).unwrap_or(usize::MAX));
+    targets.sort_by_key(|t| {
+        text.find(&format!("[target.{}]", t.name))
+            .unwrap_or(usize::MAX)
+    });
     Ok(Config {
         file: path.to_path_buf(),
         mirror_base_dir,
@@ -376,14 +380,23 @@ mod tests {
         let e = load("[target.main]\ntree = \"/t\"\nmerge_from = [\"up\",\n \"../x\"]\n")
             .unwrap_err()
             .to_string();
-        assert!(e.contains("depot-merge.toml:4") && e.contains("plain name"), "{e}");
+        assert!(
+            e.contains("depot-merge.toml:4") && e.contains("plain name"),
+            "{e}"
+        );
         let e = load("[target.main]\ntree = \"/t\"\nmerge_from = []\ncolour = 1\n")
             .unwrap_err()
             .to_string();
-        assert!(e.contains("depot-merge.toml:4") && e.contains("colour"), "{e}");
+        assert!(
+            e.contains("depot-merge.toml:4") && e.contains("colour"),
+            "{e}"
+        );
         let e = load("[source.a]\ngit = \"x\"\nrsync = \"y\"\n[target.t]\ntree = \"/t\"\nmerge_from = [\"a\"]\n")
             .unwrap_err()
             .to_string();
-        assert!(e.contains("depot-merge.toml:1") && e.contains("at most one"), "{e}");
+        assert!(
+            e.contains("depot-merge.toml:1") && e.contains("at most one"),
+            "{e}"
+        );
     }
 }

@@ -81,19 +81,23 @@ fn selected<'a>(config: &'a Config, names: &[String]) -> Result<Vec<&'a Target>>
     names
         .iter()
         .map(|n| {
-            config.targets.iter().find(|t| t.name == *n).with_context(|| {
-                format!(
-                    "{}: no target {} (the targets are: {})",
-                    config.file.display(),
-                    crate::quote::name(n),
-                    config
-                        .targets
-                        .iter()
-                        .map(|t| t.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            })
+            config
+                .targets
+                .iter()
+                .find(|t| t.name == *n)
+                .with_context(|| {
+                    format!(
+                        "{}: no target {} (the targets are: {})",
+                        config.file.display(),
+                        crate::quote::name(n),
+                        config
+                            .targets
+                            .iter()
+                            .map(|t| t.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                })
         })
         .collect()
 }
@@ -115,7 +119,9 @@ fn hook(config: &Config, hook: Option<&Hook>, what: &str, env: &[(&str, &Path)])
                 .arg(conf);
         }
     }
-    command.current_dir(config.mirror_base_dir.exists().then_some(&config.mirror_base_dir).map_or_else(|| Path::new("/"), |p| p.as_path()));
+    // Hooks, like update commands, run in the mirror base dir.
+    fs_err::create_dir_all(&config.mirror_base_dir)?;
+    command.current_dir(&config.mirror_base_dir);
     for (k, v) in env {
         command.env(k, v);
     }
@@ -127,7 +133,7 @@ fn run_captured(command: &mut Command, what: &str, verbose: bool) -> Result<()> 
     let out = command
         .stdin(std::process::Stdio::null())
         .output()
-        .with_context(|| format!("{what}: cannot run {:?}", command.get_program()))?;
+        .with_context(|| format!("{what}: cannot run {}", command.get_program().display()))?;
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -309,13 +315,19 @@ fn merge_target(config: &Config, t: &Target, args: &MergeArgs) -> Result<i32> {
             "conflict in {}: {}{} and {} differ in {}; {}",
             t.name,
             c.unit,
-            c.pkgname.as_deref().map(|p| format!(" ({p})")).unwrap_or_default(),
+            c.pkgname
+                .as_deref()
+                .map(|p| format!(" ({p})"))
+                .unwrap_or_default(),
             c.other,
             c.files.join(", "),
             if t.fail_on_conflict {
                 "fail_on_conflict is set".to_owned()
             } else {
-                format!("kept {}'s (mark the later source with `!` to take it)", c.kept)
+                format!(
+                    "kept {}'s (mark the later source with `!` to take it)",
+                    c.kept
+                )
             }
         );
         if args.dry_run {
@@ -342,8 +354,13 @@ fn merge_target(config: &Config, t: &Target, args: &MergeArgs) -> Result<i32> {
         ("DEPOT_MERGE_TARGET", Path::new(t.name.as_str())),
         ("DEPOT_MERGE_TREE", t.tree.as_path()),
     ];
-    hook(config, t.pre_merge.as_ref(), &format!("target {}: pre_merge", t.name), &env)
-        .with_context(|| format!("{} was not touched", t.tree.display()))?;
+    hook(
+        config,
+        t.pre_merge.as_ref(),
+        &format!("target {}: pre_merge", t.name),
+        &env,
+    )
+    .with_context(|| format!("{} was not touched", t.tree.display()))?;
     let unchanged = current
         .as_ref()
         .is_some_and(|(_, m)| target::same_as(m, &manifest, &plan));
@@ -376,7 +393,7 @@ fn merge_target(config: &Config, t: &Target, args: &MergeArgs) -> Result<i32> {
             ("changed", &changes.changed),
             ("removed", &changes.removed),
         ] {
-            for key in list.iter() {
+            for key in list {
                 let origin = written
                     .units
                     .get(key)
@@ -386,7 +403,12 @@ fn merge_target(config: &Config, t: &Target, args: &MergeArgs) -> Result<i32> {
             }
         }
     }
-    hook(config, t.post_merge.as_ref(), &format!("target {}: post_merge", t.name), &env)?;
+    hook(
+        config,
+        t.post_merge.as_ref(),
+        &format!("target {}: post_merge", t.name),
+        &env,
+    )?;
     Ok(0)
 }
 
@@ -431,7 +453,10 @@ fn print_origins(t: &Target, manifest: &target::Manifest) {
 /// came from, file by file.
 fn explain(targets: &[&Target], unit: &str) -> Result<i32> {
     let unit = unit.trim_end_matches('/');
-    if unit.split('/').any(|c| c.is_empty() || c == "." || c == "..") {
+    if unit
+        .split('/')
+        .any(|c| c.is_empty() || c == "." || c == "..")
+    {
         bail!(
             "{}: name a recipe as category/name",
             crate::quote::name(unit)
@@ -445,7 +470,11 @@ fn explain(targets: &[&Target], unit: &str) -> Result<i32> {
             continue;
         };
         let Some(record) = manifest.units.get(unit) else {
-            println!("{}: no {unit} in {} (generation {generation})", t.name, t.tree.display());
+            println!(
+                "{}: no {unit} in {} (generation {generation})",
+                t.name,
+                t.tree.display()
+            );
             continue;
         };
         found = true;
@@ -463,7 +492,11 @@ fn explain(targets: &[&Target], unit: &str) -> Result<i32> {
         }
         for (rel, f) in &record.files {
             let short = rel.strip_prefix(&format!("{unit}/")).unwrap_or(rel);
-            println!("  {short}  {}  {}", f.source, &f.sha256[..f.sha256.len().min(12)]);
+            println!(
+                "  {short}  {}  {}",
+                f.source,
+                &f.sha256[..f.sha256.len().min(12)]
+            );
         }
     }
     if !found {

@@ -66,7 +66,8 @@ pub fn plan(sources: &[SourceTree]) -> Result<Plan> {
             };
             let name = format!("{}{}", source.name, source.flag.suffix());
             let Some(chosen) = current.as_mut() else {
-                if unit.kind == Kind::Recipe && !unit.files.contains_key(&format!("{key}/recipe.toml"))
+                if unit.kind == Kind::Recipe
+                    && !unit.files.contains_key(&format!("{key}/recipe.toml"))
                 {
                     errors.push(format!(
                         "source {name}: {key} adds files to a recipe that no earlier source in merge_from has (and has no recipe.toml of its own)"
@@ -147,9 +148,10 @@ pub fn plan(sources: &[SourceTree]) -> Result<Plan> {
             };
             match order {
                 Some((Ordering::Greater, old, new)) => {
-                    chosen
-                        .notes
-                        .push(format!("{}: {old}, older than {name}'s {new}", chosen.origin));
+                    chosen.notes.push(format!(
+                        "{}: {old}, older than {name}'s {new}",
+                        chosen.origin
+                    ));
                     take(chosen);
                 }
                 Some((Ordering::Less, old, new)) => {
@@ -238,6 +240,10 @@ fn differing(
         .filter(|rel| {
             chosen.get(*rel).map(|(f, _)| &f.sha256) != other.get(*rel).map(|f| &f.sha256)
         })
-        .map(|rel| rel.strip_prefix(&format!("{key}/")).unwrap_or(rel).to_owned())
+        .map(|rel| {
+            rel.strip_prefix(&format!("{key}/"))
+                .unwrap_or(rel)
+                .to_owned()
+        })
         .collect()
 }

@@ -201,9 +201,7 @@ impl Parser<'_> {
                 Some('\\') => {
                     self.bump();
                 }
-                Some('\'') => {
-                    while self.bump().is_some_and(|c| c != '\'') {}
-                }
+                Some('\'') => while self.bump().is_some_and(|c| c != '\'') {},
                 Some('"') => {
                     while let Some(c) = self.bump() {
                         if c == '\\' {
@@ -341,7 +339,7 @@ impl Parser<'_> {
                 if !op.is_empty() {
                     loop {
                         match self.peek() {
-                            Some('}') => break,
+                            Some('}') | None => break,
                             Some('$') => word.push_str(&self.expansion()?),
                             Some('"') => {
                                 self.bump();
@@ -350,7 +348,6 @@ impl Parser<'_> {
                                 self.bump();
                                 word.push(c);
                             }
-                            None => break,
                         }
                     }
                 }
@@ -364,7 +361,6 @@ impl Parser<'_> {
                     Some(v) => empty_counts && v.is_empty(),
                 };
                 Ok(match op.trim_start_matches(':') {
-                    "" => value.unwrap_or_default(),
                     "-" if unset => word,
                     "=" if unset => {
                         self.out.vars.insert(name, (word.clone(), line));
@@ -372,7 +368,7 @@ impl Parser<'_> {
                     }
                     "+" if !unset => word,
                     "+" => String::new(),
-                    "-" | "=" => value.unwrap_or_default(),
+                    "" | "-" | "=" => value.unwrap_or_default(),
                     other => {
                         return Err(self.error(
                             line,
@@ -536,10 +532,7 @@ pub fn read(path: &Path, text: &str, default_mirror: PathBuf) -> Result<Config> 
             merge_from.push(parsed_entry);
         }
         if merge_from.is_empty() {
-            bail!(
-                "{}: {target}_merge_from names no source",
-                at(*from_line)
-            );
+            bail!("{}: {target}_merge_from names no source", at(*from_line));
         }
         targets.push(Target {
             name: target.to_owned(),
@@ -620,7 +613,9 @@ fn source_script(conf: &Path, script: &str, args: &[&str]) -> Result<(Update, Op
             Some(from) => Ok((Update::Rsync { from }, None)),
             None => unsupported("method=rsync without rsync_source"),
         },
-        Some(other) => unsupported(&format!("method={other} is not one depot runs (git, rsync)")),
+        Some(other) => unsupported(&format!(
+            "method={other} is not one depot runs (git, rsync)"
+        )),
         None => unsupported("no method= assignment"),
     }
 }
@@ -700,7 +695,11 @@ mod tests {
             .collect();
         assert_eq!(from, ["ports", "bsd_sharp!", "redports_foo+"]);
         assert_eq!(c.source("redports_foo").dir, Path::new("/m/redports_foo"));
-        assert!(c.warnings.iter().any(|w| w.contains("use_zfs")), "{:?}", c.warnings);
+        assert!(
+            c.warnings.iter().any(|w| w.contains("use_zfs")),
+            "{:?}",
+            c.warnings
+        );
         Ok(())
     }
 }

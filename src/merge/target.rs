@@ -143,7 +143,9 @@ impl Place {
         let meta = match std::fs::symlink_metadata(&self.tree) {
             Ok(m) => m,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e).with_context(|| format!("cannot read {}", self.tree.display())),
+            Err(e) => {
+                return Err(e).with_context(|| format!("cannot read {}", self.tree.display()));
+            }
         };
         if meta.is_dir() && fs_err::read_dir(&self.tree)?.next().is_none() {
             return Ok(None);
@@ -169,8 +171,12 @@ impl Place {
         };
         let path = self.generation(generation).join(MANIFEST);
         let text = fs_err::read_to_string(&path)?;
-        let manifest = serde_json::from_str(&text)
-            .with_context(|| format!("{} is damaged: merge again after removing it", path.display()))?;
+        let manifest = serde_json::from_str(&text).with_context(|| {
+            format!(
+                "{} is damaged: merge again after removing it",
+                path.display()
+            )
+        })?;
         Ok(Some((generation, manifest)))
     }
 
@@ -267,10 +273,7 @@ impl Place {
         std::os::unix::fs::symlink(&target, &link)
             .with_context(|| format!("cannot make {}", link.display()))?;
         fs_err::rename(&link, &self.tree)?;
-        let keep = [
-            Some(manifest.generation),
-            previous.map(|(n, _)| *n),
-        ];
+        let keep = [Some(manifest.generation), previous.map(|(n, _)| *n)];
         for entry in fs_err::read_dir(&self.store)? {
             let entry = entry?;
             let name = entry.file_name().to_string_lossy().into_owned();
@@ -284,7 +287,9 @@ impl Place {
 }
 
 fn mtime_ns(m: &std::fs::Metadata) -> i64 {
-    m.mtime().saturating_mul(1_000_000_000).saturating_add(m.mtime_nsec())
+    m.mtime()
+        .saturating_mul(1_000_000_000)
+        .saturating_add(m.mtime_nsec())
 }
 
 /// Copy `from` to `to` with its permissions and modification time.

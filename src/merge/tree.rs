@@ -77,7 +77,10 @@ pub fn read_sources(sources: &[(String, Flag, PathBuf)]) -> Result<Vec<SourceTre
         match dir.canonicalize() {
             Ok(root) if root.is_dir() => roots.push(Some(root)),
             Ok(_) => {
-                errors.push(format!("source {name}: {} is not a directory", dir.display()));
+                errors.push(format!(
+                    "source {name}: {} is not a directory",
+                    dir.display()
+                ));
                 roots.push(None);
             }
             Err(e) => {
@@ -125,7 +128,9 @@ pub fn read_sources(sources: &[(String, Flag, PathBuf)]) -> Result<Vec<SourceTre
                     let mut files = Vec::new();
                     walk.collect(&rel, &at, 0, &mut files);
                     let is_dir = at.is_dir();
-                    let has_recipe = files.iter().any(|(f, _)| *f == format!("{rel}/recipe.toml"));
+                    let has_recipe = files
+                        .iter()
+                        .any(|(f, _)| *f == format!("{rel}/recipe.toml"));
                     let kind = if is_dir { Kind::Recipe } else { Kind::Other };
                     if is_dir && !has_recipe && *flag != Flag::Overlay {
                         walk.errors.push(format!(
