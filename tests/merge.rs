@@ -710,3 +710,51 @@ pub fn merged_tree_bulk_builds_only_what_the_merge_changed(w: &World, recipes: &
         assert_eq!(p["status"], "up-to-date", "{p}");
     }
 }
+
+#[test]
+fn a_portshaker_d_git_script_is_read_for_its_clone_uri() {
+    if !have("git") {
+        skip("git is not installed");
+        return;
+    }
+    let w = World::new();
+    let repo = w.dir.path().join("repo");
+    small(&repo, "misc/from-script", "1.0", "");
+    git(&repo, &["init", "-q", "-b", "trunk"]);
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-q", "-m", "one"]);
+    let etc = w.dir.path().join("etc");
+    std::fs::create_dir_all(etc.join("portshaker.d")).unwrap();
+    // A script as portshaker's users write them; only its assignments are read.
+    std::fs::write(
+        etc.join("portshaker.d/mine"),
+        format!(
+            "#!/bin/sh\n. /usr/local/share/portshaker/portshaker.subr\nmethod=\"git\"\nif [ \"$1\" != '--' ]; then\n\terr 1 \"Extra arguments\"\nfi\nshift\ngit_clone_uri=\"{}\"\ngit_branch=\"trunk\"\nrun_portshaker_command $*\n",
+            repo.display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        etc.join("portshaker.d/other"),
+        "#!/bin/sh\nmethod=\"portsnap\"\n",
+    )
+    .unwrap();
+    small(&w.dir.path().join("m/other"), "misc/kept", "1.0", "");
+    let conf = etc.join("portshaker.conf");
+    std::fs::write(
+        &conf,
+        "mirror_base_dir=\"../m\"\nports_trees=\"main\"\nmain_ports_tree=\"../tree\"\nmain_merge_from=\"other mine\"\n",
+    )
+    .unwrap();
+    let out = merge(&w, &conf, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("method=portsnap is not one depot runs"),
+        "{}",
+        stderr(&out)
+    );
+    let tree = w.dir.path().join("tree");
+    assert_eq!(origin(&tree, "misc/from-script"), "mine");
+    assert_eq!(origin(&tree, "misc/kept"), "other");
+    assert!(w.dir.path().join("m/mine/.git").is_dir());
+}

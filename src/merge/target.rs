@@ -13,6 +13,7 @@ use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::plan::Plan;
@@ -202,50 +203,20 @@ impl Place {
         let done = self.generation(manifest.generation);
         let partial = done.with_extension("partial");
         fs_err::create_dir_all(&partial)?;
-        let old_files: BTreeMap<&String, (&FileRecord, PathBuf)> = previous
-            .map(|(n, m)| {
-                let base = self.generation(*n);
-                m.units
-                    .values()
-                    .flat_map(|u| u.files.iter())
-                    .map(|(rel, f)| (rel, (f, base.join(rel))))
-                    .collect()
+        let old_base = previous.map(|(n, _)| self.generation(*n));
+        let old_units = previous.map(|(_, m)| &m.units);
+        let written: Vec<(String, Written)> = plan
+            .units
+            .par_iter()
+            .map(|(key, chosen)| {
+                let old = old_units.and_then(|u| u.get(key)).zip(old_base.as_deref());
+                Ok((key.clone(), write_unit(&partial, key, chosen, old)?))
             })
-            .unwrap_or_default();
-        for (key, chosen) in &plan.units {
-            let mut files = BTreeMap::new();
-            for (rel, (file, source)) in &chosen.files {
-                let to = partial.join(rel);
-                if let Some(parent) = to.parent() {
-                    fs_err::create_dir_all(parent)?;
-                }
-                let linked = old_files.get(rel).is_some_and(|(old, at)| {
-                    old.sha256 == file.sha256
-                        && std::fs::metadata(at).is_ok_and(|m| {
-                            (m.ino(), mtime_ns(&m)) == old.written && m.len() == old.size
-                        })
-                        && std::fs::hard_link(at, &to).is_ok()
-                });
-                if !linked {
-                    copy(&file.path, &to)?;
-                }
-                let m = fs_err::metadata(&to)?;
-                files.insert(
-                    rel.clone(),
-                    FileRecord {
-                        sha256: file.sha256.clone(),
-                        size: file.size,
-                        source: source.clone(),
-                        written: (m.ino(), mtime_ns(&m)),
-                    },
-                );
-            }
-            let recipe_hash = (chosen.kind == Kind::Recipe)
-                .then(|| crate::build::recipe::content_hash(&partial.join(key)))
-                .transpose()?;
+            .collect::<Result<_>>()?;
+        for (key, (files, recipe_hash)) in written {
             let unit = manifest
                 .units
-                .get_mut(key)
+                .get_mut(&key)
                 .with_context(|| format!("{key} is missing from the manifest"))?;
             unit.files = files;
             unit.recipe_hash = recipe_hash;
@@ -284,6 +255,65 @@ impl Place {
         }
         Ok(manifest)
     }
+}
+
+/// A unit's files as written, and its recipe hash.
+type Written = (BTreeMap<String, FileRecord>, Option<String>);
+
+/// Write one unit into the generation at `base`: each file a hard link to
+/// the previous generation's when that one still is what was written there
+/// (same inode and mtime, so nobody edited it in place) with the same
+/// content, else a copy. A recipe whose files were all linked keeps the
+/// recipe hash recorded for it; any other is hashed again.
+fn write_unit(
+    base: &Path,
+    key: &str,
+    chosen: &super::plan::Chosen,
+    old: Option<(&UnitRecord, &Path)>,
+) -> Result<Written> {
+    let mut files = BTreeMap::new();
+    let mut made = std::collections::BTreeSet::new();
+    let mut all_linked = old.is_some_and(|(u, _)| u.files.len() == chosen.files.len());
+    for (rel, (file, source)) in &chosen.files {
+        let to = base.join(rel);
+        if let Some(parent) = to.parent()
+            && made.insert(parent.to_path_buf())
+        {
+            fs_err::create_dir_all(parent)?;
+        }
+        let linked = old.is_some_and(|(unit, at)| {
+            unit.files.get(rel).is_some_and(|was| {
+                let at = at.join(rel);
+                was.sha256 == file.sha256
+                    && std::fs::metadata(&at).is_ok_and(|m| {
+                        (m.ino(), mtime_ns(&m)) == was.written && m.len() == was.size
+                    })
+                    && std::fs::hard_link(&at, &to).is_ok()
+            })
+        });
+        if !linked {
+            all_linked = false;
+            copy(&file.path, &to)?;
+        }
+        let m = fs_err::metadata(&to)?;
+        files.insert(
+            rel.clone(),
+            FileRecord {
+                sha256: file.sha256.clone(),
+                size: file.size,
+                source: source.clone(),
+                written: (m.ino(), mtime_ns(&m)),
+            },
+        );
+    }
+    let recipe_hash = match old {
+        Some((unit, _)) if all_linked && unit.recipe_hash.is_some() => unit.recipe_hash.clone(),
+        _ if chosen.kind == Kind::Recipe => {
+            Some(crate::build::recipe::content_hash(&base.join(key))?)
+        }
+        _ => None,
+    };
+    Ok((files, recipe_hash))
 }
 
 fn mtime_ns(m: &std::fs::Metadata) -> i64 {
