@@ -383,9 +383,41 @@ pub struct CreateArgs {
 /// `depot admin` / `pkg_admin`.
 #[derive(Debug, Args)]
 pub struct AdminArgs {
+    /// Print less: the audits print only the vulnerable package names.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Print more (the audits say when nothing was found, and how old the list is).
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
     /// The action.
     #[command(subcommand)]
     pub action: AdminAction,
+}
+
+/// pkg_admin's audit options.
+#[derive(Debug, Args, Clone, Default)]
+pub struct AuditOptions {
+    /// Report packages that reached end-of-life too (CHECK_EOL=yes).
+    #[arg(short = 'e')]
+    pub eol: bool,
+    /// Also report advisories the config says to ignore (depot ignores none; accepted for pkg_admin).
+    #[arg(short = 'i')]
+    pub ignored: bool,
+    /// Verify the list's PGP signature (GPG_KEYRING_PKGVULN).
+    #[arg(short = 's')]
+    pub signature: bool,
+    /// Only this class of vulnerability (e.g. remote-code-execution).
+    #[arg(short = 't', value_name = "TYPE")]
+    pub class: Option<String>,
+    /// Print only the names of vulnerable packages.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Say when nothing was found.
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// Print the findings as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// pkg_admin's actions.
@@ -439,6 +471,58 @@ pub enum AdminAction {
         #[arg(required = true)]
         packages: Vec<String>,
     },
+    /// Download pkg-vulnerabilities from PKGVULNURL, check it and keep it in PKGVULNDIR.
+    FetchPkgVulnerabilities {
+        /// Verify its PGP signature too.
+        #[arg(short = 's')]
+        signature: bool,
+        /// Accepted for pkg_admin (depot always replaces the file when the fetch checks out).
+        #[arg(short = 'u')]
+        update: bool,
+    },
+    /// Check a pkg-vulnerabilities file (its #CHECKSUM, and with -s its signature).
+    CheckPkgVulnerabilities {
+        /// Verify its PGP signature too.
+        #[arg(short = 's')]
+        signature: bool,
+        /// The file.
+        file: PathBuf,
+    },
+    /// Report installed packages (all, or those matching PATTERNs) listed as vulnerable.
+    Audit {
+        /// Options.
+        #[command(flatten)]
+        options: AuditOptions,
+        /// Patterns of installed packages (default: all).
+        patterns: Vec<String>,
+    },
+    /// Report which of these PKGNAMEs (installed or not) are listed as vulnerable.
+    AuditPkg {
+        /// Options.
+        #[command(flatten)]
+        options: AuditOptions,
+        /// PKGNAMEs.
+        #[arg(required = true)]
+        pkgnames: Vec<String>,
+    },
+    /// As audit-pkg, for the PKGNAMEs in FILEs (one a line; `-` for standard input).
+    AuditBatch {
+        /// Options.
+        #[command(flatten)]
+        options: AuditOptions,
+        /// Files of PKGNAMEs.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Print every entry ever listed for these PKGBASEs.
+    AuditHistory {
+        /// Options.
+        #[command(flatten)]
+        options: AuditOptions,
+        /// PKGBASEs.
+        #[arg(required = true)]
+        pkgbases: Vec<String>,
+    },
     /// Import a pkg_install PKG_DBDIR (per-package +CONTENTS directories) into the database.
     Import {
         /// The old PKG_DBDIR.
@@ -454,6 +538,14 @@ pub enum AdminAction {
 /// `depot view ...`.
 #[derive(Debug, Subcommand)]
 pub enum ViewCommand {
+    /// Report the view's members that pkg-vulnerabilities lists (exit 1 if any).
+    Audit {
+        /// The view.
+        name: String,
+        /// Options, as pkg_admin audit's.
+        #[command(flatten)]
+        options: AuditOptions,
+    },
     /// List views with their current generation and packages.
     List,
     /// Create an empty named view.

@@ -4,6 +4,7 @@
 //! such as `pkg_add`), resolves [`settings::Settings`], runs one command from
 //! [`commands`], prints the error chain once and exits with its status.
 
+mod audit;
 mod build;
 mod bulk;
 mod cli;
@@ -157,7 +158,13 @@ fn forget_fresh_root(root: Option<&std::path::Path>, dbdir: &std::path::Path) {
         db.package_count().is_ok_and(|n| n == 0) && db.views().is_ok_and(|v| v.is_empty())
     });
     if empty && dbdir.exists() {
-        let _ = fs_err::remove_dir_all(dbdir);
+        // Only what opening the database made: anything else in the
+        // directory (a fetched pkg-vulnerabilities) stays, and so does it.
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let _ = fs_err::remove_file(dbdir.join(format!("{}{suffix}", pkgdb::DATABASE_FILE)));
+        }
+        let _ = fs_err::remove_file(dbdir.join("lock"));
+        let _ = fs_err::remove_dir(dbdir);
         if let Some(root) = root {
             // Caches this run made go with the root it made.
             let _ = fs_err::remove_dir_all(root.join("var"));

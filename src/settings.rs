@@ -107,6 +107,9 @@ struct Config {
     /// `[bulk]`: bulk builds' settings.
     #[serde(default)]
     bulk: BulkConfig,
+    /// `[audit]`: pkg-vulnerabilities.
+    #[serde(default)]
+    audit: AuditConfig,
     /// `[sites."URL"]` tables.
     #[serde(default)]
     sites: std::collections::BTreeMap<String, SiteConfig>,
@@ -158,6 +161,22 @@ struct BuildConfig {
     master_site_backup: Option<Entries>,
 }
 
+/// `[audit]` in the config: pkg_install's names for the vulnerability list.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuditConfig {
+    /// Where pkg-vulnerabilities is kept (default: the package database dir).
+    pkgvulndir: Option<PathBuf>,
+    /// Where `fetch-pkg-vulnerabilities` gets it.
+    pkgvulnurl: Option<String>,
+    /// `never`, `warn` (the default) or `always` (refuse to install listed packages).
+    check_vulnerabilities: Option<String>,
+    /// `yes` to report end-of-life packages too.
+    check_eol: Option<String>,
+    /// The GnuPG keyring `-s` checks signatures with.
+    gpg_keyring_pkgvuln: Option<PathBuf>,
+}
+
 /// `[bulk]` in the config.
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -185,6 +204,11 @@ const BUILD_KEYS: &[(&str, &str)] = &[
     ("bulk.nodes", "BULK_NODES"),
     ("bulk.node_retry", "BULK_NODE_RETRY"),
     ("bulk.node_wait", "BULK_NODE_WAIT"),
+    ("audit.pkgvulndir", "PKGVULNDIR"),
+    ("audit.pkgvulnurl", "PKGVULNURL"),
+    ("audit.check_vulnerabilities", "CHECK_VULNERABILITIES"),
+    ("audit.check_eol", "CHECK_EOL"),
+    ("audit.gpg_keyring_pkgvuln", "GPG_KEYRING_PKGVULN"),
 ];
 
 /// `[sites."URL"]` in the config.
@@ -406,6 +430,11 @@ impl Settings {
                 "BULK_NODES" => path(&config.bulk.nodes),
                 "BULK_NODE_RETRY" => config.bulk.node_retry.map(|s| s.to_string()),
                 "BULK_NODE_WAIT" => config.bulk.node_wait.map(|s| s.to_string()),
+                "PKGVULNDIR" => path(&config.audit.pkgvulndir),
+                "PKGVULNURL" => config.audit.pkgvulnurl.clone(),
+                "CHECK_VULNERABILITIES" => config.audit.check_vulnerabilities.clone(),
+                "CHECK_EOL" => config.audit.check_eol.clone(),
+                "GPG_KEYRING_PKGVULN" => path(&config.audit.gpg_keyring_pkgvuln),
                 _ => None,
             }
         };

@@ -9,6 +9,7 @@ mod util;
 
 mod add;
 mod admin;
+mod audit;
 mod bad_input;
 mod build;
 mod bulk;

@@ -82,6 +82,14 @@ pub fn run(settings: Settings, args: &AdminArgs) -> Result<ExitStatus> {
             import(&mut ctx, dir)
         }
         AdminAction::Export { dir } => export(&settings, dir),
+        AdminAction::FetchPkgVulnerabilities { .. }
+        | AdminAction::CheckPkgVulnerabilities { .. }
+        | AdminAction::Audit { .. }
+        | AdminAction::AuditPkg { .. }
+        | AdminAction::AuditBatch { .. }
+        | AdminAction::AuditHistory { .. } => {
+            super::audit::run_admin(&settings, &args.action, args.quiet, args.verbose > 0)
+        }
     }
 }
 

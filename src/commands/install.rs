@@ -259,6 +259,12 @@ pub fn run_install(settings: Settings, args: &InstallArgs) -> Result<ExitStatus>
         return Ok(0);
     }
     warn_unkeyed(&catalog, &plan.steps);
+    let names: Vec<String> = plan
+        .steps
+        .iter()
+        .map(|s| s.package.pkgname.clone())
+        .collect();
+    super::audit::check_before_install(&ctx.settings, &names)?;
     let files = download_all(&ctx.settings, &catalog, &plan.steps, args.quiet)?;
     let done = install_all(&mut ctx, &plan.steps, &files, &|s| s.automatic)?;
     let Some(view) = args.target.chosen() else {

@@ -2,6 +2,7 @@
 
 pub mod add;
 pub mod admin;
+pub mod audit;
 pub mod build;
 pub mod create;
 pub mod delete;

@@ -125,6 +125,7 @@ pub fn run(settings: Settings, command: &ViewCommand) -> Result<ExitStatus> {
     let reads_only = matches!(
         command,
         ViewCommand::List
+            | ViewCommand::Audit { .. }
             | ViewCommand::Generations { .. }
             | ViewCommand::Check { repair: false, .. }
     );
@@ -135,6 +136,9 @@ pub fn run(settings: Settings, command: &ViewCommand) -> Result<ExitStatus> {
     };
     crate::profile::phase("database open and locked");
     match command {
+        ViewCommand::Audit { name, options } => {
+            return super::audit::view(&ctx.settings, &ctx.db, name, options);
+        }
         ViewCommand::List => {
             let views = ctx.db.views()?;
             if views.is_empty() {

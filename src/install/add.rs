@@ -269,6 +269,14 @@ pub fn add(ctx: &mut Context, specs: &[String], options: &AddOptions) -> Result<
         let planned = read_planned(&known, &file, options.automatic)?;
         plan_dependencies(&known, planned, options, &mut order, &mut Vec::new())?;
     }
+    if !options.dry_run {
+        let names: Vec<String> = order
+            .iter()
+            .map(|p| p.pkgname.clone())
+            .filter(|n| !known.installed.contains(n))
+            .collect();
+        crate::commands::audit::check_before_install(&ctx.settings, &names)?;
+    }
     for planned in &order {
         install_one(ctx, planned, options)?;
     }
