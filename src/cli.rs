@@ -94,6 +94,18 @@ pub enum Command {
     Bulk(BulkArgs),
     /// Merge overlay recipe trees into build trees, as portshaker does (config: <root>/etc/depot-merge.toml or --config, also a portshaker.conf).
     Merge(MergeArgs),
+    /// Print a shell completion script (bash, zsh, fish) that completes package and view names.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: CompletionShell,
+    },
+    /// Write man pages (depot(1), one per command, depot.toml(5)) into DIR/man1 and DIR/man5.
+    Man {
+        /// The man directory (e.g. /usr/local/share/man; made if missing).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
     /// Build two versions of a sample package into a temporary root and show them side by side.
     Demo(DemoArgs),
     /// Remove directories a change put out of the way (run in the background by depot).
@@ -197,7 +209,7 @@ pub struct DeleteArgs {
     #[arg(long)]
     pub remove_from_views: bool,
     /// Packages (names, patterns) or, with -F, files.
-    #[arg(required = true, value_name = "PACKAGE")]
+    #[arg(required = true, value_name = "PACKAGE", add = crate::complete::packages())]
     pub packages: Vec<String>,
 }
 
@@ -289,7 +301,7 @@ pub struct InfoArgs {
     #[arg(long)]
     pub json: bool,
     /// Packages: names, patterns, package files, or (with -F) file paths.
-    #[arg(value_name = "PACKAGE")]
+    #[arg(value_name = "PACKAGE", add = crate::complete::packages())]
     pub packages: Vec<String>,
 }
 
@@ -541,6 +553,7 @@ pub enum ViewCommand {
     /// Report the view's members that pkg-vulnerabilities lists (exit 1 if any).
     Audit {
         /// The view.
+        #[arg(add = crate::complete::views())]
         name: String,
         /// Options, as pkg_admin audit's.
         #[command(flatten)]
@@ -551,19 +564,22 @@ pub enum ViewCommand {
     /// Create an empty named view.
     Create {
         /// The view.
+        #[arg(add = crate::complete::views())]
         name: String,
     },
     /// Delete a named view (its packages stay in the depot).
     Delete {
         /// The view.
+        #[arg(add = crate::complete::views())]
         name: String,
     },
     /// Add installed packages to a view (a new generation).
     Add {
         /// The view.
+        #[arg(add = crate::complete::views())]
         name: String,
         /// Packages (PKGNAMEs or patterns).
-        #[arg(required = true)]
+        #[arg(required = true, add = crate::complete::packages())]
         packages: Vec<String>,
         /// Priority for the added packages (lower wins conflicts).
         #[arg(long, allow_negative_numbers = true)]
@@ -575,9 +591,10 @@ pub enum ViewCommand {
     /// Remove packages from a view (a new generation).
     Remove {
         /// The view.
+        #[arg(add = crate::complete::views())]
         name: String,
         /// Packages.
-        #[arg(required = true)]
+        #[arg(required = true, add = crate::complete::packages())]
         packages: Vec<String>,
         /// Even if a member is left needing a package the view does not hold.
         #[arg(short = 'f', long)]
@@ -586,10 +603,13 @@ pub enum ViewCommand {
     /// Replace OLD with NEW in one generation.
     Switch {
         /// The view.
+        #[arg(add = crate::complete::views())]
         name: String,
         /// The version in the view.
+        #[arg(add = crate::complete::packages())]
         old: String,
         /// The version to put there.
+        #[arg(add = crate::complete::packages())]
         new: String,
         /// Even if a member is left needing a package the view does not hold.
         #[arg(short = 'f', long)]
@@ -598,11 +618,13 @@ pub enum ViewCommand {
     /// List a view's generations.
     Generations {
         /// The view.
+        #[arg(add = crate::complete::views())]
         name: String,
     },
     /// Return to the parent of the current generation, or to --to N.
     Rollback {
         /// The view.
+        #[arg(add = crate::complete::views())]
         name: String,
         /// The generation to return to.
         #[arg(long)]
@@ -611,6 +633,7 @@ pub enum ViewCommand {
     /// Compare the live view with its plan.
     Check {
         /// The view.
+        #[arg(add = crate::complete::views())]
         name: String,
         /// If it differs, write a new generation from the plan and switch to it.
         #[arg(long)]
@@ -619,8 +642,10 @@ pub enum ViewCommand {
     /// Set a package's priority in a view (lower wins conflicts).
     Priority {
         /// The view.
+        #[arg(add = crate::complete::views())]
         name: String,
         /// The package.
+        #[arg(add = crate::complete::packages())]
         package: String,
         /// The priority.
         #[arg(allow_negative_numbers = true)]
@@ -629,15 +654,18 @@ pub enum ViewCommand {
     /// Prefer one package for one path in a view.
     Prefer {
         /// The view.
+        #[arg(add = crate::complete::views())]
         name: String,
         /// The path in the view.
         path: String,
         /// The package that wins it.
+        #[arg(add = crate::complete::packages())]
         package: String,
     },
     /// Set how many generations a view keeps (the newest, and always its current one).
     Keep {
         /// The view.
+        #[arg(add = crate::complete::views())]
         name: String,
         /// How many (at least 1).
         #[arg(value_parser = clap::value_parser!(u64).range(1..))]
@@ -646,6 +674,7 @@ pub enum ViewCommand {
     /// Add ignore globs to a view.
     Ignore {
         /// The view.
+        #[arg(add = crate::complete::views())]
         name: String,
         /// Globs.
         #[arg(required = true)]
@@ -670,6 +699,7 @@ pub enum Shell {
 #[derive(Debug, Args)]
 pub struct EnvArgs {
     /// The view (default: the default view).
+    #[arg(add = crate::complete::views())]
     pub name: Option<String>,
     /// The shell syntax.
     #[arg(long, value_enum, default_value = "sh")]
@@ -833,6 +863,7 @@ pub struct BinInstallArgs {
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// The view.
+    #[arg(add = crate::complete::views())]
     pub name: String,
     /// The command and its arguments.
     #[arg(last = true, required = true)]
@@ -843,6 +874,7 @@ pub struct RunArgs {
 #[derive(Debug, Args)]
 pub struct ShellArgs {
     /// The view.
+    #[arg(add = crate::complete::views())]
     pub name: String,
 }
 
@@ -1085,4 +1117,15 @@ pub struct MergeArgs {
     /// Print every recipe's origin and what the update commands print.
     #[arg(short, long)]
     pub verbose: bool,
+}
+
+/// Shells `depot completions` writes for.
+#[derive(Debug, Clone, Copy, clap::ValueEnum, PartialEq, Eq)]
+pub enum CompletionShell {
+    /// bash (source it, or put it in bash-completion's completions dir).
+    Bash,
+    /// zsh.
+    Zsh,
+    /// fish.
+    Fish,
 }

@@ -9,9 +9,11 @@ mod build;
 mod bulk;
 mod cli;
 mod commands;
+mod complete;
 mod http;
 mod install;
 mod linking;
+mod man;
 mod merge;
 mod output;
 mod owners;
@@ -120,6 +122,8 @@ fn run(cli: &Cli, resolved: anyhow::Result<settings::Settings>) -> anyhow::Resul
         Command::CleanCache(args) => commands::repo::run_clean_cache(&settings()?, args),
         Command::Config(command) => commands::repo::run_config(&settings()?, command),
         Command::Demo(args) => commands::demo::run(args),
+        Command::Completions { shell } => complete::script(*shell),
+        Command::Man { out } => man::write(out),
         Command::Merge(args) => merge::run(&settings()?.root, merge_config(cli), args),
         Command::Bulk(args) => match &args.phase {
             Some(cli::BulkPhase::Simulate(sim)) if sim.nodes.is_none() => {
@@ -193,6 +197,7 @@ fn quiet_on_broken_pipe() {
 }
 
 fn main() {
+    complete::answer_if_asked();
     quiet_on_broken_pipe();
     profile::begin();
     let cli = parse();

@@ -15,6 +15,7 @@ mod build;
 mod bulk;
 mod create;
 mod delete;
+mod ecosystem;
 mod info;
 mod install;
 mod lock;

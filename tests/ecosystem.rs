@@ -1,0 +1,139 @@
+//! What surrounds the commands: shell completions that complete package and
+//! view names from the database (sourced in a real bash), man pages
+//! rendered by `man -l`.
+
+use std::process::Command;
+
+use crate::util::{World, skip, stderr, stdout};
+
+fn have(tool: &str, arg: &str) -> bool {
+    Command::new(tool)
+        .arg(arg)
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn bash_completion_completes_packages_and_views_from_the_database() {
+    if !have("bash", "--version") {
+        skip("bash is not installed");
+        return;
+    }
+    let w = World::new();
+    let hello = w.package("hello-1.0", &[("bin/hello", "hi")], &[]);
+    let help = w.package("helper-2.1", &[("bin/helper", "h")], &[]);
+    w.ok(&["add", hello.to_str().unwrap(), help.to_str().unwrap()]);
+    w.ok(&["view", "create", "work"]);
+    w.ok(&["view", "create", "web"]);
+    let script = w.dir.path().join("depot.bash");
+    std::fs::write(&script, w.ok(&["completions", "bash"])).unwrap();
+    let complete = |words: &[&str]| -> Vec<String> {
+        let line = words.join(" ");
+        let out = w
+            .command(std::path::Path::new("bash"))
+            .arg("-c")
+            .arg(format!(
+                "source {}; COMP_WORDS=({line}); COMP_CWORD={}; COMP_LINE='{line}'; COMP_POINT=${{#COMP_LINE}}; \
+                 _clap_complete_depot depot '{}' '{}'; printf '%s\\n' \"${{COMPREPLY[@]}}\"; complete -p depot >&2",
+                script.display(),
+                words.len() - 1,
+                words[words.len() - 1],
+                words[words.len() - 2],
+            ))
+            .output()
+            .unwrap();
+        assert!(
+            stderr(&out).contains("_clap_complete_depot depot"),
+            "{}",
+            stderr(&out)
+        );
+        let mut got: Vec<String> = stdout(&out).lines().map(str::to_owned).collect();
+        got.sort();
+        got
+    };
+    assert_eq!(
+        complete(&["depot", "info", "hel"]),
+        ["hello", "hello-1.0", "helper", "helper-2.1"]
+    );
+    assert_eq!(complete(&["depot", "delete", "helper-"]), ["helper-2.1"]);
+    assert_eq!(complete(&["depot", "view", "add", "w"]), ["web", "work"]);
+    assert_eq!(
+        complete(&["depot", "view", "add", "work", "hello-"]),
+        ["hello-1.0"]
+    );
+    assert_eq!(complete(&["depot", "env", "de"]), ["default"]);
+    assert!(complete(&["depot", "vi"]).contains(&"view".to_owned()));
+    // A root named on the command line is the one completed from.
+    let other = World::new();
+    let tool = other.package("tool-3", &[("bin/tool", "t")], &[]);
+    other.ok(&["add", tool.to_str().unwrap()]);
+    let root = format!("--root={}", other.root.display());
+    assert_eq!(
+        complete(&["depot", &root, "info", "to"]),
+        ["tool", "tool-3"]
+    );
+    // zsh and fish scripts are written too (and parse, where the shell is here).
+    for (shell, check) in [("zsh", ["-n"]), ("fish", ["--no-execute"])] {
+        let text = w.ok(&["completions", shell]);
+        assert!(text.contains("_DEPOT_COMPLETE"), "{shell}: {text}");
+        if have(shell, "--version") {
+            let file = w.dir.path().join(format!("depot.{shell}"));
+            std::fs::write(&file, &text).unwrap();
+            let out = Command::new(shell).args(check).arg(&file).output().unwrap();
+            assert!(out.status.success(), "{shell}: {}", stderr(&out));
+        }
+    }
+}
+
+#[test]
+fn man_pages_render_with_man() {
+    let w = World::new();
+    let dir = w.dir.path().join("man");
+    w.ok(&["man", "--out", dir.to_str().unwrap()]);
+    let pages: Vec<_> = std::fs::read_dir(dir.join("man1"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    for page in [
+        "depot.1",
+        "depot-add.1",
+        "depot-view-add.1",
+        "depot-admin-audit.1",
+        "depot-merge.1",
+        "depot-bulk.1",
+    ] {
+        assert!(pages.iter().any(|p| p == page), "{page} not in {pages:?}");
+    }
+    assert!(dir.join("man5/depot.toml.5").is_file());
+    if !have("man", "--version") {
+        skip("man is not installed");
+        return;
+    }
+    for (page, expect) in [
+        (
+            "man1/depot-view-add.1",
+            "depot-view-add - Add installed packages to a view",
+        ),
+        ("man1/depot-admin-audit.1", "audit"),
+        ("man1/depot.1", "depot-add(1)"),
+        (
+            "man5/depot.toml.5",
+            "audit.check_vulnerabilities (CHECK_VULNERABILITIES)",
+        ),
+    ] {
+        let out = Command::new("man")
+            .arg("-l")
+            .arg(dir.join(page))
+            .env("MANPAGER", "cat")
+            .env("MANWIDTH", "200")
+            .env("LANG", "C.UTF-8")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{page}: {}", stderr(&out));
+        let text = stdout(&out);
+        assert!(
+            text.contains("NAME") && text.contains(expect),
+            "{page}:\n{text}"
+        );
+    }
+}
