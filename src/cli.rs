@@ -149,6 +149,9 @@ pub struct AddArgs {
     /// Dry run: show what would be installed.
     #[arg(short = 'n', long = "dry-run")]
     pub dry_run: bool,
+    /// With -n: print the plan as JSON (docs/json.md).
+    #[arg(long, requires = "dry_run")]
+    pub json: bool,
     /// Accepted for compatibility; the prefix of an installed package is its depot dir.
     #[arg(short = 'p', long, value_name = "PREFIX")]
     pub prefix: Option<String>,
@@ -193,6 +196,9 @@ pub struct DeleteArgs {
     /// Dry run.
     #[arg(short = 'n', long = "dry-run")]
     pub dry_run: bool,
+    /// With -n: print the plan as JSON (docs/json.md).
+    #[arg(long, requires = "dry_run")]
+    pub json: bool,
     /// Only remove the database entries (same as -N in depot).
     #[arg(short = 'O', long = "database-only")]
     pub database_only: bool,
@@ -438,7 +444,11 @@ pub enum AdminAction {
     /// Verify every installed file's sha256 and symlink target.
     Check {
         /// Packages to check (default: all).
+        #[arg(add = crate::complete::packages())]
         packages: Vec<String>,
+        /// The findings as JSON (docs/json.md).
+        #[arg(long)]
+        json: bool,
     },
     /// Exit 0 if PACKAGE matches PATTERN.
     Pmatch {
@@ -459,11 +469,17 @@ pub enum AdminAction {
     Lsall {
         /// DIR/PATTERN.
         dir_pattern: String,
+        /// As JSON (docs/json.md).
+        #[arg(long)]
+        json: bool,
     },
     /// List the best package file in DIR matching PATTERN (argument DIR/PATTERN).
     Lsbest {
         /// DIR/PATTERN.
         dir_pattern: String,
+        /// As JSON (docs/json.md).
+        #[arg(long)]
+        json: bool,
     },
     /// Recompute which installed package each dependency resolves to (+REQUIRED_BY).
     RebuildTree,
@@ -560,7 +576,11 @@ pub enum ViewCommand {
         options: AuditOptions,
     },
     /// List views with their current generation and packages.
-    List,
+    List {
+        /// As JSON (docs/json.md).
+        #[arg(long)]
+        json: bool,
+    },
     /// Create an empty named view.
     Create {
         /// The view.
@@ -620,6 +640,9 @@ pub enum ViewCommand {
         /// The view.
         #[arg(add = crate::complete::views())]
         name: String,
+        /// As JSON (docs/json.md).
+        #[arg(long)]
+        json: bool,
     },
     /// Return to the parent of the current generation, or to --to N.
     Rollback {
@@ -712,6 +735,9 @@ pub struct GcArgs {
     /// Dry run: show what would be removed.
     #[arg(short = 'n', long = "dry-run")]
     pub dry_run: bool,
+    /// Print what is (or would be) removed as JSON (docs/json.md).
+    #[arg(long)]
+    pub json: bool,
     /// Generations to keep per view (default: each view's window).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub keep: Option<u64>,

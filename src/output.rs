@@ -31,3 +31,36 @@ macro_rules! caution {
 }
 
 pub(crate) use {caution, say};
+
+thread_local! {
+    /// The steps of a plan (`add -n`, `delete -n`, `gc -n`) while `--json`
+    /// collects them instead of printing their lines.
+    static PLAN: std::cell::RefCell<Option<Vec<serde_json::Value>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// From now on, plan steps are collected for [`print_plan`], not printed.
+pub fn collect_plan() {
+    PLAN.with(|p| *p.borrow_mut() = Some(Vec::new()));
+}
+
+/// One step of a plan: its line on stdout, or, when collecting, `step`.
+pub fn plan_step(line: &str, step: serde_json::Value) {
+    let collected = PLAN.with(|p| {
+        p.borrow_mut()
+            .as_mut()
+            .map(|steps| steps.push(step))
+            .is_some()
+    });
+    if !collected {
+        println!("{line}");
+    }
+}
+
+/// Print the collected steps as a JSON array (nothing when not collecting).
+pub fn print_plan() -> anyhow::Result<()> {
+    if let Some(steps) = PLAN.with(|p| p.borrow_mut().take()) {
+        println!("{}", serde_json::to_string_pretty(&steps)?);
+    }
+    Ok(())
+}

@@ -18,6 +18,7 @@ mod delete;
 mod ecosystem;
 mod info;
 mod install;
+mod json;
 mod lock;
 mod merge;
 mod nodes;

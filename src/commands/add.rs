@@ -30,6 +30,10 @@ pub fn run(settings: Settings, args: &AddArgs) -> Result<ExitStatus> {
         verbose: args.verbose,
         view: args.target.chosen(),
     };
+    if args.json {
+        output::collect_plan();
+    }
     add(&mut ctx, &args.packages, &options)?;
+    output::print_plan()?;
     Ok(0)
 }

@@ -25,7 +25,7 @@ pub fn run(settings: Settings, args: &AdminArgs) -> Result<ExitStatus> {
             pattern::warn_if_malformed(p);
             Ok(i32::from(!pattern::pkg_match(p, package)))
         }
-        AdminAction::Check { packages } => check(&settings, packages),
+        AdminAction::Check { packages, json } => check(&settings, packages, *json),
         AdminAction::Findbest { patterns } => {
             let dirs: Vec<PathBuf> = settings
                 .pkg_path
@@ -41,22 +41,33 @@ pub fn run(settings: Settings, args: &AdminArgs) -> Result<ExitStatus> {
             }
             Ok(status)
         }
-        AdminAction::Lsall { dir_pattern } | AdminAction::Lsbest { dir_pattern } => {
+        AdminAction::Lsall { dir_pattern, json } | AdminAction::Lsbest { dir_pattern, json } => {
             let best_only = matches!(args.action, AdminAction::Lsbest { .. });
             let (dir, p) = dir_pattern
                 .rsplit_once('/')
                 .unwrap_or((".", dir_pattern.as_str()));
             let dir = if dir.is_empty() { "/" } else { dir };
-            let files = repo::list_packages(Path::new(dir));
-            if best_only {
-                if let Some((_, file)) = repo::find_best(&[PathBuf::from(dir)], p) {
-                    println!("{}", file.display());
-                }
+            let found: Vec<(String, PathBuf)> = if best_only {
+                repo::find_best(&[PathBuf::from(dir)], p)
+                    .into_iter()
+                    .collect()
             } else {
-                for (name, file) in files {
-                    if pattern::pkg_match(p, &name) {
-                        println!("{}", file.display());
-                    }
+                repo::list_packages(Path::new(dir))
+                    .into_iter()
+                    .filter(|(name, _)| pattern::pkg_match(p, name))
+                    .collect()
+            };
+            if *json {
+                let out: Vec<serde_json::Value> = found
+                    .iter()
+                    .map(|(name, file)| {
+                        serde_json::json!({"pkgname": name, "file": file.display().to_string()})
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&out)?);
+            } else {
+                for (_, file) in &found {
+                    println!("{}", file.display());
                 }
             }
             Ok(0)
@@ -112,7 +123,7 @@ fn set_flag(settings: Settings, var: &str, on: bool, packages: &[String]) -> Res
     Ok(0)
 }
 
-fn check(settings: &Settings, packages: &[String]) -> Result<ExitStatus> {
+fn check(settings: &Settings, packages: &[String], json: bool) -> Result<ExitStatus> {
     let db = Database::open_read(&settings.dbdir)?;
     let rows = if packages.is_empty() {
         db.packages()?
@@ -123,21 +134,19 @@ fn check(settings: &Settings, packages: &[String]) -> Result<ExitStatus> {
         }
         rows
     };
-    let mut problems = 0usize;
+    let mut problems: Vec<(String, String, String)> = Vec::new();
     let mut files_checked = 0usize;
     // Not a problem of any installed package (the exit status says those):
     // what an interrupted run left, which the next writer removes.
-    for leftover in crate::install::leftovers(settings) {
-        println!(
-            "{}: left by an interrupted run; the next command that changes the root removes it",
-            leftover.display()
-        );
-    }
+    let leftovers = crate::install::leftovers(settings);
     for row in &rows {
         let dir = settings.package_dir(&row.depot_dir);
         if !dir.is_dir() {
-            println!("{}: depot dir {} is missing", row.pkgname, dir.display());
-            problems += 1;
+            problems.push((
+                row.pkgname.clone(),
+                dir.display().to_string(),
+                "depot dir is missing".to_owned(),
+            ));
             continue;
         }
         for f in db.files(row.id)? {
@@ -150,21 +159,46 @@ fn check(settings: &Settings, packages: &[String]) -> Result<ExitStatus> {
                     settled_ns: None,
                 },
             ) {
-                println!("{}: {}: {}", row.pkgname, p.path.display(), p.what);
-                problems += 1;
+                problems.push((row.pkgname.clone(), p.path.display().to_string(), p.what));
             }
+        }
+    }
+    if json {
+        let out = serde_json::json!({
+            "packages": rows.len(),
+            "files": files_checked,
+            "problems": problems
+                .iter()
+                .map(|(pkgname, path, what)| serde_json::json!({"pkgname": pkgname, "path": path, "problem": what}))
+                .collect::<Vec<_>>(),
+            "leftovers": leftovers.iter().map(|l| l.display().to_string()).collect::<Vec<_>>(),
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(i32::from(!problems.is_empty()));
+    }
+    for leftover in &leftovers {
+        println!(
+            "{}: left by an interrupted run; the next command that changes the root removes it",
+            leftover.display()
+        );
+    }
+    for (pkgname, path, what) in &problems {
+        if what == "depot dir is missing" {
+            println!("{pkgname}: depot dir {path} is missing");
+        } else {
+            println!("{pkgname}: {path}: {what}");
         }
     }
     output::say!(
         "checked {} package(s), {files_checked} file(s): {}",
         rows.len(),
-        if problems == 0 {
+        if problems.is_empty() {
             "all good".to_owned()
         } else {
-            format!("{problems} problem(s)")
+            format!("{} problem(s)", problems.len())
         }
     );
-    Ok(i32::from(problems > 0))
+    Ok(i32::from(!problems.is_empty()))
 }
 
 fn rebuild_tree(ctx: &mut Context) -> Result<()> {

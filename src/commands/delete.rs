@@ -24,6 +24,10 @@ pub fn run(settings: Settings, args: &DeleteArgs) -> Result<ExitStatus> {
         verbose: args.verbose,
         remove_from_views: args.remove_from_views,
     };
+    if args.json {
+        crate::output::collect_plan();
+    }
     delete(&mut ctx, &args.packages, &options)?;
+    crate::output::print_plan()?;
     Ok(0)
 }

@@ -14,6 +14,9 @@ use crate::settings::Settings;
 /// Run `depot gc`.
 pub fn run(settings: Settings, args: &GcArgs) -> Result<ExitStatus> {
     let mut ctx = Context::writer(settings)?;
+    if args.json {
+        crate::output::collect_plan();
+    }
     let verb = if args.dry_run {
         "would remove"
     } else {
@@ -32,7 +35,10 @@ pub fn run(settings: Settings, args: &GcArgs) -> Result<ExitStatus> {
         }
     }
     for (view_id, name, number) in &drop {
-        println!("{verb} generation {number} of view {name}");
+        crate::output::plan_step(
+            &format!("{verb} generation {number} of view {name}"),
+            serde_json::json!({"remove": "generation", "view": name, "generation": number, "done": !args.dry_run}),
+        );
         if !args.dry_run {
             ctx.db
                 .transaction(|tx| tx.delete_generation(*view_id, *number))?;
@@ -65,7 +71,10 @@ pub fn run(settings: Settings, args: &GcArgs) -> Result<ExitStatus> {
         if live.contains(&p.pkgname) || !depot_dir.starts_with(&packages_dir) {
             continue;
         }
-        println!("{verb} {} (in no view)", p.pkgname);
+        crate::output::plan_step(
+            &format!("{verb} {} (in no view)", p.pkgname),
+            serde_json::json!({"remove": "package", "pkgname": p.pkgname, "done": !args.dry_run}),
+        );
         if !args.dry_run {
             ctx.db.transaction(|tx| tx.delete_package(p.id))?;
             linking::remove_tree(&depot_dir)?;
@@ -77,12 +86,16 @@ pub fn run(settings: Settings, args: &GcArgs) -> Result<ExitStatus> {
         for e in rd.filter_map(Result::ok) {
             let name = e.file_name().to_string_lossy().into_owned();
             if !name.starts_with('.') && !known.contains(&name) {
-                println!("{verb} {} (not in the database)", e.path().display());
+                crate::output::plan_step(
+                    &format!("{verb} {} (not in the database)", e.path().display()),
+                    serde_json::json!({"remove": "directory", "path": e.path().display().to_string(), "done": !args.dry_run}),
+                );
                 if !args.dry_run {
                     linking::remove_tree(&e.path())?;
                 }
             }
         }
     }
+    crate::output::print_plan()?;
     Ok(0)
 }

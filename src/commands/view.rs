@@ -124,7 +124,7 @@ pub fn run(settings: Settings, command: &ViewCommand) -> Result<ExitStatus> {
     // refused while a writer runs.
     let reads_only = matches!(
         command,
-        ViewCommand::List
+        ViewCommand::List { .. }
             | ViewCommand::Audit { .. }
             | ViewCommand::Generations { .. }
             | ViewCommand::Check { repair: false, .. }
@@ -139,19 +139,38 @@ pub fn run(settings: Settings, command: &ViewCommand) -> Result<ExitStatus> {
         ViewCommand::Audit { name, options } => {
             return super::audit::view(&ctx.settings, &ctx.db, name, options);
         }
-        ViewCommand::List => {
+        ViewCommand::List { json } => {
             let views = ctx.db.views()?;
-            if views.is_empty() {
-                println!(
-                    "no views yet (`depot view create NAME` makes one; `depot add` fills the default view)"
-                );
-            }
+            let mut listed = Vec::new();
             for v in views {
                 let members = match v.current {
                     Some(n) => ctx.db.members(v.id, n)?,
                     None => Vec::new(),
                 };
                 let names: Vec<String> = members.iter().map(|m| m.pkgname.clone()).collect();
+                listed.push((v, names));
+            }
+            if *json {
+                let out: Vec<serde_json::Value> = listed
+                    .iter()
+                    .map(|(v, names)| {
+                        serde_json::json!({
+                            "name": v.name,
+                            "generation": v.current,
+                            "path": linking::view_link(&ctx.settings, &v.name).display().to_string(),
+                            "packages": names,
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&out)?);
+                return Ok(0);
+            }
+            if listed.is_empty() {
+                println!(
+                    "no views yet (`depot view create NAME` makes one; `depot add` fills the default view)"
+                );
+            }
+            for (v, names) in listed {
                 println!(
                     "{:<12} generation {:<4} {}",
                     v.name,
@@ -274,8 +293,9 @@ pub fn run(settings: Settings, command: &ViewCommand) -> Result<ExitStatus> {
             )?;
             println!("view {name}: generation {n} has {new_name} instead of {old_name}");
         }
-        ViewCommand::Generations { name } => {
+        ViewCommand::Generations { name, json } => {
             let v = existing_view(&ctx, name)?;
+            let mut listed = Vec::new();
             for g in ctx.db.generations(v.id)? {
                 let members: Vec<String> = ctx
                     .db
@@ -283,6 +303,28 @@ pub fn run(settings: Settings, command: &ViewCommand) -> Result<ExitStatus> {
                     .into_iter()
                     .map(|m| m.pkgname)
                     .collect();
+                listed.push((g, members));
+            }
+            if *json {
+                let out: Vec<serde_json::Value> = listed
+                    .iter()
+                    .map(|(g, members)| {
+                        serde_json::json!({
+                            "number": g.number,
+                            "current": Some(g.number) == v.current,
+                            "parent": g.parent,
+                            "created": g.created,
+                            "reason": g.reason,
+                            "inodes": g.inodes,
+                            "bytes": g.bytes,
+                            "packages": members,
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&out)?);
+                return Ok(0);
+            }
+            for (g, members) in listed {
                 println!(
                     "{} {:>4}  parent {:<4} {:>9} {:>9}  {:<30} {}",
                     if Some(g.number) == v.current {

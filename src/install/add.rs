@@ -460,18 +460,29 @@ fn check_conflicts(
 fn install_one(ctx: &mut Context, planned: &Planned, options: &AddOptions) -> Result<()> {
     let pkgname = planned.pkgname.clone();
     if ctx.db.package(&pkgname)?.is_some() {
-        println!("{}: {pkgname} is already installed", output::program());
+        output::plan_step(
+            &format!("{}: {pkgname} is already installed", output::program()),
+            serde_json::json!({"action": "none", "pkgname": pkgname, "why": "already installed"}),
+        );
         return Ok(());
     }
     if options.dry_run {
-        println!(
-            "would install {pkgname} from {}{}",
-            planned.file.display(),
-            if planned.automatic {
-                " (automatic)"
-            } else {
-                ""
-            }
+        output::plan_step(
+            &format!(
+                "would install {pkgname} from {}{}",
+                planned.file.display(),
+                if planned.automatic {
+                    " (automatic)"
+                } else {
+                    ""
+                }
+            ),
+            serde_json::json!({
+                "action": "install",
+                "pkgname": pkgname,
+                "file": planned.file.display().to_string(),
+                "automatic": planned.automatic,
+            }),
         );
         return Ok(());
     }

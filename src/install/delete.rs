@@ -123,22 +123,27 @@ fn remove_imported_files(prefix: &Path, files: &[FileRow], problems: &[Problem],
 fn forgotten_lines<'a>(
     generations: impl IntoIterator<Item = (&'a str, i64)>,
     pkgname: &str,
-) -> Vec<String> {
-    let mut by_view: Vec<(&str, Vec<String>)> = Vec::new();
+) -> Vec<(&'a str, Vec<i64>, String)> {
+    let mut by_view: Vec<(&str, Vec<i64>)> = Vec::new();
     for (view, number) in generations {
         match by_view.last_mut() {
-            Some((v, numbers)) if *v == view => numbers.push(number.to_string()),
-            _ => by_view.push((view, vec![number.to_string()])),
+            Some((v, numbers)) if *v == view => numbers.push(number),
+            _ => by_view.push((view, vec![number])),
         }
     }
     by_view
         .into_iter()
         .map(|(view, numbers)| {
-            format!(
+            let line = format!(
                 "generation{} {} of view {view}, which held {pkgname} and cannot be restored without it",
                 if numbers.len() == 1 { "" } else { "s" },
-                numbers.join(", ")
-            )
+                numbers
+                    .iter()
+                    .map(i64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            (view, numbers, line)
         })
         .collect()
 }
@@ -383,10 +388,24 @@ fn delete_one(
     }
     let forgettable = ctx.db.generations_holding(target.id)?;
     if options.dry_run {
-        println!("would delete {pkgname}");
-        let forgettable = forgettable.iter().map(|(_, view, n)| (view.as_str(), *n));
-        for line in forgotten_lines(forgettable, pkgname) {
-            println!("would forget {line}");
+        crate::output::plan_step(
+            &format!("would delete {pkgname}"),
+            serde_json::json!({"action": "delete", "pkgname": pkgname}),
+        );
+        let lines = forgotten_lines(
+            forgettable.iter().map(|(_, view, n)| (view.as_str(), *n)),
+            pkgname,
+        );
+        for (view, generations, line) in lines {
+            crate::output::plan_step(
+                &format!("would forget {line}"),
+                serde_json::json!({
+                    "action": "forget",
+                    "pkgname": pkgname,
+                    "view": view,
+                    "generations": generations,
+                }),
+            );
         }
         return Ok(());
     }
@@ -487,7 +506,7 @@ fn delete_one(
     for change in &changes {
         change.settle(&settings, &mut ctx.db)?;
     }
-    for line in forgotten_lines(forgotten.iter().map(|(v, n)| (v.as_str(), *n)), pkgname) {
+    for (_, _, line) in forgotten_lines(forgotten.iter().map(|(v, n)| (v.as_str(), *n)), pkgname) {
         output::say!("forgot {line}");
     }
     for (view, number) in forgotten {
