@@ -156,6 +156,9 @@ pub struct AddArgs {
     #[arg(short = 'p', long, value_name = "PREFIX")]
     pub prefix: Option<String>,
     /// Replace: the view switches to the new version of an installed package.
+    /// No progress bar.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
     #[arg(short = 'U', long)]
     pub replace: bool,
     /// Update: switch the view only if the new version is newer.
@@ -196,6 +199,9 @@ pub struct DeleteArgs {
     /// Dry run.
     #[arg(short = 'n', long = "dry-run")]
     pub dry_run: bool,
+    /// No progress bar.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
     /// With -n: print the plan as JSON (docs/json.md).
     #[arg(long, requires = "dry_run")]
     pub json: bool,

@@ -19,6 +19,7 @@ mod output;
 mod owners;
 mod package;
 mod profile;
+mod progress;
 mod quote;
 mod repo;
 mod requirements;

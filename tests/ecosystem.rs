@@ -137,3 +137,64 @@ fn man_pages_render_with_man() {
         );
     }
 }
+
+/// Run `depot ARGS` under `script` (a pseudo-terminal) on `w`'s root;
+/// returns what the terminal showed.
+fn on_a_terminal(w: &World, args: &[&str]) -> Option<String> {
+    if !have("script", "--version") {
+        return None;
+    }
+    let line = std::iter::once(crate::util::depot_bin().display().to_string())
+        .chain(args.iter().map(|a| format!("'{a}'")))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let out = w
+        .command(std::path::Path::new("script"))
+        .args(["-qec", &line, "/dev/null"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{line}: {}", stderr(&out));
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[test]
+fn a_large_add_shows_progress_on_a_terminal_and_nothing_in_a_pipe() {
+    let w = World::new();
+    let files: Vec<(String, String)> = (0..2_500)
+        .map(|i| (format!("share/big/f{i:04}"), format!("file {i}\n")))
+        .collect();
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let big = w.package("big-1.0", &refs, &[]);
+    let small = w.package("small-1.0", &[("share/small/f", "x")], &[]);
+    let Some(shown) = on_a_terminal(&w, &["add", big.to_str().unwrap()]) else {
+        skip("script (util-linux) is not installed");
+        return;
+    };
+    assert!(
+        shown.contains("adding big-1.0") && shown.contains("/2500 files"),
+        "no progress bar on the terminal: {shown:?}"
+    );
+    assert!(w.root.join("packages/big-1.0/share/big/f2499").is_file());
+    // A small package shows none, even on a terminal; -q none either.
+    let shown = on_a_terminal(&w, &["add", small.to_str().unwrap()]).unwrap();
+    assert!(!shown.contains("files,"), "{shown:?}");
+    let shown = on_a_terminal(&w, &["delete", "-q", "big-1.0"]).unwrap();
+    assert!(!shown.contains("files,"), "{shown:?}");
+    // In a pipe: nothing but what depot always says.
+    let again = World::new();
+    let out = again.depot(&["add", big.to_str().unwrap()]);
+    assert!(out.status.success());
+    assert!(
+        !stderr(&out).contains("files,") && !stderr(&out).contains('\r'),
+        "{}",
+        stderr(&out)
+    );
+    let shown = on_a_terminal(&again, &["delete", "big-1.0"]).unwrap();
+    assert!(
+        shown.contains("checking big-1.0"),
+        "no progress on delete: {shown:?}"
+    );
+}

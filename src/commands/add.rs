@@ -33,6 +33,9 @@ pub fn run(settings: Settings, args: &AddArgs) -> Result<ExitStatus> {
     if args.json {
         output::collect_plan();
     }
+    if args.quiet {
+        crate::progress::quiet();
+    }
     add(&mut ctx, &args.packages, &options)?;
     output::print_plan()?;
     Ok(0)

@@ -27,6 +27,9 @@ pub fn run(settings: Settings, args: &DeleteArgs) -> Result<ExitStatus> {
     if args.json {
         crate::output::collect_plan();
     }
+    if args.quiet {
+        crate::progress::quiet();
+    }
     delete(&mut ctx, &args.packages, &options)?;
     crate::output::print_plan()?;
     Ok(0)

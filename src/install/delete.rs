@@ -330,19 +330,25 @@ fn delete_one(
     let files = ctx.db.files(target.id)?;
     let verify = || -> Vec<Problem> {
         use rayon::prelude::*;
-        files
+        let progress =
+            crate::progress::Progress::files(&format!("checking {pkgname}"), files.len() as u64, 0);
+        let problems = files
             .par_iter()
             .filter_map(|f| {
-                verify_file(
+                let problem = verify_file(
                     &depot_dir,
                     f,
                     Verify {
                         modes: false,
                         settled_ns: target.settled_ns,
                     },
-                )
+                );
+                progress.file(0);
+                problem
             })
-            .collect()
+            .collect();
+        progress.finish();
+        problems
     };
     // pkg_delete keeps an imported package's changed files and deletes the
     // rest; a depot dir goes whole or not at all.

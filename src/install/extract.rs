@@ -123,6 +123,15 @@ pub fn extract(
             items.len()
         );
     }
+    let total_bytes = metadata
+        .text("+SIZE_PKG")
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or(0);
+    let progress = crate::progress::Progress::files(
+        &format!("adding {pkgname}"),
+        items.len() as u64,
+        total_bytes,
+    );
     let mut created_dirs: HashSet<PathBuf> = HashSet::new();
     created_dirs.insert(dest.to_owned());
     let mut files = Vec::with_capacity(items.len());
@@ -239,6 +248,7 @@ pub fn extract(
                     );
                 }
                 size += written;
+                progress.file(written);
                 push(
                     &mut files,
                     on_file,
@@ -343,6 +353,7 @@ pub fn extract(
             "{pkgname}: the archive holds {name}, which +CONTENTS does not list; refusing the package"
         );
     }
+    progress.finish();
     // Directories the package owns, even when empty.
     let mut cwd = prefix.clone();
     for entry in &plist.entries {
