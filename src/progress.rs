@@ -47,8 +47,7 @@ impl Progress {
         let style = ProgressStyle::with_template(
             "{prefix} [{bar:30}] {pos}/{len} files, {msg} ({elapsed})",
         )
-        .map(|s| s.progress_chars("=> "))
-        .unwrap_or_else(|_| ProgressStyle::default_bar());
+        .map_or_else(|_| ProgressStyle::default_bar(), |s| s.progress_chars("=> "));
         bar.set_style(style);
         bar.set_prefix(what.to_owned());
         Progress {
