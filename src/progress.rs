@@ -47,7 +47,10 @@ impl Progress {
         let style = ProgressStyle::with_template(
             "{prefix} [{bar:30}] {pos}/{len} files, {msg} ({elapsed})",
         )
-        .map_or_else(|_| ProgressStyle::default_bar(), |s| s.progress_chars("=> "));
+        .map_or_else(
+            |_| ProgressStyle::default_bar(),
+            |s| s.progress_chars("=> "),
+        );
         bar.set_style(style);
         bar.set_prefix(what.to_owned());
         Progress {
