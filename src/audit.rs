@@ -342,7 +342,11 @@ pub fn fetch(url: &str, dest: &Path, keyring: Option<&str>, signed: bool) -> Res
         let mut response = agent
             .get(url)
             .call()
-            .with_context(|| format!("could not fetch {url}"))?;
+            .with_context(|| {
+                format!(
+                    "could not fetch {url} (set PKGVULNURL or PKG_VULN_URL to a reachable copy, http(s):// or file://)"
+                )
+            })?;
         response
             .body_mut()
             .with_config()

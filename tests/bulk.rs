@@ -326,15 +326,7 @@ fn real_recipes_bulk_build_upload_and_install_from_the_upload() {
     let w = World::new();
     let tree = w.dir.path().join("tree");
     let recipes = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("recipes");
-    for entry in walkdir::WalkDir::new(&recipes) {
-        let entry = entry.unwrap();
-        let to = tree.join(entry.path().strip_prefix(&recipes).unwrap());
-        if entry.file_type().is_dir() {
-            std::fs::create_dir_all(&to).unwrap();
-        } else {
-            std::fs::copy(entry.path(), &to).unwrap();
-        }
-    }
+    crate::util::copy_tree(&recipes, &tree);
     // A deliberately broken recipe beside the real ones, and one needing it.
     recipe(
         &tree,

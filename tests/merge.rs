@@ -546,15 +546,7 @@ fn a_portshaker_conf_gives_the_same_target_as_the_toml() {
 pub fn merged_tree_bulk_builds_only_what_the_merge_changed(w: &World, recipes: &Path, site: &str) {
     let m = w.dir.path().join("merge-sources");
     let up = m.join("upstream");
-    for entry in walkdir::WalkDir::new(recipes) {
-        let entry = entry.unwrap();
-        let to = up.join(entry.path().strip_prefix(recipes).unwrap());
-        if entry.file_type().is_dir() {
-            std::fs::create_dir_all(&to).unwrap();
-        } else {
-            std::fs::copy(entry.path(), &to).unwrap();
-        }
-    }
+    crate::util::copy_tree(recipes, &up);
     let local = m.join("local");
     let hello = std::fs::read_to_string(up.join("misc/hello/recipe.toml")).unwrap();
     let hello = hello.replace(
@@ -633,20 +625,23 @@ pub fn merged_tree_bulk_builds_only_what_the_merge_changed(w: &World, recipes: &
     };
     let out = bulk(&["--jobs", "2"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(bulk_dir.join("report.json")).unwrap())
-            .unwrap();
-    let status: BTreeMap<String, String> = report
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| {
-            (
-                p["pkgname"].as_str().unwrap().to_owned(),
-                p["status"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect();
+    // Each package's status in the bulk's report.json.
+    let statuses = || -> BTreeMap<String, String> {
+        let text = std::fs::read_to_string(bulk_dir.join("report.json")).unwrap();
+        let report: serde_json::Value = serde_json::from_str(&text).unwrap();
+        report
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                (
+                    p["pkgname"].as_str().unwrap().to_owned(),
+                    p["status"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let status = statuses();
     for (pkg, expected) in [
         ("hello-2.10nb1", "built"),
         ("lzop-1.04", "built"),
@@ -703,11 +698,8 @@ pub fn merged_tree_bulk_builds_only_what_the_merge_changed(w: &World, recipes: &
     assert_eq!(hashes(&tree), first);
     let out = bulk(&[]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(bulk_dir.join("report.json")).unwrap())
-            .unwrap();
-    for p in report.as_array().unwrap() {
-        assert_eq!(p["status"], "up-to-date", "{p}");
+    for (pkg, status) in statuses() {
+        assert_eq!(status, "up-to-date", "{pkg}");
     }
 }
 

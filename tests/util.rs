@@ -589,3 +589,16 @@ impl RepoServer {
         std::mem::take(&mut *self.log.lock().unwrap())
     }
 }
+
+/// Copy the tree `from` to `to` (directories and regular files).
+pub fn copy_tree(from: &Path, to: &Path) {
+    for entry in walkdir::WalkDir::new(from) {
+        let entry = entry.unwrap();
+        let at = to.join(entry.path().strip_prefix(from).unwrap());
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&at).unwrap();
+        } else {
+            std::fs::copy(entry.path(), &at).unwrap();
+        }
+    }
+}

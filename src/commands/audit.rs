@@ -73,12 +73,14 @@ fn filter(settings: &Settings, options: &AuditOptions) -> Filter {
 }
 
 /// Print findings as pkg_admin does (or as JSON) and give its exit status.
-fn report(findings: &[Finding], options: &AuditOptions, quiet: bool, verbose: bool) -> ExitStatus {
+fn report(
+    findings: &[Finding],
+    options: &AuditOptions,
+    quiet: bool,
+    verbose: bool,
+) -> Result<ExitStatus> {
     if options.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(findings).unwrap_or_default()
-        );
+        println!("{}", serde_json::to_string_pretty(findings)?);
     } else {
         for f in findings {
             if quiet {
@@ -92,9 +94,9 @@ fn report(findings: &[Finding], options: &AuditOptions, quiet: bool, verbose: bo
         if verbose {
             eprintln!("No vulnerabilities found");
         }
-        0
+        Ok(0)
     } else {
-        1
+        Ok(1)
     }
 }
 
@@ -115,7 +117,7 @@ pub fn run_admin(
             .iter()
             .flat_map(|n| list.audit(n, &filter))
             .collect();
-        Ok(report(&findings, options, quiet, verbose))
+        report(&findings, options, quiet, verbose)
     };
     match action {
         A::FetchPkgVulnerabilities { signature, .. } => (|| {
@@ -222,7 +224,7 @@ pub fn view(
             names.len()
         });
     }
-    Ok(report(&findings, options, options.quiet, options.verbose))
+    report(&findings, options, options.quiet, options.verbose)
 }
 
 /// Before `add`/`install` changes anything: the packages about to be

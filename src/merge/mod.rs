@@ -379,7 +379,7 @@ fn merge_target(config: &Config, t: &Target, args: &MergeArgs) -> Result<i32> {
             .filter(|u| u.kind == tree::Kind::Recipe)
             .count();
         say!(
-            "{}: {} is generation {}: {recipes} recipes; {} new, {} changed, {} removed, {} unchanged",
+            "{}: {} is generation {}: {recipes} recipe(s); {} new, {} changed, {} removed, {} unchanged",
             t.name,
             t.tree.display(),
             written.generation,
@@ -424,7 +424,6 @@ fn describe(unit: &target::UnitRecord) -> String {
         .map(|f| f.source.as_str())
         .filter(|s| *s != unit.origin)
         .collect();
-    overlays.dedup();
     overlays.sort_unstable();
     overlays.dedup();
     for o in overlays {

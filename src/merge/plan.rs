@@ -59,6 +59,13 @@ pub fn plan(sources: &[SourceTree]) -> Result<Plan> {
     let mut plan = Plan::default();
     let mut errors = Vec::new();
     for key in keys {
+        let recipe_toml = format!("{key}/recipe.toml");
+        // A unit's PKGNAME, read from its recipe.toml once (recipes only).
+        let mut pkgname_of = |kind: Kind, file: Option<&SourceFile>, source: &str| {
+            (kind == Kind::Recipe)
+                .then(|| declared_pkgname(key, file, source, &mut errors))
+                .flatten()
+        };
         let mut current: Option<Chosen> = None;
         for source in sources {
             let Some(unit) = source.units.get(key) else {
@@ -66,9 +73,8 @@ pub fn plan(sources: &[SourceTree]) -> Result<Plan> {
             };
             let name = format!("{}{}", source.name, source.flag.suffix());
             let Some(chosen) = current.as_mut() else {
-                if unit.kind == Kind::Recipe
-                    && !unit.files.contains_key(&format!("{key}/recipe.toml"))
-                {
+                let toml = unit.files.get(&recipe_toml);
+                if unit.kind == Kind::Recipe && toml.is_none() {
                     errors.push(format!(
                         "source {name}: {key} adds files to a recipe that no earlier source in merge_from has (and has no recipe.toml of its own)"
                     ));
@@ -77,12 +83,8 @@ pub fn plan(sources: &[SourceTree]) -> Result<Plan> {
                 current = Some(Chosen {
                     kind: unit.kind,
                     origin: source.name.clone(),
-                    pkgname: None,
-                    files: unit
-                        .files
-                        .iter()
-                        .map(|(rel, f)| (rel.clone(), (f.clone(), source.name.clone())))
-                        .collect(),
+                    pkgname: pkgname_of(unit.kind, toml, &source.name),
+                    files: owned(unit, &source.name),
                     notes: Vec::new(),
                 });
                 continue;
@@ -101,6 +103,10 @@ pub fn plan(sources: &[SourceTree]) -> Result<Plan> {
                         .files
                         .insert(rel.clone(), (file.clone(), source.name.clone()));
                 }
+                if replaced.iter().any(|f| f == "recipe.toml") {
+                    chosen.pkgname =
+                        pkgname_of(chosen.kind, unit.files.get(&recipe_toml), &source.name);
+                }
                 let mut said = Vec::new();
                 if !added.is_empty() {
                     said.push(format!("added {}", added.join(", ")));
@@ -114,37 +120,25 @@ pub fn plan(sources: &[SourceTree]) -> Result<Plan> {
                 chosen.notes.push(format!("{name}: {}", said.join("; ")));
                 continue;
             }
-            let order = if chosen.kind == Kind::Recipe && unit.kind == Kind::Recipe {
-                let (Some(old), Some(new)) = (
-                    version_of(key, &chosen.files, &mut errors),
-                    version_of(
-                        key,
-                        &unit
-                            .files
-                            .iter()
-                            .map(|(r, f)| (r.clone(), (f.clone(), source.name.clone())))
-                            .collect(),
-                        &mut errors,
-                    ),
-                ) else {
-                    break;
-                };
-                let order = version(&new).map_or(Ordering::Equal, |n| {
-                    crate::package::pattern::dewey_compare(n, version(&old).unwrap_or(""))
-                });
-                Some((order, old, new))
-            } else {
-                None
+            let new = pkgname_of(unit.kind, unit.files.get(&recipe_toml), &source.name);
+            let order = match (&chosen.pkgname, &new) {
+                (Some(old), Some(new)) => Some((
+                    version(new).map_or(Ordering::Equal, |n| {
+                        crate::package::pattern::dewey_compare(n, version(old).unwrap_or(""))
+                    }),
+                    old.clone(),
+                    new.clone(),
+                )),
+                // Both recipes, one unreadable: the error is collected.
+                _ if chosen.kind == Kind::Recipe && unit.kind == Kind::Recipe => break,
+                _ => None,
             };
             let differing = differing(key, &chosen.files, &unit.files);
             let take = |chosen: &mut Chosen| {
                 chosen.kind = unit.kind;
                 chosen.origin.clone_from(&source.name);
-                chosen.files = unit
-                    .files
-                    .iter()
-                    .map(|(rel, f)| (rel.clone(), (f.clone(), source.name.clone())))
-                    .collect();
+                chosen.pkgname.clone_from(&new);
+                chosen.files = owned(unit, &source.name);
             };
             match order {
                 Some((Ordering::Greater, old, new)) => {
@@ -187,10 +181,7 @@ pub fn plan(sources: &[SourceTree]) -> Result<Plan> {
                 }
             }
         }
-        if let Some(mut chosen) = current {
-            if chosen.kind == Kind::Recipe {
-                chosen.pkgname = version_of(key, &chosen.files, &mut errors);
-            }
+        if let Some(chosen) = current {
             plan.units.insert(key.clone(), chosen);
         }
     }
@@ -200,19 +191,30 @@ pub fn plan(sources: &[SourceTree]) -> Result<Plan> {
     Ok(plan)
 }
 
+/// A source's unit as the files of a chosen one.
+fn owned(unit: &super::tree::Unit, source: &str) -> BTreeMap<String, (SourceFile, String)> {
+    unit.files
+        .iter()
+        .map(|(rel, f)| (rel.clone(), (f.clone(), source.to_owned())))
+        .collect()
+}
+
 /// The version part of a PKGNAME.
 fn version(pkgname: &str) -> Option<&str> {
     crate::package::pattern::split_pkgname(pkgname).map(|(_, v)| v)
 }
 
-/// The PKGNAME the unit's recipe.toml declares; a problem is collected.
-fn version_of(
+/// The PKGNAME a recipe.toml declares; a problem is collected.
+fn declared_pkgname(
     key: &str,
-    files: &BTreeMap<String, (SourceFile, String)>,
+    file: Option<&SourceFile>,
+    source: &str,
     errors: &mut Vec<String>,
 ) -> Option<String> {
-    let Some((file, source)) = files.get(&format!("{key}/recipe.toml")) else {
-        errors.push(format!("{key}: no recipe.toml to read its version from"));
+    let Some(file) = file else {
+        errors.push(format!(
+            "source {source}: {key} has no recipe.toml to read its version from"
+        ));
         return None;
     };
     let read = fs_err::read_to_string(&file.path)

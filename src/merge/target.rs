@@ -98,11 +98,6 @@ pub struct Place {
     pub store: PathBuf,
 }
 
-/// The lock that keeps two merges of one target apart.
-pub struct MergeLock {
-    _file: std::fs::File,
-}
-
 impl Place {
     /// The place of `tree`.
     pub fn of(tree: &Path) -> Result<Place> {
@@ -115,26 +110,12 @@ impl Place {
         })
     }
 
-    /// Take the target's lock, failing at once when another merge holds it.
-    pub fn lock(&self, target: &str) -> Result<MergeLock> {
-        fs_err::create_dir_all(&self.store)?;
-        let path = self.store.join("lock");
-        let file = fs_err::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)?
-            .into_parts()
-            .0;
-        match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
-            Ok(()) => Ok(MergeLock { _file: file }),
-            Err(e) if e == rustix::io::Errno::WOULDBLOCK => bail!(
-                "another depot merge of target {target} is running ({} is locked); wait for it to finish",
-                path.display()
-            ),
-            Err(e) => Err(std::io::Error::from(e))
-                .with_context(|| format!("cannot lock {}", path.display())),
-        }
+    /// Take the target's lock (the writer lock the database and bulks use,
+    /// in the store), failing at once when another merge holds it.
+    pub fn lock(&self, target: &str) -> Result<pkgdb::WriteLock> {
+        pkgdb::WriteLock::acquire(&self.store, None).with_context(|| {
+            format!("another depot merge of target {target} is running; wait for it to finish")
+        })
     }
 
     /// The generation the tree shows now and its manifest; none before the

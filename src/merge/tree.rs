@@ -7,9 +7,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Result, bail};
 use rayon::prelude::*;
-use sha2::Digest as _;
 
 use super::config::Flag;
 
@@ -83,11 +82,15 @@ pub fn read_sources(sources: &[(String, Flag, PathBuf)]) -> Result<Vec<SourceTre
                 ));
                 roots.push(None);
             }
-            Err(e) => {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 errors.push(format!(
-                    "source {name}: {}: {e} (update it first, or check the config)",
+                    "source {name}: {} does not exist: give [source.{name}] a git, rsync, command or dir in the config (or make that directory)",
                     dir.display()
                 ));
+                roots.push(None);
+            }
+            Err(e) => {
+                errors.push(format!("source {name}: {}: {e}", dir.display()));
                 roots.push(None);
             }
         }
@@ -277,13 +280,6 @@ impl Walk<'_> {
 }
 
 fn source_file(path: PathBuf) -> Result<SourceFile> {
-    let mut file = fs_err::File::open(&path)?;
-    let mut hasher = sha2::Sha256::new();
-    let size = std::io::copy(&mut file, &mut hasher)
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    Ok(SourceFile {
-        path,
-        sha256: hex::encode(hasher.finalize()),
-        size,
-    })
+    let (sha256, size) = crate::build::recipe::hash_file(&path)?;
+    Ok(SourceFile { path, sha256, size })
 }
