@@ -611,8 +611,13 @@ fn prepare_inner<R: ViewQueries + Queries>(
         None => (None, highest_on_disk(&gen_root) + 1),
     };
     let dir = gen_root.join(number.to_string());
-    let footprint = views::materialise(&planned.plan, &planned.targets, &dir)
-        .with_context(|| format!("cannot write generation {}", dir.display()))?;
+    let progress =
+        crate::progress::Progress::new(&format!("view {view}"), planned.plan.len() as u64, 0);
+    let footprint = views::materialise_reporting(&planned.plan, &planned.targets, &dir, &|n| {
+        progress.files(n);
+    })
+    .with_context(|| format!("cannot write generation {}", dir.display()))?;
+    progress.finish();
     crate::profile::phase("generation written");
     let names: Vec<&str> = planned.names.iter().map(String::as_str).collect();
     let plan = plan_file(&settings.root, view, number);

@@ -29,7 +29,7 @@ impl Progress {
     /// A bar for `what` over `files` files of `bytes` bytes in all, when that
     /// is large and stderr is a terminal (`DEPOT_PROGRESS=always` draws it
     /// whatever the size, `never` never).
-    pub fn files(what: &str, files: u64, bytes: u64) -> Progress {
+    pub fn new(what: &str, files: u64, bytes: u64) -> Progress {
         let forced = std::env::var("DEPOT_PROGRESS").ok();
         let wanted = match forced.as_deref() {
             Some("never") => false,
@@ -67,6 +67,13 @@ impl Progress {
             if bar.position() % 64 == 0 {
                 bar.set_message(indicatif::HumanBytes(done).to_string());
             }
+        }
+    }
+
+    /// `n` more files done, their sizes not counted (from any thread).
+    pub fn files(&self, n: u64) {
+        if let Some(bar) = &self.bar {
+            bar.inc(n);
         }
     }
 

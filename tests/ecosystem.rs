@@ -192,6 +192,23 @@ fn a_large_add_shows_progress_on_a_terminal_and_nothing_in_a_pipe() {
         "{}",
         stderr(&out)
     );
+    // A view change over thousands of links shows one too (a second package
+    // in share/big keeps the view from folding it into one link).
+    let peer = again.package("peer-1.0", &[("share/big/zz-peer", "p")], &[]);
+    again.ok(&["add", "--no-view", peer.to_str().unwrap()]);
+    again.ok(&["view", "create", "many"]);
+    let shown = on_a_terminal(&again, &["view", "add", "many", "big-1.0", "peer-1.0"]).unwrap();
+    assert!(
+        shown.contains("view many ["),
+        "no progress on a view change: {shown:?}"
+    );
+    assert!(again.root.join("views/many/share/big/f2499").exists());
+    let out = again.depot(&["view", "remove", "many", "peer-1.0", "big-1.0"]);
+    assert!(
+        out.status.success() && !stderr(&out).contains('\r'),
+        "{}",
+        stderr(&out)
+    );
     let shown = on_a_terminal(&again, &["delete", "big-1.0"]).unwrap();
     assert!(
         shown.contains("checking big-1.0"),

@@ -331,7 +331,7 @@ fn delete_one(
     let verify = || -> Vec<Problem> {
         use rayon::prelude::*;
         let progress =
-            crate::progress::Progress::files(&format!("checking {pkgname}"), files.len() as u64, 0);
+            crate::progress::Progress::new(&format!("checking {pkgname}"), files.len() as u64, 0);
         let problems = files
             .par_iter()
             .filter_map(|f| {

@@ -127,7 +127,7 @@ pub fn extract(
         .text("+SIZE_PKG")
         .and_then(|t| t.trim().parse().ok())
         .unwrap_or(0);
-    let progress = crate::progress::Progress::files(
+    let progress = crate::progress::Progress::new(
         &format!("adding {pkgname}"),
         items.len() as u64,
         total_bytes,

@@ -14,7 +14,9 @@ mod plan;
 mod replan;
 
 pub use glob::glob_match;
-pub use link::{Footprint, materialise, read_link_target, relative_path, switch};
+pub use link::{
+    Footprint, materialise, materialise_reporting, read_link_target, relative_path, switch,
+};
 pub use plan::{Conflict, ConflictKind, Member, Node, Options, Plan, plan};
 pub use replan::{Catalog, CatalogError, Change, InMemory, Previous, replan};
 

@@ -42,6 +42,18 @@ pub struct Footprint {
 /// `dest` either does not exist or is complete. Links are relative. Directories
 /// are made first, in order; the links then go in from all cores.
 pub fn materialise(plan: &Plan, depot_dirs: &[PathBuf], dest: &Path) -> Result<Footprint> {
+    materialise_reporting(plan, depot_dirs, dest, &|_| {})
+}
+
+/// [`materialise`], calling `done(n)` as `n` more of the plan's nodes
+/// (directories and links; [`Plan::len`] in all) are written, from any
+/// thread: what a progress bar counts.
+pub fn materialise_reporting(
+    plan: &Plan,
+    depot_dirs: &[PathBuf],
+    dest: &Path,
+    done: &(dyn Fn(u64) + Sync),
+) -> Result<Footprint> {
     use rayon::prelude::*;
     let parent = dest.parent().unwrap_or(Path::new("/"));
     fs_err::create_dir_all(parent)?;
@@ -67,6 +79,7 @@ pub fn materialise(plan: &Plan, depot_dirs: &[PathBuf], dest: &Path) -> Result<F
         match node {
             Node::Dir => {
                 fs_err::create_dir(staging.join(path))?;
+                done(1);
                 crate::link::fault_point();
             }
             Node::Link { member } => {
@@ -110,6 +123,7 @@ pub fn materialise(plan: &Plan, depot_dirs: &[PathBuf], dest: &Path) -> Result<F
             bytes += target.len() as u64;
             crate::link::fault_point();
         }
+        done(links.len() as u64);
         Ok(bytes)
     };
     let total: usize = groups.iter().map(|(_, links)| links.len()).sum();
