@@ -1125,6 +1125,10 @@ pub struct BuildOneArgs {
     /// master or its connection is gone.
     #[arg(long)]
     pub watch_stdin: bool,
+    /// Another of depot's working areas under the root (a node's work
+    /// dir), written by other runs while this build runs.
+    #[arg(long, value_name = "DIR")]
+    pub scratch: Vec<PathBuf>,
 }
 
 /// `depot merge`.

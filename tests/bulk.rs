@@ -4,6 +4,7 @@
 //! and the scheduler's simulator. Tiny recipes keep most of this fast; the
 //! real upstream recipes are bulk-built once.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -20,6 +21,34 @@ fn bulk(w: &World, args: &[&str]) -> Output {
 fn report(w: &World) -> serde_json::Value {
     let text = std::fs::read_to_string(w.root.join("var/bulk/report.json")).unwrap();
     serde_json::from_str(&text).unwrap()
+}
+
+/// Every log of every failed build, for an assertion's message.
+fn failed_logs(w: &World) -> String {
+    let mut text = String::new();
+    for p in report(w).as_array().unwrap() {
+        if p["status"] != "failed" {
+            continue;
+        }
+        let dir = w
+            .root
+            .join("var/bulk/logs")
+            .join(p["pkgname"].as_str().unwrap());
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let body = std::fs::read_to_string(entry.path()).unwrap_or_default();
+            let tail: String = body
+                .lines()
+                .rev()
+                .take(40)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect::<Vec<_>>()
+                .join("\n");
+            let _ = writeln!(text, "--- {}\n{tail}", entry.path().display());
+        }
+    }
+    text
 }
 
 fn status_of(w: &World, pkgpath: &str) -> (String, String, String) {
@@ -197,6 +226,47 @@ fn a_bulk_fails_alone_names_causes_and_rebuilds_only_what_changed() {
     assert_eq!(stdout(&run), "a2\n");
 }
 
+/// Without a sandbox each build's root is checked for what it wrote; what
+/// the bulk itself writes meanwhile (the next build's logs, the report) is
+/// not the build's doing and fails nothing.
+#[test]
+fn an_unconfined_bulk_is_not_failed_by_its_own_logs() {
+    let w = World::new();
+    let tree = w.dir.path().join("tree");
+    tool_recipe(
+        &tree,
+        "misc/slow",
+        "distname = \"slow-1.0\"\npre-build = \"sleep 3\"",
+        "s",
+    );
+    for name in ["fast1", "fast2", "fast3"] {
+        tool_recipe(
+            &tree,
+            &format!("misc/{name}"),
+            &format!("distname = \"{name}-1.0\""),
+            name,
+        );
+    }
+    let mut c = w.command(&depot_bin());
+    build_env(&w, &mut c);
+    let out = c
+        .args(["bulk", "--tree", tree.to_str().unwrap(), "--jobs", "2"])
+        .env("DEPOT_NO_SANDBOX", "1")
+        // One make job each: two builds run at once on two cores.
+        .env("MAKE_JOBS", "1")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        stderr(&out),
+        failed_logs(&w)
+    );
+    for name in ["slow", "fast1", "fast2", "fast3"] {
+        assert_eq!(status_of(&w, &format!("misc/{name}")).0, "built", "{name}");
+    }
+}
+
 #[test]
 fn a_bulk_killed_midway_continues_without_rebuilding_what_finished() {
     let w = World::new();
@@ -360,7 +430,13 @@ fn real_recipes_bulk_build_upload_and_install_from_the_upload() {
         "lang/lua",
         "misc/hello",
     ] {
-        assert_eq!(status_of(&w, path).0, "built", "{path}: {}", stderr(&out));
+        assert_eq!(
+            status_of(&w, path).0,
+            "built",
+            "{path}: {}\n{}",
+            stderr(&out),
+            failed_logs(&w)
+        );
     }
     assert_eq!(status_of(&w, "misc/broken").0, "failed");
     assert_eq!(status_of(&w, "misc/needs-broken").0, "indirect-failed");
@@ -456,7 +532,13 @@ fn across_nodes_as_here(here: &World, tree: &Path, site: &str) {
             })
             .collect()
     };
-    assert_eq!(summary(&w), summary(here), "{}", stderr(&out));
+    assert_eq!(
+        summary(&w),
+        summary(here),
+        "{}\n{}",
+        stderr(&out),
+        failed_logs(&w)
+    );
     let nodes_used: std::collections::BTreeSet<String> = report(&w)
         .as_array()
         .unwrap()

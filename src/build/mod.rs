@@ -48,6 +48,10 @@ pub struct BuildSettings {
     pub fetch_timeout: Duration,
     /// Show progress bars (stderr is a terminal).
     pub progress: bool,
+    /// depot's own working areas under the root that other runs write
+    /// while this build runs (a bulk's directory, a node's work dir): the
+    /// root guard of an unconfined build leaves them alone.
+    pub scratch: Vec<PathBuf>,
 }
 
 /// How a build's phases are confined.
@@ -70,19 +74,27 @@ impl Sandbox {
                 "bubblewrap (bwrap) is not installed; install it to confine builds".to_owned(),
             );
         };
-        let works = std::process::Command::new(&bwrap)
-            .args([
-                "--ro-bind",
-                "/",
-                "/",
-                "--unshare-net",
-                "--die-with-parent",
-                "true",
-            ])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
+        // A namespace can fail to come up under a moment's pressure (a
+        // bulk starts many builds at once): only a repeated failure means
+        // this machine cannot confine builds.
+        let works = (0..3).any(|attempt| {
+            if attempt > 0 {
+                std::thread::sleep(Duration::from_millis(100 * attempt));
+            }
+            std::process::Command::new(&bwrap)
+                .args([
+                    "--ro-bind",
+                    "/",
+                    "/",
+                    "--unshare-net",
+                    "--die-with-parent",
+                    "true",
+                ])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        });
         if works {
             Sandbox::Bwrap(bwrap)
         } else {
@@ -132,6 +144,7 @@ impl BuildSettings {
             sandbox: Sandbox::probe(),
             fetch_timeout: settings.download.timeout,
             progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            scratch: Vec::new(),
         })
     }
 

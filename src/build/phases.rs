@@ -546,6 +546,7 @@ fn snapshot(build: &Build<'_>) -> BTreeMap<PathBuf, (i64, u64)> {
     .iter()
     .map(|p| (*p).clone())
     .chain([root.join("pkgdb")])
+    .chain(build.settings.scratch.iter().cloned())
     .collect();
     let mut out = BTreeMap::new();
     let mut walker = walkdir::WalkDir::new(root).min_depth(1).into_iter();
@@ -562,6 +563,11 @@ fn snapshot(build: &Build<'_>) -> BTreeMap<PathBuf, (i64, u64)> {
             if is_dir {
                 walker.skip_current_dir();
             }
+            continue;
+        }
+        // The depot dirs' parent appears with the first install (another
+        // build's, in a bulk): only what is in it is this build's concern.
+        if p == packages {
             continue;
         }
         if let Ok(meta) = entry.metadata() {

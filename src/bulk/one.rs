@@ -235,6 +235,10 @@ fn build_and_install(
     drop(db);
     let mut settings = BuildSettings::from_env(&bulk.settings)?;
     settings.make_jobs = args.make_jobs.max(1);
+    // The bulk (and, on a node, the master) writes these while we build.
+    settings.scratch = std::iter::once(bulk.dir.clone())
+        .chain(args.scratch.iter().cloned())
+        .collect();
     settings.progress = false;
     let build = Build {
         recipe: &recipe,

@@ -381,6 +381,8 @@ fn remote_build(ssh: &Ssh, node: &Node, master_root: &Path, spec: &Spec) -> Endi
         "--install-deps".to_owned(),
         path(&work.join("packages")),
         "--watch-stdin".to_owned(),
+        "--scratch".to_owned(),
+        path(&work),
     ];
     for d in &spec.deps {
         words.push("--dep".to_owned());
