@@ -60,6 +60,8 @@ pub struct Filter {
     pub eol: bool,
     /// Only this class (`-t TYPE`).
     pub class: Option<String>,
+    /// Advisories left out (IGNORE_URLS; none with `-i`).
+    pub ignore_urls: Vec<String>,
 }
 
 /// A package found vulnerable.
@@ -95,6 +97,7 @@ impl Vulnerabilities {
             .iter()
             .filter(|v| filter.class.as_ref().is_none_or(|c| *c == v.class))
             .filter(|v| v.class != "eol" || filter.eol)
+            .filter(|v| !filter.ignore_urls.contains(&v.url))
             .filter(|v| pattern::pkg_match(&v.pattern, pkgname))
             .map(|v| Finding {
                 pkgname: pkgname.to_owned(),
@@ -402,13 +405,18 @@ mod tests {
                 "old-1",
                 &Filter {
                     eol: true,
-                    class: None
+                    ..Filter::default()
                 }
             )
             .len(),
             1
         );
         assert!(v.audit("hello-2.11", &Filter::default()).is_empty());
+        let ignoring = Filter {
+            ignore_urls: vec!["https://example.org/1".to_owned()],
+            ..Filter::default()
+        };
+        assert!(v.audit("hello-2.10", &ignoring).is_empty());
         // One changed character, a removed line, a cut checksum: refused.
         let tampered = text.replace("hello<2.11", "hello<2.10");
         assert!(

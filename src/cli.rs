@@ -37,9 +37,51 @@ pub struct Cli {
     /// The config file (default: <root>/etc/depot.toml).
     #[arg(long, global = true, env = "DEPOT_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Print less: no progress bars and no confirmations; only errors,
+    /// warnings and what was asked for (pkg_info: no headers).
+    #[arg(short = 'q', long, global = true)]
+    pub quiet: bool,
+    /// Print more: each step a command takes (again for more still).
+    #[arg(short = 'v', long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// Hand the global `-q`/`-v` to the command's own arguments, which
+    /// pkg_install's commands read as their own flags.
+    pub fn spread_verbosity(&mut self) {
+        let (q, v) = (self.quiet, self.verbose);
+        let audit = |o: &mut AuditOptions| {
+            o.quiet = q;
+            o.verbose = v > 0;
+        };
+        match &mut self.command {
+            Command::Add(a) => (a.quiet, a.verbose) = (q, v > 0),
+            Command::Delete(a) => (a.quiet, a.verbose) = (q, v > 0),
+            Command::Info(a) => (a.quiet, a.verbose) = (q, v > 0),
+            Command::Create(a) => a.verbose = v > 0,
+            Command::Admin(a) => {
+                (a.quiet, a.verbose) = (q, v);
+                match &mut a.action {
+                    AdminAction::Audit { options, .. }
+                    | AdminAction::AuditPkg { options, .. }
+                    | AdminAction::AuditBatch { options, .. }
+                    | AdminAction::AuditHistory { options, .. } => audit(options),
+                    _ => {}
+                }
+            }
+            Command::View(ViewCommand::Audit { options, .. }) => audit(options),
+            Command::Build(a) => (a.quiet, a.verbose) = (q, v > 0),
+            Command::BinInstall(a) => a.quiet = q,
+            Command::Install(a) => a.quiet = q,
+            Command::Upgrade(a) => a.quiet = q,
+            Command::Merge(a) => a.verbose = v > 0,
+            _ => {}
+        }
+    }
 }
 
 /// The subcommands.
@@ -155,17 +197,17 @@ pub struct AddArgs {
     /// Accepted for compatibility; the prefix of an installed package is its depot dir.
     #[arg(short = 'p', long, value_name = "PREFIX")]
     pub prefix: Option<String>,
-    /// Replace: the view switches to the new version of an installed package.
-    /// No progress bar.
-    #[arg(short = 'q', long)]
+    /// The global `-q`.
+    #[arg(skip)]
     pub quiet: bool,
+    /// Replace: the view switches to the new version of an installed package.
     #[arg(short = 'U', long)]
     pub replace: bool,
     /// Update: switch the view only if the new version is newer.
     #[arg(short = 'u', long)]
     pub update: bool,
-    /// Verbose.
-    #[arg(short = 'v', long)]
+    /// The global `-v`.
+    #[arg(skip)]
     pub verbose: bool,
     /// Which view the packages are linked into.
     #[command(flatten)]
@@ -199,8 +241,8 @@ pub struct DeleteArgs {
     /// Dry run.
     #[arg(short = 'n', long = "dry-run")]
     pub dry_run: bool,
-    /// No progress bar.
-    #[arg(short = 'q', long)]
+    /// The global `-q`.
+    #[arg(skip)]
     pub quiet: bool,
     /// With -n: print the plan as JSON (docs/json.md).
     #[arg(long, requires = "dry_run")]
@@ -214,8 +256,8 @@ pub struct DeleteArgs {
     /// Also delete the packages that require these.
     #[arg(short = 'r', long = "recursive")]
     pub recursive: bool,
-    /// Verbose.
-    #[arg(short = 'v', long)]
+    /// The global `-v`.
+    #[arg(skip)]
     pub verbose: bool,
     /// Also take the packages out of the named views that hold them.
     #[arg(long)]
@@ -285,8 +327,8 @@ pub struct InfoArgs {
     /// Print one +BUILD_INFO variable.
     #[arg(short = 'Q', long = "query", value_name = "VAR")]
     pub query: Option<String>,
-    /// Quiet: no headers.
-    #[arg(short = 'q', long)]
+    /// The global `-q`.
+    #[arg(skip)]
     pub quiet: bool,
     /// Show the packages requiring each package.
     #[arg(short = 'R', long = "required-by")]
@@ -303,8 +345,8 @@ pub struct InfoArgs {
     /// Only packages installed by the user (not automatically).
     #[arg(short = 'u', long = "user")]
     pub user: bool,
-    /// Verbose: show everything.
-    #[arg(short = 'v', long)]
+    /// The global `-v`.
+    #[arg(skip)]
     pub verbose: bool,
     /// pkg_summary(5) format.
     #[arg(short = 'X', long)]
@@ -390,8 +432,8 @@ pub struct CreateArgs {
     /// Default owner for files.
     #[arg(short = 'u', value_name = "OWNER")]
     pub owner: Option<String>,
-    /// Verbose.
-    #[arg(short = 'v')]
+    /// The global `-v`.
+    #[arg(skip)]
     pub verbose: bool,
     /// Friendly form: pack this staged directory with a generated packing list.
     #[arg(long, value_name = "DIR", conflicts_with = "contents")]
@@ -407,11 +449,11 @@ pub struct CreateArgs {
 /// `depot admin` / `pkg_admin`.
 #[derive(Debug, Args)]
 pub struct AdminArgs {
-    /// Print less: the audits print only the vulnerable package names.
-    #[arg(short, long)]
+    /// The global `-q`.
+    #[arg(skip)]
     pub quiet: bool,
-    /// Print more (the audits say when nothing was found, and how old the list is).
-    #[arg(short, long, action = clap::ArgAction::Count)]
+    /// The global `-v`.
+    #[arg(skip)]
     pub verbose: u8,
     /// The action.
     #[command(subcommand)]
@@ -424,7 +466,7 @@ pub struct AuditOptions {
     /// Report packages that reached end-of-life too (CHECK_EOL=yes).
     #[arg(short = 'e')]
     pub eol: bool,
-    /// Also report advisories the config says to ignore (depot ignores none; accepted for pkg_admin).
+    /// Also report the advisories IGNORE_URLS leaves out.
     #[arg(short = 'i')]
     pub ignored: bool,
     /// Verify the list's PGP signature (GPG_KEYRING_PKGVULN).
@@ -433,11 +475,11 @@ pub struct AuditOptions {
     /// Only this class of vulnerability (e.g. remote-code-execution).
     #[arg(short = 't', value_name = "TYPE")]
     pub class: Option<String>,
-    /// Print only the names of vulnerable packages.
-    #[arg(short, long)]
+    /// The global `-q`.
+    #[arg(skip)]
     pub quiet: bool,
-    /// Say when nothing was found.
-    #[arg(short, long)]
+    /// The global `-v`.
+    #[arg(skip)]
     pub verbose: bool,
     /// Print the findings as JSON.
     #[arg(long)]
@@ -769,11 +811,11 @@ pub struct BuildArgs {
     /// Install the package into the root after building it.
     #[arg(long)]
     pub install: bool,
-    /// After the build, print how long each phase took.
-    #[arg(short, long)]
+    /// The global `-v`.
+    #[arg(skip)]
     pub verbose: bool,
-    /// Say nothing but errors.
-    #[arg(short, long)]
+    /// The global `-q`.
+    #[arg(skip)]
     pub quiet: bool,
 }
 
@@ -794,8 +836,8 @@ pub struct InstallArgs {
     /// Which view the packages are linked into.
     #[command(flatten)]
     pub target: ViewTarget,
-    /// Say nothing but errors and warnings.
-    #[arg(short, long)]
+    /// The global `-q`.
+    #[arg(skip)]
     pub quiet: bool,
     /// Package names or patterns.
     #[arg(required = true, value_name = "PATTERN")]
@@ -808,8 +850,8 @@ pub struct UpgradeArgs {
     /// Show what would be upgraded; change nothing.
     #[arg(short = 'n', long = "dry-run")]
     pub dry_run: bool,
-    /// Say nothing but errors and warnings.
-    #[arg(short, long)]
+    /// The global `-q`.
+    #[arg(skip)]
     pub quiet: bool,
     /// Installed packages (names or patterns) to upgrade; all by default.
     #[arg(value_name = "PATTERN")]
@@ -886,8 +928,8 @@ pub struct BinInstallArgs {
     /// Which view the packages are linked into.
     #[command(flatten)]
     pub target: ViewTarget,
-    /// Say nothing but errors.
-    #[arg(short, long)]
+    /// The global `-q`.
+    #[arg(skip)]
     pub quiet: bool,
 }
 
@@ -1150,8 +1192,8 @@ pub struct MergeArgs {
     /// Show where a recipe (category/name) in the merged targets came from, file by file.
     #[arg(long, value_name = "CATEGORY/NAME")]
     pub explain: Option<String>,
-    /// Print every recipe's origin and what the update commands print.
-    #[arg(short, long)]
+    /// The global `-v`.
+    #[arg(skip)]
     pub verbose: bool,
 }
 

@@ -683,6 +683,18 @@ impl Prepared {
     /// the generations beyond the view's window.
     pub fn settle(&self, settings: &Settings, db: &mut Database) -> Result<()> {
         self.switch(settings)?;
+        let g = &self.generation;
+        crate::output::detail!(
+            "view {}: generation {}{} is live: {} directories and links, {} bytes, in {}",
+            g.view,
+            g.number,
+            g.parent
+                .map(|p| format!(" (parent {p})"))
+                .unwrap_or_default(),
+            g.footprint.inodes,
+            g.footprint.bytes,
+            self.dir.display()
+        );
         prune(settings, db, &self.generation.view)
     }
 

@@ -201,7 +201,9 @@ fn main() {
     complete::answer_if_asked();
     quiet_on_broken_pipe();
     profile::begin();
-    let cli = parse();
+    let mut cli = parse();
+    cli.spread_verbosity();
+    output::set_verbosity(cli.quiet, cli.verbose);
     profile::phase("parsed");
     let resolved = settings::Settings::resolve(flags(&cli));
     let fresh = resolved.as_ref().ok().and_then(|s| fresh_root(&cli, s));

@@ -109,6 +109,11 @@ const CONFIG_KEYS: &[(&str, &str, &str)] = &[
         "The keyring `-s` checks the list's signature with.",
     ),
     (
+        "audit.ignore_urls",
+        "IGNORE_URLS",
+        "Advisory URLs (space separated) the audits leave out unless `-i`.",
+    ),
+    (
         "sites.\"URL\".keys",
         "",
         "Trusted minisign public keys of one site.",
@@ -160,4 +165,20 @@ fn config_page() -> String {
         roman("(1)"),
     ]);
     page.render()
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every setting depot reads has its line in depot.toml(5).
+    #[test]
+    fn the_page_lists_every_setting() {
+        for (key, var) in crate::settings::BUILD_KEYS {
+            assert!(
+                super::CONFIG_KEYS
+                    .iter()
+                    .any(|(k, v, _)| k == key && v == var),
+                "{key} ({var}) is not in depot.toml(5)"
+            );
+        }
+    }
 }

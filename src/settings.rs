@@ -175,6 +175,8 @@ struct AuditConfig {
     check_eol: Option<String>,
     /// The GnuPG keyring `-s` checks signatures with.
     gpg_keyring_pkgvuln: Option<PathBuf>,
+    /// Advisory URLs (space separated) the audits leave out unless `-i`.
+    ignore_urls: Option<String>,
 }
 
 /// `[bulk]` in the config.
@@ -192,7 +194,7 @@ struct BulkConfig {
 }
 
 /// The builder's settings: (config key, environment variable).
-const BUILD_KEYS: &[(&str, &str)] = &[
+pub(crate) const BUILD_KEYS: &[(&str, &str)] = &[
     ("build.packages", "PACKAGES"),
     ("build.distdir", "DISTDIR"),
     ("build.wrkobjdir", "WRKOBJDIR"),
@@ -209,6 +211,7 @@ const BUILD_KEYS: &[(&str, &str)] = &[
     ("audit.check_vulnerabilities", "CHECK_VULNERABILITIES"),
     ("audit.check_eol", "CHECK_EOL"),
     ("audit.gpg_keyring_pkgvuln", "GPG_KEYRING_PKGVULN"),
+    ("audit.ignore_urls", "IGNORE_URLS"),
 ];
 
 /// `[sites."URL"]` in the config.
@@ -435,6 +438,7 @@ impl Settings {
                 "CHECK_VULNERABILITIES" => config.audit.check_vulnerabilities.clone(),
                 "CHECK_EOL" => config.audit.check_eol.clone(),
                 "GPG_KEYRING_PKGVULN" => path(&config.audit.gpg_keyring_pkgvuln),
+                "IGNORE_URLS" => config.audit.ignore_urls.clone(),
                 _ => None,
             }
         };

@@ -97,6 +97,24 @@ fn audit_reports_in_pkg_admins_format_and_exits_1() {
         stdout(&out),
         "Package other-3 has reached end-of-life (eol), see https://www.NetBSD.org/support/security/eol-packages\n"
     );
+    // IGNORE_URLS leaves an advisory out; -i takes it back in.
+    let ignoring = [(
+        "IGNORE_URLS",
+        "https://example.org/CVE-1 https://example.org/x",
+    )];
+    let out = w.run_env(&["admin", "audit", "-q"], &ignoring);
+    assert_eq!(
+        (out.status.code(), stdout(&out)),
+        (Some(1), "tool-1.0\n".to_owned())
+    );
+    let out = w.run_env(&["admin", "audit", "-i"], &ignoring);
+    assert!(stdout(&out).contains("CVE-1") && stdout(&out).contains("CVE-2"));
+    let only = [(
+        "IGNORE_URLS",
+        "https://example.org/CVE-1 https://example.org/CVE-2",
+    )];
+    let out = w.run_env(&["admin", "audit"], &only);
+    assert_eq!((out.status.code(), stdout(&out)), (Some(0), String::new()));
     let out = w.depot(&["admin", "-v", "audit", "tool>=2"]);
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(stdout(&out), "");

@@ -215,3 +215,91 @@ fn a_large_add_shows_progress_on_a_terminal_and_nothing_in_a_pipe() {
         "no progress on delete: {shown:?}"
     );
 }
+
+/// `-q` and `-v` mean the same on every command, before or after its name:
+/// `-q` leaves nothing but errors and what was asked for; the default
+/// confirms what changed; `-v` adds each step (a view's new generation).
+#[test]
+fn quiet_and_verbose_mean_the_same_on_every_command() {
+    let sequence = |w: &World| -> Vec<Vec<String>> {
+        let one = w.package("hello-1.0", &[("bin/hello", "1")], &[]);
+        let two = w.package("hello-2.0", &[("bin/hello", "2")], &[]);
+        let repo = w.dir.path().join("repo");
+        std::fs::create_dir_all(&repo).unwrap();
+        std::fs::copy(&one, repo.join("hello-1.0.tgz")).unwrap();
+        let s = |v: &std::path::Path| v.to_str().unwrap().to_owned();
+        [
+            vec!["add".to_owned(), s(&one)],
+            vec!["add".into(), "--no-view".into(), s(&two)],
+            vec!["view".into(), "create".into(), "work".into()],
+            vec![
+                "view".into(),
+                "add".into(),
+                "work".into(),
+                "hello-1.0".into(),
+            ],
+            vec![
+                "view".into(),
+                "switch".into(),
+                "work".into(),
+                "hello-1.0".into(),
+                "hello-2.0".into(),
+            ],
+            vec!["view".into(), "rollback".into(), "work".into()],
+            vec![
+                "view".into(),
+                "remove".into(),
+                "work".into(),
+                "hello-1.0".into(),
+            ],
+            vec!["view".into(), "delete".into(), "work".into()],
+            vec!["gc".into()],
+            vec!["repo".into(), "index".into(), s(&repo)],
+        ]
+        .into()
+    };
+    let run = |flag: Option<&str>| -> Vec<(Vec<String>, String, String)> {
+        let w = World::new();
+        let mut outs = Vec::new();
+        for mut args in sequence(&w) {
+            if let Some(flag) = flag {
+                args.push(flag.to_owned());
+            }
+            let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+            let out = w.depot(&argv);
+            assert!(out.status.success(), "{argv:?}: {}", stderr(&out));
+            outs.push((args, stdout(&out), stderr(&out)));
+        }
+        outs
+    };
+    for (args, out, err) in run(Some("-q")) {
+        assert!(out.is_empty() && err.is_empty(), "{args:?}:\n{out}\n{err}");
+    }
+    let plain = run(None);
+    for (args, out, _) in &plain {
+        let confirms = matches!(args[0].as_str(), "view" | "gc" | "repo");
+        assert!(!confirms || !out.is_empty(), "{args:?} said nothing");
+    }
+    for ((args, out, err), (_, plain_out, _)) in run(Some("-v")).iter().zip(&plain) {
+        // Paths differ between the worlds; the lines' first words do not.
+        let head = |l: &str| {
+            l.split_whitespace()
+                .skip(1)
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        for line in plain_out.lines() {
+            assert!(
+                out.lines().any(|l| head(l) == head(line)),
+                "{args:?}: -v lost {line:?}:\n{out}"
+            );
+        }
+        let changes_a_view =
+            args[0] == "add" && args.len() == 2 || args[0] == "view" && args[1] != "delete";
+        assert!(
+            !changes_a_view || err.contains(" is live: "),
+            "{args:?}: {err}"
+        );
+    }
+}

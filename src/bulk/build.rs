@@ -203,7 +203,7 @@ pub fn run(
     };
     let dep_tasks: Vec<Vec<usize>> = graph.tasks.iter().map(|t| t.deps.clone()).collect();
     let (mut scheduler, choice) = sched::plan::plan(graph, &limits);
-    crate::output::say!(
+    crate::output::inform!(
         "schedule: {} (simulated {:.0} s on the history)",
         choice.rule,
         choice.makespan
@@ -998,8 +998,17 @@ impl Progress {
 }
 
 impl Observer for Progress {
-    fn started(&mut self, _: &Scheduler, start: Start) {
+    fn started(&mut self, scheduler: &Scheduler, start: Start) {
         self.started.insert(start.task, Instant::now());
+        if crate::output::verbose() > 0 {
+            self.line(&format!(
+                "[{}/{}] start {} with {} make job(s)",
+                self.finished,
+                self.total,
+                scheduler.graph().tasks[start.task].name,
+                start.make_jobs
+            ));
+        }
     }
 
     fn requeued(&mut self, scheduler: &Scheduler, task: usize) {
@@ -1028,8 +1037,9 @@ impl Observer for Progress {
             .started
             .remove(&task)
             .map(|t| t.elapsed().as_secs_f64());
-        // Up-to-date packages pass silently; the summary counts them.
-        if ok && !ran {
+        // Up-to-date packages pass silently, and with -q those that built;
+        // the summary counts them.
+        if ok && (!ran || crate::output::quiet()) {
             return;
         }
         let what = if ok { "built" } else { "FAILED" };

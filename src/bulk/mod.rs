@@ -226,7 +226,7 @@ fn scan_phase(bulk: &Bulk, tree: &std::path::Path, options: &BulkOptions) -> Res
         tx.bulk_set_meta("tree_snapshot", &pinned.to_string_lossy())?;
         Ok(())
     })?;
-    crate::output::say!(
+    crate::output::inform!(
         "scanned {} recipes in {:.2} s ({} prefailed)",
         scanned.packages.len(),
         began.elapsed().as_secs_f64(),

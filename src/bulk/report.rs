@@ -193,7 +193,7 @@ pub fn run(bulk: &Bulk) -> Result<()> {
         html(&records, &counts, &nodes),
     )?;
     print!("{text}");
-    crate::output::say!("reports in {}", bulk.dir.join("report.html").display());
+    crate::output::inform!("reports in {}", bulk.dir.join("report.html").display());
     Ok(())
 }
 

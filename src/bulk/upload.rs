@@ -43,7 +43,7 @@ pub fn run(bulk: &Bulk, packages: &[pkgdb::BulkPackage], target: &Path) -> Resul
     }
     let report = crate::repo::index::index(&all, None)
         .with_context(|| format!("writing the summary of {}", all.display()))?;
-    crate::output::say!(
+    crate::output::inform!(
         "uploaded to {}: {copied} packages copied, {kept} already there; pkg_summary lists {}",
         all.display(),
         report.packages

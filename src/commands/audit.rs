@@ -69,6 +69,14 @@ fn filter(settings: &Settings, options: &AuditOptions) -> Filter {
                 .build_value("CHECK_EOL")
                 .is_some_and(|v| v.eq_ignore_ascii_case("yes")),
         class: options.class.clone(),
+        ignore_urls: if options.ignored {
+            Vec::new()
+        } else {
+            settings
+                .build_value("IGNORE_URLS")
+                .map(|v| v.split_whitespace().map(str::to_owned).collect())
+                .unwrap_or_default()
+        },
     }
 }
 

@@ -6,7 +6,7 @@ use super::ExitStatus;
 use pkgdb::{Database, RemotePackage};
 
 use crate::cli::{AvailArgs, CleanCacheArgs, ConfigCommand, RepoCommand, SearchArgs, ShowArgs};
-use crate::output;
+use crate::output::{self, tell};
 use crate::repo::catalog::{Catalog, configured_sites};
 use crate::repo::index;
 use crate::settings::Settings;
@@ -16,7 +16,7 @@ pub fn run(command: &RepoCommand) -> Result<ExitStatus> {
     match command {
         RepoCommand::Index { dir, sign } => {
             let report = index::index(dir, sign.as_deref())?;
-            println!(
+            tell!(
                 "{}: {} package{} in {} ({} read, {} gone){}",
                 dir.display(),
                 report.packages,

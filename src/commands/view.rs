@@ -9,7 +9,7 @@ use super::ExitStatus;
 use crate::cli::ViewCommand;
 use crate::install::Context;
 use crate::linking::{self, DEFAULT_VIEW};
-use crate::output;
+use crate::output::{self, tell};
 use crate::package::pattern;
 use crate::requirements;
 use crate::settings::Settings;
@@ -185,7 +185,7 @@ pub fn run(settings: Settings, command: &ViewCommand) -> Result<ExitStatus> {
                 bail!("view {name} already exists");
             }
             change(&mut ctx, name, Vec::new(), "create")?;
-            println!(
+            tell!(
                 "created view {name} at {}",
                 linking::view_link(&ctx.settings, name).display()
             );
@@ -199,7 +199,7 @@ pub fn run(settings: Settings, command: &ViewCommand) -> Result<ExitStatus> {
             let link = linking::view_link(&ctx.settings, name);
             let _ = fs_err::remove_file(&link);
             linking::remove_tree(&linking::generations_dir(&ctx.settings, name))?;
-            println!("deleted view {name}; its packages stay in the depot");
+            tell!("deleted view {name}; its packages stay in the depot");
         }
         ViewCommand::Add {
             name,
@@ -216,7 +216,7 @@ pub fn run(settings: Settings, command: &ViewCommand) -> Result<ExitStatus> {
             for spec in packages {
                 let pkgname = installed_pkgname(&ctx, spec)?;
                 if members.iter().any(|m| m.pkgname == pkgname) {
-                    println!("{pkgname} is already in view {name}");
+                    tell!("{pkgname} is already in view {name}");
                     continue;
                 }
                 if let Some(other) = members.iter().find(|m| base(&m.pkgname) == base(&pkgname)) {
@@ -232,7 +232,7 @@ pub fn run(settings: Settings, command: &ViewCommand) -> Result<ExitStatus> {
             if !added.is_empty() {
                 check_dependencies(&ctx, name, &before, &members, *force)?;
                 let n = change(&mut ctx, name, members, &format!("add {}", added.join(" ")))?;
-                println!("view {name}: generation {n} adds {}", added.join(" "));
+                tell!("view {name}: generation {n} adds {}", added.join(" "));
             }
         }
         ViewCommand::Remove {
@@ -264,7 +264,7 @@ pub fn run(settings: Settings, command: &ViewCommand) -> Result<ExitStatus> {
                 members,
                 &format!("remove {}", removed.join(" ")),
             )?;
-            println!("view {name}: generation {n} removes {}", removed.join(" "));
+            tell!("view {name}: generation {n} removes {}", removed.join(" "));
         }
         ViewCommand::Switch {
             name,
@@ -291,7 +291,7 @@ pub fn run(settings: Settings, command: &ViewCommand) -> Result<ExitStatus> {
                 members,
                 &format!("switch {old_name} {new_name}"),
             )?;
-            println!("view {name}: generation {n} has {new_name} instead of {old_name}");
+            tell!("view {name}: generation {n} has {new_name} instead of {old_name}");
         }
         ViewCommand::Generations { name, json } => {
             let v = existing_view(&ctx, name)?;
@@ -375,7 +375,12 @@ pub fn run(settings: Settings, command: &ViewCommand) -> Result<ExitStatus> {
             ctx.db.transaction(|tx| tx.set_current(v.id, target))?;
             let top = linking::top_level_of(&ctx.settings, name, target);
             linking::switch_to(&ctx.settings, name, target, &top)?;
-            println!("view {name}: back at generation {target}");
+            output::detail!(
+                "view {name}: generation {target} is live: {} top-level entries, in {}",
+                top.len(),
+                dir.display()
+            );
+            tell!("view {name}: back at generation {target}");
         }
         ViewCommand::Check { name, repair } => {
             let problems = linking::check(&ctx.settings, &ctx.db, name)?;
@@ -396,7 +401,7 @@ pub fn run(settings: Settings, command: &ViewCommand) -> Result<ExitStatus> {
             let members = linking::current_members(&ctx.db, name)?;
             let prepared = linking::prepare_fresh(&ctx.settings, &ctx.db, name, members, "repair")?;
             let number = prepared.commit(&mut ctx.db, &ctx.settings, |_| Ok(()))?;
-            println!("view {name}: repaired as generation {number}");
+            tell!("view {name}: repaired as generation {number}");
         }
         ViewCommand::Priority {
             name,
@@ -418,7 +423,7 @@ pub fn run(settings: Settings, command: &ViewCommand) -> Result<ExitStatus> {
                 members,
                 &format!("priority {pkgname} {priority}"),
             )?;
-            println!("view {name}: generation {n} gives {pkgname} priority {priority}");
+            tell!("view {name}: generation {n} gives {pkgname} priority {priority}");
         }
         ViewCommand::Prefer {
             name,
@@ -449,7 +454,7 @@ pub fn run(settings: Settings, command: &ViewCommand) -> Result<ExitStatus> {
             prepared.commit(&mut ctx.db, &ctx.settings, |tx| {
                 tx.set_view_settings(v.id, "prefer", &prefs)
             })?;
-            println!("view {name}: {path} now comes from {pkgname}");
+            tell!("view {name}: {path} now comes from {pkgname}");
         }
         ViewCommand::Keep { name, count } => {
             let v = match ctx.db.view(name)? {
@@ -459,7 +464,7 @@ pub fn run(settings: Settings, command: &ViewCommand) -> Result<ExitStatus> {
             ctx.db
                 .transaction(|tx| tx.set_view_settings(v.id, "keep", &[count.to_string()]))?;
             linking::prune(&ctx.settings, &mut ctx.db, name)?;
-            println!(
+            tell!(
                 "view {name}: keeps its {count} newest generation(s), its current one and that one's parent"
             );
         }
@@ -483,7 +488,7 @@ pub fn run(settings: Settings, command: &ViewCommand) -> Result<ExitStatus> {
             prepared.commit(&mut ctx.db, &ctx.settings, |tx| {
                 tx.set_view_settings(v.id, "ignore", &all)
             })?;
-            println!("view {name}: ignoring {}", all.join(" "));
+            tell!("view {name}: ignoring {}", all.join(" "));
         }
     }
     Ok(0)

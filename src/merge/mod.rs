@@ -18,7 +18,7 @@ use std::process::Command;
 use anyhow::{Context as _, Result, bail};
 
 use crate::cli::MergeArgs;
-use crate::output::{caution, say};
+use crate::output::{caution, inform, say};
 use config::{Config, Hook, Source, Target, Update};
 
 /// The config file: the one given, else `<root>/etc/depot-merge.toml`, else
@@ -185,7 +185,7 @@ fn update(config: &Config, source: &Source, verbose: bool) -> Result<()> {
     match &source.update {
         Update::Nothing => {}
         Update::Git { url, branch } => {
-            say!("updating {name} (git {url})");
+            inform!("updating {name} (git {url})");
             if dir.join(".git").exists() {
                 let mut fetch = Command::new("git");
                 fetch
@@ -230,7 +230,7 @@ fn update(config: &Config, source: &Source, verbose: bool) -> Result<()> {
             }
         }
         Update::Rsync { from } => {
-            say!("updating {name} (rsync {from})");
+            inform!("updating {name} (rsync {from})");
             fs_err::create_dir_all(dir)?;
             let mut rsync = Command::new("rsync");
             rsync
@@ -240,7 +240,7 @@ fn update(config: &Config, source: &Source, verbose: bool) -> Result<()> {
             run_captured(&mut rsync, &format!("{what}: rsync"), verbose).map_err(stop)?;
         }
         Update::Command(text) => {
-            say!("updating {name}");
+            inform!("updating {name}");
             fs_err::create_dir_all(&config.mirror_base_dir)?;
             let mut command = Command::new("/bin/sh");
             command
@@ -365,7 +365,7 @@ fn merge_target(config: &Config, t: &Target, args: &MergeArgs) -> Result<i32> {
         .as_ref()
         .is_some_and(|(_, m)| target::same_as(m, &manifest, &plan));
     if unchanged {
-        say!(
+        inform!(
             "{}: {} unchanged ({} units)",
             t.name,
             t.tree.display(),
@@ -378,7 +378,7 @@ fn merge_target(config: &Config, t: &Target, args: &MergeArgs) -> Result<i32> {
             .values()
             .filter(|u| u.kind == tree::Kind::Recipe)
             .count();
-        say!(
+        inform!(
             "{}: {} is generation {}: {recipes} recipe(s); {} new, {} changed, {} removed, {} unchanged",
             t.name,
             t.tree.display(),
@@ -399,7 +399,7 @@ fn merge_target(config: &Config, t: &Target, args: &MergeArgs) -> Result<i32> {
                     .get(key)
                     .map(|u| format!(" from {}", describe(u)))
                     .unwrap_or_default();
-                say!("  {label} {key}{origin}");
+                inform!("  {label} {key}{origin}");
             }
         }
     }
