@@ -287,8 +287,8 @@ fn verify_checksum(body: &str, signed: bool, line: &str) -> Result<()> {
 }
 
 /// The `#CHECKSUM SHA512` line for `text` (a file without its checksum line):
-/// what a site publishing its own list writes, and what tests make.
-#[cfg(test)]
+/// what a site publishing its own list writes, and what tests and the fuzz
+/// target make.
 pub fn checksum_line(text: &str) -> String {
     let (body, signed) = match text.strip_prefix(PGP_START) {
         Some(rest) => (rest, true),

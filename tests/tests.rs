@@ -15,6 +15,7 @@ mod build;
 mod bulk;
 mod create;
 mod delete;
+mod fuzz_regressions;
 mod ecosystem;
 mod info;
 mod install;

@@ -236,7 +236,8 @@ struct TomlTarget {
     post_merge: Option<String>,
 }
 
-fn from_toml(path: &Path, text: &str, default_mirror: PathBuf) -> Result<Config> {
+/// Read `depot-merge.toml` text (`path` names it in errors).
+pub fn from_toml(path: &Path, text: &str, default_mirror: PathBuf) -> Result<Config> {
     let file: TomlFile =
         toml::from_str(text).map_err(|e| crate::build::recipe::toml_error(path, text, &e))?;
     let at =

@@ -111,7 +111,10 @@ pub type TarReader = tar::Archive<Box<dyn Read>>;
 /// Decompresses on a background thread, like `tar -xzf` piping through gzip:
 /// inflating overlaps with parsing and writing files on a second core.
 struct ThreadedReader {
-    chunks: std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>,
+    /// `None` only while dropping.
+    chunks: Option<std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>>,
+    /// The decompressing thread, joined on drop: none outlives its reader.
+    worker: Option<std::thread::JoinHandle<()>>,
     spent: std::sync::mpsc::Sender<Vec<u8>>,
     current: Vec<u8>,
     position: usize,
@@ -123,7 +126,7 @@ impl ThreadedReader {
         let (sender, chunks) = std::sync::mpsc::sync_channel(32);
         // Spent buffers come back for reuse: fresh zeroed pages cost page faults.
         let (spent, recycled) = std::sync::mpsc::channel::<Vec<u8>>();
-        std::thread::spawn(move || {
+        let worker = std::thread::spawn(move || {
             loop {
                 let mut buffer = recycled.try_recv().unwrap_or_default();
                 buffer.resize(256 * 1024, 0);
@@ -148,7 +151,8 @@ impl ThreadedReader {
             }
         });
         ThreadedReader {
-            chunks,
+            chunks: Some(chunks),
+            worker: Some(worker),
             spent,
             current: Vec::new(),
             position: 0,
@@ -163,7 +167,10 @@ impl Read for ThreadedReader {
             if self.done {
                 return Ok(0);
             }
-            match self.chunks.recv() {
+            let Some(chunks) = &self.chunks else {
+                return Ok(0);
+            };
+            match chunks.recv() {
                 Ok(Ok(chunk)) => {
                     if chunk.is_empty() {
                         self.done = true;
@@ -182,6 +189,17 @@ impl Read for ThreadedReader {
         out[..n].copy_from_slice(&self.current[self.position..self.position + n]);
         self.position += n;
         Ok(n)
+    }
+}
+
+impl Drop for ThreadedReader {
+    /// A reader dropped early (only the metadata was wanted) stops its
+    /// thread: the thread's next send fails once the receiver is gone.
+    fn drop(&mut self) {
+        drop(self.chunks.take());
+        if let Some(worker) = self.worker.take() {
+            let _ = worker.join();
+        }
     }
 }
 

@@ -353,7 +353,13 @@ fn match_command(rest: &str) -> Option<(Command, String)> {
                 .map(|(w, c)| (*c, w.len()))
         })?;
     let (command, len) = found;
-    let arg = rest[len..].trim().to_owned();
+    // `@ignore` and `@ignore_inst` take none: text after them is not kept
+    // (it would not survive writing the list again).
+    let arg = if command.takes_argument() {
+        rest[len..].trim().to_owned()
+    } else {
+        String::new()
+    };
     Some((command, arg))
 }
 
