@@ -1207,3 +1207,13 @@ pub enum CompletionShell {
     /// fish.
     Fish,
 }
+
+#[cfg(test)]
+mod tests {
+    /// clap's own checks over every subcommand: no two arguments share a
+    /// flag (the global `-q`/`-v` included), every `requires` names one.
+    #[test]
+    fn the_command_line_is_consistent() {
+        <super::Cli as clap::CommandFactory>::command().debug_assert();
+    }
+}

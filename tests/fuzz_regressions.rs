@@ -40,7 +40,11 @@ fn files(dir: &Path) -> Vec<PathBuf> {
 fn every_input_the_fuzzers_found_stays_fixed() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz");
     let found = files(&dir);
-    assert!(!found.is_empty(), "no regression inputs in {}", dir.display());
+    assert!(
+        !found.is_empty(),
+        "no regression inputs in {}",
+        dir.display()
+    );
     for file in found {
         let name = file.file_name().unwrap().to_string_lossy().into_owned();
         // `TARGET-what`: the longest target name that prefixes it.
