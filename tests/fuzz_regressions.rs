@@ -23,8 +23,7 @@ fn target(name: &str) -> Target {
     TARGETS
         .iter()
         .find(|(t, _)| *t == name)
-        .map(|(_, f)| *f)
-        .unwrap_or_else(|| panic!("no fuzz target {name}"))
+        .map_or_else(|| panic!("no fuzz target {name}"), |(_, f)| *f)
 }
 
 fn files(dir: &Path) -> Vec<PathBuf> {

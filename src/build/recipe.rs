@@ -230,6 +230,9 @@ pub struct Recipe {
     /// Content hash of everything that defines the build (recipe.toml,
     /// distinfo, patches, files, DESCR, PLIST).
     pub hash: String,
+    /// sha256 of each of those files, as `(name, hex)`, read in the same
+    /// pass: what a bulk compares to name the file that changed.
+    pub file_hashes: Vec<(String, String)>,
 }
 
 impl Recipe {
@@ -291,7 +294,7 @@ impl Recipe {
             }
         }
         let pkgpath = pkgpath_of(&dir);
-        let hash = content_hash(&dir)?;
+        let (hash, file_hashes) = hashes(&dir)?;
         Ok(Recipe {
             dir,
             pkgpath,
@@ -299,6 +302,7 @@ impl Recipe {
             pkgname,
             depends,
             hash,
+            file_hashes,
         })
     }
 
@@ -440,33 +444,27 @@ fn defining_files(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// sha256 of each file that defines the recipe, as `(name, hex)`: what a
-/// bulk compares to name the file that changed.
-pub fn file_hashes(dir: &Path) -> Result<Vec<(String, String)>> {
-    defining_files(dir)?
-        .into_iter()
-        .map(|rel| {
-            let bytes = fs_err::read(dir.join(&rel))?;
-            Ok((
-                rel.to_string_lossy().into_owned(),
-                hex::encode(sha2::Sha256::digest(&bytes)),
-            ))
-        })
-        .collect()
-}
-
-/// The recipe hash of the recipe in `dir`: sha256 over the names, sizes and
-/// contents of the files that define its build.
-pub fn content_hash(dir: &Path) -> Result<String> {
-    let mut hasher = sha2::Sha256::new();
+/// The recipe hash of the recipe in `dir` (sha256 over the names, sizes
+/// and contents of the files that define its build) and each file's own
+/// sha256 as `(name, hex)`, reading each file once.
+pub fn hashes(dir: &Path) -> Result<(String, Vec<(String, String)>)> {
+    let mut recipe = sha2::Sha256::new();
+    let mut files = Vec::new();
     for rel in defining_files(dir)? {
         let bytes = fs_err::read(dir.join(&rel))?;
-        hasher.update(rel.to_string_lossy().as_bytes());
-        hasher.update([0]);
-        hasher.update((bytes.len() as u64).to_le_bytes());
-        hasher.update(&bytes);
+        let name = rel.to_string_lossy().into_owned();
+        recipe.update(name.as_bytes());
+        recipe.update([0]);
+        recipe.update((bytes.len() as u64).to_le_bytes());
+        recipe.update(&bytes);
+        files.push((name, hex::encode(sha2::Sha256::digest(&bytes))));
     }
-    Ok(hex::encode(hasher.finalize()))
+    Ok((hex::encode(recipe.finalize()), files))
+}
+
+/// The recipe hash alone (see [`hashes`]).
+pub fn content_hash(dir: &Path) -> Result<String> {
+    Ok(hashes(dir)?.0)
 }
 
 /// One `distinfo` line: `ALGORITHM (file) = value`.

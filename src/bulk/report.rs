@@ -307,8 +307,8 @@ pub fn explain(bulk: &Bulk, name: &str) -> Result<i32> {
     if let Some(tree) = bulk.read()?.bulk_meta("tree")? {
         let dir = std::path::Path::new(&tree).join(&p.pkgpath);
         if let Ok(recipe) = crate::build::Recipe::load(&dir) {
+            now.files = super::scan::files_text(&recipe.file_hashes);
             now.recipe_hash = recipe.hash;
-            now.files = super::scan::files_text(&crate::build::recipe::file_hashes(&dir)?);
         }
     }
     let p = &now;

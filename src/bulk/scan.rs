@@ -12,7 +12,7 @@ use pkgdb::BulkPackage;
 use rayon::prelude::*;
 
 use crate::build::Recipe;
-use crate::build::recipe::{Distinfo, file_hashes};
+use crate::build::recipe::Distinfo;
 use crate::package::pattern;
 
 /// What the scan found.
@@ -85,8 +85,10 @@ fn load_all(tree: &Path, start: Vec<String>) -> Loaded {
             .map(|pkgpath| {
                 let dir = tree.join(&pkgpath);
                 let read = Recipe::load(&dir)
-                    .and_then(|r| Ok((file_hashes(&r.dir)?, r)))
-                    .map(|(files, r)| (r, files))
+                    .map(|mut r| {
+                        let files = std::mem::take(&mut r.file_hashes);
+                        (r, files)
+                    })
                     .map_err(|e| format!("{e:#}"));
                 (pkgpath, read)
             })
