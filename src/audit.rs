@@ -118,13 +118,23 @@ impl Vulnerabilities {
 
 /// Whether `pattern` (with `{a,b}` alternatives) is about PKGBASE `base`.
 fn pattern_base_is(pattern: &str, base: &str) -> bool {
+    // As in pattern matching: a bounded number of alternatives.
+    let mut budget = 4096_usize;
+    base_within(pattern, base, &mut budget)
+}
+
+fn base_within(pattern: &str, base: &str, budget: &mut usize) -> bool {
     if let Some(open) = pattern.find('{')
         && let Some(close) = pattern[open..].find('}').map(|c| c + open)
     {
         let (head, tail) = (&pattern[..open], &pattern[close + 1..]);
-        return pattern[open + 1..close]
-            .split(',')
-            .any(|alt| pattern_base_is(&format!("{head}{alt}{tail}"), base));
+        return pattern[open + 1..close].split(',').any(|alt| {
+            if *budget == 0 {
+                return false;
+            }
+            *budget -= 1;
+            base_within(&format!("{head}{alt}{tail}"), base, budget)
+        });
     }
     let end = if pattern.contains(['*', '[']) {
         pattern
@@ -441,5 +451,11 @@ mod tests {
         assert!(pattern_base_is("{hello,hola}>=1<2", "hola"));
         assert!(pattern_base_is("hello-2.10", "hello"));
         assert!(!pattern_base_is("hello-world<1", "hello"));
+        assert!(pattern_base_is("hello-{1,2}", "hello"));
+        // Thirty two-way groups: a billion combinations, cut short.
+        let hostile = format!("{}x>=1", "{a,b}".repeat(30));
+        let began = std::time::Instant::now();
+        assert!(!pattern_base_is(&hostile, "hello"));
+        assert!(began.elapsed() < std::time::Duration::from_secs(2));
     }
 }

@@ -260,6 +260,7 @@ pub fn vulnerabilities(data: &[u8]) {
         };
         for name in ["hello-2.10", "a-1", "x-0nb1"] {
             let _ = list.audit(name, &filter);
+            let _ = list.history(name.rsplit_once('-').map_or(name, |(b, _)| b));
         }
     }
 }

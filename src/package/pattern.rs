@@ -129,13 +129,24 @@ pub fn invalid_pkgname(pkgname: &str) -> Option<&'static str> {
     }
 }
 
+/// How many `{a,b}` alternatives one match may try. pkg_install expands
+/// every combination, so `{a,b}` written thirty times is a billion tries
+/// (found by fuzzing); real patterns need a handful. Beyond this the
+/// pattern does not match.
+const MAX_ALTERNATIVES: usize = 4096;
+
 /// pkg_install's `pkg_match`: does the package `pkg` (a PKGNAME) match `pattern`?
 pub fn pkg_match(pattern: &str, pkg: &str) -> bool {
+    let mut budget = MAX_ALTERNATIVES;
+    match_within(pattern, pkg, &mut budget)
+}
+
+fn match_within(pattern: &str, pkg: &str, budget: &mut usize) -> bool {
     if !quick_match(pattern, pkg) {
         return false;
     }
     if pattern.contains('{') {
-        return alternate_match(pattern, pkg);
+        return alternate_match(pattern, pkg, budget);
     }
     if pattern.contains(['<', '>']) {
         return dewey_match(pattern, pkg);
@@ -166,10 +177,11 @@ fn quick_match(pattern: &str, pkg: &str) -> bool {
     true
 }
 
-/// Expand the first (outermost) `{a,b}` group and try each alternative.
-fn alternate_match(pattern: &str, pkg: &str) -> bool {
+/// Expand the first (outermost) `{a,b}` group and try each alternative
+/// whose literal start `pkg` begins with, within `budget` tries.
+fn alternate_match(pattern: &str, pkg: &str, budget: &mut usize) -> bool {
     let Some(open) = pattern.find('{') else {
-        return pkg_match(pattern, pkg);
+        return match_within(pattern, pkg, budget);
     };
     let bytes = pattern.as_bytes();
     let mut depth = 0;
@@ -199,10 +211,22 @@ fn alternate_match(pattern: &str, pkg: &str) -> bool {
     bounds.push(close);
     for end in bounds {
         let candidate = format!("{prefix}{}{suffix}", &pattern[start..end]);
-        if pkg_match(&candidate, pkg) {
+        start = end + 1;
+        // Every kind of match (glob, dewey, `name-[0-9]*`) needs the text
+        // before its first special character at the start of the name.
+        let literal = candidate
+            .find(['{', '*', '?', '[', '\\', '<', '>'])
+            .map_or(candidate.as_str(), |i| &candidate[..i]);
+        if !pkg.starts_with(literal) {
+            continue;
+        }
+        if *budget == 0 {
+            return false;
+        }
+        *budget -= 1;
+        if match_within(&candidate, pkg, budget) {
             return true;
         }
-        start = end + 1;
     }
     false
 }
@@ -449,6 +473,22 @@ pub fn compare_pkgnames(a: &str, b: &str) -> Ordering {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn many_alternatives_are_cut_short() {
+        // Found by fuzzing: every combination of thirty `{a,b}` groups is a
+        // billion tries; the budget and the literal-prefix check end it.
+        let hostile = format!("{}x>=1", "{a,b}".repeat(30));
+        let began = std::time::Instant::now();
+        assert!(!pkg_match(&hostile, "ab-1.0"));
+        let same = format!("a{}-[0-9]*", "{,}".repeat(30));
+        assert!(pkg_match(&same, "a-1.0"));
+        assert!(!pkg_match(&same, "b-1.0"));
+        assert!(began.elapsed() < std::time::Duration::from_secs(2));
+        // Real ones still match.
+        assert!(pkg_match("{foo,bar}-{1,2}.*", "bar-2.5"));
+        assert!(pkg_match("py{27,38,311}-x>=1", "py311-x-1.2"));
+    }
 
     #[test]
     fn base_prefixes_cover_every_match() {
