@@ -257,11 +257,21 @@ fn toposort(tasks: &[Task], rdeps: &[Vec<usize>]) -> Result<Vec<usize>, GraphErr
     Err(GraphError::Cycle(cycle))
 }
 
+/// A graph of tasks given as (estimate, dependencies), for tests.
+#[cfg(test)]
+pub(crate) fn of(tasks: &[(f64, &[usize])]) -> Graph {
+    let tasks = tasks
+        .iter()
+        .map(|&(d, deps)| tests::task(d, deps))
+        .collect();
+    Graph::new(tasks).unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn task(estimate: f64, deps: &[usize]) -> Task {
+    pub(super) fn task(estimate: f64, deps: &[usize]) -> Task {
         Task {
             estimate: Some(estimate),
             deps: deps.to_vec(),

@@ -166,27 +166,18 @@ pub fn plan(graph: Graph, limits: &Limits) -> (Scheduler, Choice) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::graph::Task;
 
     #[test]
     fn the_plan_is_never_worse_than_a_candidate() {
         // Whichever rule wins, the chosen one's makespan is the least tried,
         // and on unequal slots all six rules are tried.
-        let tasks = [
-            (3.0, vec![]),
-            (1.0, vec![]),
-            (10.0, vec![]),
-            (5.0, vec![0]),
-            (6.0, vec![1]),
-        ]
-        .into_iter()
-        .map(|(d, deps)| Task {
-            estimate: Some(d),
-            deps,
-            ..Task::default()
-        })
-        .collect();
-        let g = Graph::new(tasks).unwrap();
+        let g = crate::graph::of(&[
+            (3.0, &[]),
+            (1.0, &[]),
+            (10.0, &[]),
+            (5.0, &[0]),
+            (6.0, &[1]),
+        ]);
         let (_, choice) = plan(g, &Limits::speeds(vec![1.0, 2.0]));
         let least = choice
             .tried

@@ -599,21 +599,8 @@ impl Scheduler {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::graph::Task;
 
-    fn graph(tasks: &[(f64, &[usize])]) -> Graph {
-        Graph::new(
-            tasks
-                .iter()
-                .map(|(d, deps)| Task {
-                    estimate: Some(*d),
-                    deps: deps.to_vec(),
-                    ..Task::default()
-                })
-                .collect(),
-        )
-        .unwrap()
-    }
+    use crate::graph::of as graph;
 
     #[test]
     fn the_longest_path_starts_first() {

@@ -99,20 +99,7 @@ mod tests {
 
     #[test]
     fn two_slots_finish_a_diamond_on_its_critical_path() {
-        let tasks = [
-            (1.0, vec![]),
-            (5.0, vec![0]),
-            (2.0, vec![0]),
-            (1.0, vec![1, 2]),
-        ]
-        .into_iter()
-        .map(|(d, deps)| Task {
-            estimate: Some(d),
-            deps,
-            ..Task::default()
-        })
-        .collect();
-        let g = Graph::new(tasks).unwrap();
+        let g = crate::graph::of(&[(1.0, &[]), (5.0, &[0]), (2.0, &[0]), (1.0, &[1, 2])]);
         let actual = Actual {
             one: g.duration.clone(),
             speedup: vec![Speedup::default(); 4],
