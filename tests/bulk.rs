@@ -19,8 +19,27 @@ fn bulk(w: &World, args: &[&str]) -> Output {
 }
 
 fn report(w: &World) -> serde_json::Value {
-    let text = std::fs::read_to_string(w.root.join("var/bulk/report.json")).unwrap();
+    read_report(&w.root.join("var/bulk"))
+}
+
+fn read_report(bulk_dir: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(bulk_dir.join("report.json")).unwrap();
     serde_json::from_str(&text).unwrap()
+}
+
+/// Each package's (PKGNAME, status) in the report.json of `bulk_dir`.
+pub(crate) fn statuses(bulk_dir: &Path) -> Vec<(String, String)> {
+    read_report(bulk_dir)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["pkgname"].as_str().unwrap().to_owned(),
+                p["status"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
 }
 
 /// Every log of every failed build, for an assertion's message.
@@ -519,19 +538,7 @@ fn across_nodes_as_here(here: &World, tree: &Path, site: &str) {
     };
     let out = run(&["--tree", tree.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let summary = |w: &World| -> Vec<(String, String)> {
-        report(w)
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| {
-                (
-                    p["pkgname"].as_str().unwrap().to_owned(),
-                    p["status"].as_str().unwrap().to_owned(),
-                )
-            })
-            .collect()
-    };
+    let summary = |w: &World| statuses(&w.root.join("var/bulk"));
     assert_eq!(
         summary(&w),
         summary(here),

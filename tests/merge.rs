@@ -626,21 +626,8 @@ pub fn merged_tree_bulk_builds_only_what_the_merge_changed(w: &World, recipes: &
     let out = bulk(&["--jobs", "2"]);
     assert!(out.status.success(), "{}", stderr(&out));
     // Each package's status in the bulk's report.json.
-    let statuses = || -> BTreeMap<String, String> {
-        let text = std::fs::read_to_string(bulk_dir.join("report.json")).unwrap();
-        let report: serde_json::Value = serde_json::from_str(&text).unwrap();
-        report
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| {
-                (
-                    p["pkgname"].as_str().unwrap().to_owned(),
-                    p["status"].as_str().unwrap().to_owned(),
-                )
-            })
-            .collect()
-    };
+    let statuses =
+        || -> BTreeMap<String, String> { crate::bulk::statuses(&bulk_dir).into_iter().collect() };
     let status = statuses();
     for (pkg, expected) in [
         ("hello-2.10nb1", "built"),

@@ -42,8 +42,10 @@ pub struct BuildSettings {
     pub localpatches: Option<PathBuf>,
     /// MAKE_JOBS.
     pub make_jobs: usize,
-    /// How phases after fetch are confined.
-    pub sandbox: Sandbox,
+    /// How phases after fetch are confined: probed when a build first asks
+    /// (see [`BuildSettings::sandbox`]), so that commands that only read
+    /// these paths (upload, explain) never start bubblewrap.
+    sandbox: std::sync::OnceLock<Sandbox>,
     /// Time limit of one download.
     pub fetch_timeout: Duration,
     /// Show progress bars (stderr is a terminal).
@@ -107,6 +109,11 @@ impl Sandbox {
 }
 
 impl BuildSettings {
+    /// How this machine confines a build, probed once per run.
+    pub fn sandbox(&self) -> &Sandbox {
+        self.sandbox.get_or_init(Sandbox::probe)
+    }
+
     /// Defaults under the root, overridden by the config's `[build]` and the
     /// environment (`PACKAGES`, `DISTDIR`, `WRKOBJDIR`, `MASTER_SITE_OVERRIDE`,
     /// `MASTER_SITE_BACKUP`, `LOCALPATCHES`, `MAKE_JOBS`).
@@ -141,7 +148,7 @@ impl BuildSettings {
             master_site_backup: sites("MASTER_SITE_BACKUP"),
             localpatches: settings.build_value("LOCALPATCHES").map(PathBuf::from),
             make_jobs,
-            sandbox: Sandbox::probe(),
+            sandbox: std::sync::OnceLock::new(),
             fetch_timeout: settings.download.timeout,
             progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
             scratch: Vec::new(),

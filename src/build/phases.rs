@@ -174,7 +174,7 @@ pub fn shell(build: &Build<'_>, phase: &str, script: &str, cwd: &Path) -> Result
     let log = log.into_parts().0;
     let env = environment(build);
     let confined = phase != "fetch";
-    let mut command = if let (Sandbox::Bwrap(bwrap), true) = (&build.settings.sandbox, confined) {
+    let mut command = if let (Sandbox::Bwrap(bwrap), true) = (build.settings.sandbox(), confined) {
         {
             let wrkdir = build.wrkdir();
             let mut c = Command::new(bwrap);
@@ -469,7 +469,7 @@ pub struct RootGuard {
 impl RootGuard {
     /// Take the snapshot (only when there is no sandbox).
     pub fn new(build: &Build<'_>) -> RootGuard {
-        let before = match &build.settings.sandbox {
+        let before = match build.settings.sandbox() {
             Sandbox::Bwrap(_) => None,
             Sandbox::Unavailable(why) => {
                 build.reporter.note(

@@ -199,8 +199,14 @@ fn build_and_install(
     stats: &mut Stats,
 ) -> Result<()> {
     let recipe = Recipe::load(&args.recipe)?;
+    let mut settings = BuildSettings::from_env(&bulk.settings)?;
+    settings.make_jobs = args.make_jobs.max(1);
+    // The bulk (and, on a node, the master) writes these while we build.
+    settings.scratch = std::iter::once(bulk.dir.clone())
+        .chain(args.scratch.iter().cloned())
+        .collect();
+    settings.progress = false;
     if let Some(dir) = &args.install_deps {
-        let settings = BuildSettings::from_env(&bulk.settings)?;
         install_deps(bulk, &settings, dir, &args.deps, meter)?;
     }
     let db = bulk.read()?;
@@ -233,13 +239,6 @@ fn build_and_install(
         });
     }
     drop(db);
-    let mut settings = BuildSettings::from_env(&bulk.settings)?;
-    settings.make_jobs = args.make_jobs.max(1);
-    // The bulk (and, on a node, the master) writes these while we build.
-    settings.scratch = std::iter::once(bulk.dir.clone())
-        .chain(args.scratch.iter().cloned())
-        .collect();
-    settings.progress = false;
     let build = Build {
         recipe: &recipe,
         settings: &settings,
