@@ -86,6 +86,7 @@ impl Cli {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum Command {
     /// Install binary packages (pkg_add).
     Add(AddArgs),
@@ -488,6 +489,7 @@ pub struct AuditOptions {
 
 /// pkg_admin's actions.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum AdminAction {
     /// Verify every installed file's sha256 and symlink target.
     Check {
@@ -613,6 +615,7 @@ pub enum AdminAction {
 
 /// `depot view ...`.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum ViewCommand {
     /// Report the view's members that pkg-vulnerabilities lists (exit 1 if any).
     Audit {
@@ -889,6 +892,7 @@ pub struct CleanCacheArgs {
 
 /// `depot config ...`.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum ConfigCommand {
     /// Print each setting, its value and where it came from.
     Show {
@@ -900,6 +904,7 @@ pub enum ConfigCommand {
 
 /// `depot repo ...`.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum RepoCommand {
     /// Write DIR/pkg_summary.gz and DIR/pkg_summary.zst for the package files
     /// in DIR (a repository's All/); only new or changed files are read.
@@ -988,7 +993,8 @@ pub struct BulkOptions {
     /// Rebuild these (category/name or PKGBASE; `all` for every one) even when up to date.
     #[arg(long, value_name = "PKG")]
     pub force: Vec<String>,
-    /// After the report, upload the packages to this directory.
+    /// After the report, upload the packages to this directory (or
+    /// `[user@]host[:port]:path`, by rsync over ssh).
     #[arg(long, value_name = "DIR")]
     pub upload: Option<PathBuf>,
     /// Build across the machines of this nodes file (`host power [key=value…]` lines).
@@ -1029,6 +1035,7 @@ impl BulkOptions {
 
 /// `depot bulk ...`.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum BulkPhase {
     /// Read every recipe of the tree into the dependency graph.
     Scan(BulkOptions),
@@ -1037,8 +1044,9 @@ pub enum BulkPhase {
     /// Write the text, HTML and JSON reports of the last build.
     Report,
     /// Copy the built packages to DIR/All, then write its pkg_summary (summary last).
+    /// DIR may be `[user@]host[:port]:path` on another machine (rsync over ssh).
     Upload {
-        /// The repository directory (packages go to DIR/All).
+        /// The repository directory (packages go to DIR/All), or `[user@]host[:port]:path`.
         dir: PathBuf,
     },
     /// Why a package was (or would be) built.
@@ -1067,6 +1075,7 @@ pub enum BulkPhase {
 
 /// `depot bulk nodes ...`.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum NodesCommand {
     /// Reach each node over ssh, compare its system, copy depot to it, report free disk.
     Check {
