@@ -580,6 +580,65 @@ fn across_nodes_as_here(here: &World, tree: &Path, site: &str) {
             stderr(&out)
         );
     }
+
+    // Upload to another machine by rsync over ssh: the packages, then the
+    // summary; a fresh root installs from what arrived.
+    let upload = |target: &str| {
+        let mut c = w.command(&depot_bin());
+        build_env(&w, &mut c);
+        c.env("DEPOT_SSH", &cluster.ssh)
+            .args(["bulk", "upload", target])
+            .output()
+            .unwrap()
+    };
+    let remote = w.dir.path().join("remote-repo");
+    let target = format!("127.0.0.1:{}:{}", cluster.nodes[0].port, remote.display());
+    let out = upload(&target);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let built: std::collections::BTreeSet<String> =
+        std::fs::read_dir(w.dir.path().join("packages/All"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| !n.starts_with("broken") && !n.starts_with("needs-broken"))
+            .collect();
+    let arrived: std::collections::BTreeSet<String> = std::fs::read_dir(remote.join("All"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with("pkg_summary"))
+        .collect();
+    assert_eq!(arrived, built);
+    assert!(remote.join("All/pkg_summary.gz").is_file());
+    // A second upload sends nothing new and leaves the repository whole.
+    let out = upload(&target);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let fresh = World::new();
+    let out = fresh.run_env(
+        &["install", "lzop"],
+        &[("BINPKG_SITES", &format!("file://{}", remote.display()))],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(fresh.root.join("bin/lzop").exists());
+    // A host that does not answer: an error naming it, the repository unchanged.
+    let before = std::fs::read(remote.join("All/pkg_summary.gz")).unwrap();
+    let out = upload(&format!("127.0.0.1:1:{}", remote.display()));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("upload to 127.0.0.1:") && stderr(&out).contains("did not complete"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        std::fs::read(remote.join("All/pkg_summary.gz")).unwrap(),
+        before
+    );
+    // A remote target without a directory is refused before anything moves.
+    let out = upload("127.0.0.1:");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("give the repository directory"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]

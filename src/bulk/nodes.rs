@@ -61,7 +61,8 @@ pub struct Dest {
 }
 
 impl Dest {
-    fn parse(text: &str) -> Result<Dest, String> {
+    /// `[user@]host[:port]`.
+    pub fn parse(text: &str) -> Result<Dest, String> {
         let (user, rest) = match text.rsplit_once('@') {
             Some((u, r)) if !u.is_empty() => (Some(u.to_owned()), r),
             Some(_) => return Err(format!("{text}: an empty user before @")),
@@ -292,12 +293,24 @@ impl Ssh {
 
     /// `rsync -a -e ssh… sources dest`, quiet.
     pub fn rsync(&self, dest: &Dest, sources: &[String], target: &str) -> Command {
+        self.rsync_with(dest, &[], sources, target)
+    }
+
+    /// [`Ssh::rsync`] with more rsync options (before the operands).
+    pub fn rsync_with(
+        &self,
+        dest: &Dest,
+        options: &[&str],
+        sources: &[String],
+        target: &str,
+    ) -> Command {
         let mut command = Command::new("rsync");
         let args = self.args(dest);
         let remote_shell: Vec<&str> = args.iter().map(String::as_str).collect();
         command
             .args(["-a", "--delay-updates", "-e"])
             .arg(shlex::try_join(remote_shell).unwrap_or_default())
+            .args(options)
             .args(sources)
             .arg(target)
             .stdin(Stdio::null());
@@ -311,7 +324,12 @@ impl Ssh {
 
     /// Close the shared connections and remove their sockets.
     pub fn close(&self, nodes: &[Node]) {
-        for dest in nodes.iter().filter_map(|n| n.dest.as_ref()) {
+        self.close_dests(nodes.iter().filter_map(|n| n.dest.as_ref()));
+    }
+
+    /// Close the shared connections to `dests` and remove the sockets.
+    pub fn close_dests<'a>(&self, dests: impl IntoIterator<Item = &'a Dest>) {
+        for dest in dests {
             let args = self.args(dest);
             let _ = Command::new(&args[0])
                 .args(&args[1..])
@@ -517,18 +535,21 @@ fn free_space(dir: &Path) -> u64 {
     rustix::fs::statvfs(dir).map_or(0, |s| s.f_bavail.saturating_mul(s.f_frsize))
 }
 
-/// Run a command; its stdout, or an error with its stderr.
-pub fn run(mut command: Command, node: &str) -> Result<String> {
-    let output = command.stdin(Stdio::null()).output().with_context(|| {
-        format!(
-            "node {node}: cannot run {}",
-            command.get_program().display()
-        )
-    })?;
+/// Run a command on the way to `node`; its stdout, or an error with its stderr.
+pub fn run(command: Command, node: &str) -> Result<String> {
+    run_as(command, &format!("node {node}"))
+}
+
+/// Run a command; its stdout, or an error naming `who` with its stderr.
+pub fn run_as(mut command: Command, who: &str) -> Result<String> {
+    let output = command
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("{who}: cannot run {}", command.get_program().display()))?;
     if !output.status.success() {
         let err = String::from_utf8_lossy(&output.stderr);
         bail!(
-            "node {node}: {} ({})",
+            "{who}: {} ({})",
             crate::quote::name(err.trim()),
             output.status
         );
