@@ -174,12 +174,14 @@ fn by_need(s: &Situation) -> usize {
     }
     let horizon = s.remaining_work / s.cores.max(1) as f64;
     let after = s.bottom_level - s.one;
-    let most = s.free_cores.max(1.0) as usize;
     if s.bottom_level >= s.longest_path - 1e-9 && s.longest_path > horizon {
-        // On the longest path left, and it decides the end: every free core
-        // it can use at a quarter of each core's share or better.
+        // On the longest path left, and it decides the end: as many make
+        // jobs as it can use at a sixth of each core's share or better, up
+        // to every core (taken or not: a build's share of the cores grows
+        // with its make jobs when builds contend for them).
+        let most = s.cores.max(1);
         let mut m = 1;
-        while m < most && s.speedup.busy(m + 1) >= (m + 1) as f64 / 4.0 {
+        while m < most && s.speedup.busy(m + 1) >= (m + 1) as f64 / 6.0 {
             m += 1;
         }
         return m;

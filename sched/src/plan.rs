@@ -4,7 +4,14 @@
 //! rule is best on every graph (critical path loses to graph order or to
 //! most dependents on some; earliest finish to least loaded), and trying
 //! them is cheap.
+//!
+//! With make jobs by need, each rule is also tried with builds off the
+//! longest path starting on taken cores rather than waiting for a free one:
+//! keeping every core busy wins where the total work bounds the bulk, waiting
+//! wins where a long chain does (its builds then have the cores to
+//! themselves); the graph and its history say which.
 
+use crate::cores::CorePolicy;
 use crate::graph::Graph;
 use crate::scheduler::{Limits, Placement, Scheduler};
 use crate::sim;
@@ -14,10 +21,14 @@ use crate::sim;
 pub struct Choice {
     /// The rule's name.
     pub rule: &'static str,
+    /// Whether builds off the longest path wait for a free core
+    /// ([`Limits::wait_for_cores`]).
+    pub wait_for_cores: bool,
     /// Its mean simulated makespan on the estimates and perturbed copies, in seconds.
     pub makespan: f64,
-    /// Every candidate's simulated makespan, in the order tried.
-    pub tried: Vec<(&'static str, f64)>,
+    /// Every candidate's simulated makespan, in the order tried (with
+    /// whether builds waited for free cores).
+    pub tried: Vec<(&'static str, bool, f64)>,
 }
 
 /// A priority rule.
@@ -115,39 +126,48 @@ pub fn plan(graph: Graph, limits: &Limits) -> (Scheduler, Choice) {
                 .collect(),
         );
     }
-    let mut best: Option<(Scheduler, &'static str, f64)> = None;
+    let waits: &[bool] = if limits.policy == CorePolicy::ByNeed {
+        &[true, false]
+    } else {
+        &[limits.wait_for_cores]
+    };
+    let mut best: Option<(Scheduler, &'static str, bool, f64)> = None;
     let mut tried = Vec::new();
     for (name, rule, placement) in candidates {
-        let mut limits = limits.clone();
-        limits.placement = placement;
-        let scheduler =
-            Scheduler::with_priority(graph.clone(), limits, priority(&graph, rule, capacity));
-        let mut total = 0.0;
-        for one in &samples {
-            let actual = sim::Actual {
-                one: one.clone(),
-                speedup: speedup.clone(),
-            };
-            match sim::run(scheduler.clone(), &actual) {
-                Ok(outcome) => total += outcome.makespan,
-                Err(_) => total = f64::INFINITY,
+        let order = priority(&graph, rule, capacity);
+        for &wait in waits {
+            let mut limits = limits.clone();
+            limits.placement = placement;
+            limits.wait_for_cores = wait;
+            let scheduler = Scheduler::with_priority(graph.clone(), limits, order.clone());
+            let mut total = 0.0;
+            for one in &samples {
+                let actual = sim::Actual {
+                    one: one.clone(),
+                    speedup: speedup.clone(),
+                };
+                match sim::run(scheduler.clone(), &actual) {
+                    Ok(outcome) => total += outcome.makespan,
+                    Err(_) => total = f64::INFINITY,
+                }
             }
-        }
-        let score = total / samples.len() as f64;
-        tried.push((name, score));
-        if score.is_finite()
-            && best
-                .as_ref()
-                .is_none_or(|(_, _, m)| score < m * (1.0 - 1e-9))
-        {
-            best = Some((scheduler, name, score));
+            let score = total / samples.len() as f64;
+            tried.push((name, wait, score));
+            if score.is_finite()
+                && best
+                    .as_ref()
+                    .is_none_or(|(_, _, _, m)| score < m * (1.0 - 1e-9))
+            {
+                best = Some((scheduler, name, wait, score));
+            }
         }
     }
     match best {
-        Some((scheduler, rule, makespan)) => (
+        Some((scheduler, rule, wait_for_cores, makespan)) => (
             scheduler,
             Choice {
                 rule,
+                wait_for_cores,
                 makespan,
                 tried,
             },
@@ -156,10 +176,24 @@ pub fn plan(graph: Graph, limits: &Limits) -> (Scheduler, Choice) {
             Scheduler::new(graph, limits.clone()),
             Choice {
                 rule: "critical path",
+                wait_for_cores: limits.wait_for_cores,
                 makespan: f64::NAN,
                 tried,
             },
         ),
+    }
+}
+
+impl Choice {
+    /// The rule, and how builds meet taken cores when that was chosen too.
+    pub fn describe(&self, limits: &Limits) -> String {
+        if limits.policy != CorePolicy::ByNeed {
+            self.rule.to_owned()
+        } else if self.wait_for_cores {
+            format!("{}, builds wait for a free core", self.rule)
+        } else {
+            format!("{}, builds start on taken cores", self.rule)
+        }
     }
 }
 
@@ -182,9 +216,34 @@ mod tests {
         let least = choice
             .tried
             .iter()
-            .map(|(_, m)| *m)
+            .map(|(_, _, m)| *m)
             .fold(f64::INFINITY, f64::min);
         assert_eq!(choice.makespan, least);
         assert_eq!(choice.tried.len(), 6);
+    }
+
+    #[test]
+    fn by_need_also_tries_builds_that_do_not_wait_for_cores() {
+        // Eight independent builds on 4 cores, one long and fully parallel:
+        // by need, it takes every core; whether the short ones wait for it
+        // is tried both ways, and the least makespan is kept.
+        let mut tasks = vec![(400.0, &[][..]); 1];
+        tasks.extend(std::iter::repeat_n((10.0, &[][..]), 7));
+        let mut g = crate::graph::of(&tasks);
+        g.tasks[0].speedup = crate::cores::Speedup::measured(1.0);
+        let limits = Limits {
+            cores: 4,
+            policy: CorePolicy::ByNeed,
+            ..Limits::slots(4)
+        };
+        let (_, choice) = plan(g, &limits);
+        assert_eq!(choice.tried.len(), 8);
+        assert!(choice.tried.iter().any(|(_, wait, _)| !wait));
+        let least = choice
+            .tried
+            .iter()
+            .map(|(_, _, m)| *m)
+            .fold(f64::INFINITY, f64::min);
+        assert_eq!(choice.makespan, least);
     }
 }

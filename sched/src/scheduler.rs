@@ -35,6 +35,10 @@ pub struct Limits {
     pub nodes: Vec<usize>,
     /// Which free slot a task goes to.
     pub placement: Placement,
+    /// With make jobs by need or fixed: a build off the longest path waits
+    /// for a free core rather than start on taken ones (by need, a plan may
+    /// turn this off when the cores are better kept full).
+    pub wait_for_cores: bool,
 }
 
 /// Which slot a task goes to when slots differ.
@@ -60,6 +64,7 @@ impl Limits {
             speeds: Vec::new(),
             nodes: Vec::new(),
             placement: Placement::EarliestFinish,
+            wait_for_cores: true,
         }
     }
 
@@ -452,7 +457,7 @@ impl Scheduler {
         }
         self.ready.extend(skipped);
         let (task, slot) = chosen?;
-        if limited && free_cores < 1.0 - 1e-9 {
+        if limited && self.limits.wait_for_cores && free_cores < 1.0 - 1e-9 {
             // The cores are taken. Only a build on the longest path left
             // starts anyway (by need): waiting would lengthen the whole bulk.
             let urgent = self.limits.policy == CorePolicy::ByNeed
@@ -721,5 +726,31 @@ mod tests {
         assert_eq!(s.next(0.0).unwrap().slot, 2);
         assert_eq!(s.next(0.0).unwrap().slot, 0);
         assert_eq!(s.next(0.0).unwrap().slot, 1);
+    }
+
+    #[test]
+    fn a_build_off_the_longest_path_waits_for_a_core_unless_told_not_to() {
+        // A long parallel build takes both cores; the short one waits for
+        // it, or (wait_for_cores off) starts on the taken cores.
+        let mut g = graph(&[(100.0, &[]), (1.0, &[])]);
+        g.tasks[0].speedup = crate::cores::Speedup::measured(1.0);
+        let limits = Limits {
+            cores: 2,
+            policy: CorePolicy::ByNeed,
+            ..Limits::slots(2)
+        };
+        let mut waiting = Scheduler::new(g.clone(), limits.clone());
+        let first = waiting.next(0.0).unwrap();
+        assert_eq!((first.task, first.make_jobs), (0, 2));
+        assert!(waiting.next(0.0).is_none());
+        let mut starting = Scheduler::new(
+            g,
+            Limits {
+                wait_for_cores: false,
+                ..limits
+            },
+        );
+        starting.next(0.0).unwrap();
+        assert_eq!(starting.next(0.0).map(|s| s.task), Some(1));
     }
 }

@@ -205,7 +205,7 @@ pub fn run(
     let (mut scheduler, choice) = sched::plan::plan(graph, &limits);
     crate::output::inform!(
         "schedule: {} (simulated {:.0} s on the history)",
-        choice.rule,
+        choice.describe(&limits),
         choice.makespan
     );
     if let Some(pool) = &pool {

@@ -202,6 +202,7 @@ pub fn run(args: &SimulateArgs, root: Option<&std::path::Path>) -> Result<i32> {
         } else {
             Placement::EarliestFinish
         },
+        wait_for_cores: true,
     };
     let priority = match args.rule {
         Rule::Plan | Rule::CriticalPath => graph.bottom_levels(&graph.duration),
@@ -217,7 +218,8 @@ pub fn run(args: &SimulateArgs, root: Option<&std::path::Path>) -> Result<i32> {
         let (scheduler, choice) = sched::plan::plan(graph, &limits);
         eprintln!(
             "plan: {} (simulated {:.1} s on the estimates)",
-            choice.rule, choice.makespan
+            choice.describe(&limits),
+            choice.makespan
         );
         scheduler
     } else {
