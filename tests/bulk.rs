@@ -340,6 +340,81 @@ fn a_bulk_killed_midway_continues_without_rebuilding_what_finished() {
         .output()
         .unwrap();
     assert_eq!(stdout(&run), "c\n");
+
+    // One build killed (kill -9 of its build-one process) while b is
+    // rebuilt: the bulk goes on, b fails and c waits on it; the next run
+    // builds those two and leaves a alone.
+    let b_recipe = tree.join("misc/b/recipe.toml");
+    let text = std::fs::read_to_string(&b_recipe).unwrap();
+    std::fs::write(&b_recipe, text.replace("sleep 5", "sleep 30")).unwrap();
+    let mut c = w.command(&depot_bin());
+    build_env(&w, &mut c);
+    let child = c
+        .args(["bulk", "--tree", tree.to_str().unwrap(), "--jobs", "2"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_mins(1);
+    let builder = loop {
+        if let Some(pid) = build_one_of(&tree.join("misc/b")) {
+            break pid;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "b's build never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let killed = Command::new("kill")
+        .args(["-9", &builder.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(status_of(&w, "misc/a").0, "up-to-date");
+    let (status, _, reason) = status_of(&w, "misc/b");
+    assert_eq!(status, "failed", "{}", stderr(&out));
+    assert!(reason.contains("SIGKILL"), "{reason}");
+    assert_eq!(status_of(&w, "misc/c").0, "indirect-failed");
+    // Nothing finished was lost: the packages of the run before are there.
+    for pkg in ["a-1.0.tgz", "b-1.0.tgz", "c-1.0.tgz"] {
+        assert!(
+            w.dir.path().join("packages/All").join(pkg).is_file(),
+            "{pkg}"
+        );
+    }
+    std::fs::write(&b_recipe, text.replace("sleep 5", "sleep 1")).unwrap();
+    let out = bulk(&w, &["--jobs", "2"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(status_of(&w, "misc/a").0, "up-to-date");
+    assert_eq!(status_of(&w, "misc/b").0, "built");
+    assert_eq!(status_of(&w, "misc/c").0, "built");
+    assert_eq!(
+        std::fs::metadata(&package_a).unwrap().modified().unwrap(),
+        a_time
+    );
+}
+
+/// The pid of the `depot bulk build-one` process building `recipe`.
+fn build_one_of(recipe: &Path) -> Option<u32> {
+    let want = recipe.as_os_str().as_encoded_bytes();
+    for entry in std::fs::read_dir("/proc").ok()? {
+        let entry = entry.ok()?;
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
+        if args.contains(&&b"build-one"[..]) && args.contains(&want) {
+            return Some(pid);
+        }
+    }
+    None
 }
 
 #[test]
