@@ -417,6 +417,102 @@ fn build_one_of(recipe: &Path) -> Option<u32> {
     None
 }
 
+/// The build of `pkgname` in the last bulk: when it started and ended (the
+/// recipe's post-build prints both).
+fn build_interval(w: &World, pkgname: &str) -> (f64, f64) {
+    let logs = w.root.join("var/bulk/logs").join(pkgname);
+    let mut text = String::new();
+    for entry in std::fs::read_dir(&logs).unwrap() {
+        text += &std::fs::read_to_string(entry.unwrap().path()).unwrap_or_default();
+    }
+    let stamp = |mark: &str| -> f64 {
+        text.lines()
+            .rev()
+            .find_map(|l| l.strip_prefix(mark))
+            .unwrap_or_else(|| panic!("no {mark} in the logs of {pkgname}: {text}"))
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    (stamp("T-start "), stamp("T-end "))
+}
+
+fn apart(a: (f64, f64), b: (f64, f64)) -> bool {
+    a.1 <= b.0 || b.1 <= a.0
+}
+
+#[test]
+fn never_together_and_the_memory_limit_keep_builds_apart() {
+    let w = World::new();
+    let tree = w.dir.path().join("tree");
+    // m1, m2 each hold 64 MiB for a second; n1, n2 just take a second.
+    for (name, work) in [
+        (
+            "m1",
+            "dd if=/dev/zero of=/dev/null bs=64M count=2 2>/dev/null; sleep 1",
+        ),
+        (
+            "m2",
+            "dd if=/dev/zero of=/dev/null bs=64M count=2 2>/dev/null; sleep 1",
+        ),
+        ("n1", "sleep 1"),
+        ("n2", "sleep 1"),
+    ] {
+        tool_recipe(
+            &tree,
+            &format!("misc/{name}"),
+            &format!(
+                "distname = \"{name}-1.0\"\npost-build = 'echo T-start $(date +%s.%N); {work}; echo T-end $(date +%s.%N)'"
+            ),
+            name,
+        );
+    }
+    // Each pair alone in the bulk (a limited list), two slots.
+    let pair = |a: &str, b: &str, more: &[&str]| {
+        let list = w.dir.path().join("list");
+        std::fs::write(&list, format!("misc/{a}\nmisc/{b}\n")).unwrap();
+        let mut args = vec![
+            "--tree",
+            tree.to_str().unwrap(),
+            "--limited-list",
+            list.to_str().unwrap(),
+            "--jobs",
+            "2",
+            // Cores enough that neither build waits for one.
+            "--cores",
+            "8",
+        ];
+        args.extend(more);
+        let out = bulk(&w, &args);
+        assert!(
+            out.status.success(),
+            "{}\n{}",
+            stderr(&out),
+            failed_logs(&w)
+        );
+        let interval = |p: &str| build_interval(&w, &format!("{p}-1.0"));
+        (interval(a), interval(b))
+    };
+    let (n1, n2) = pair("n1", "n2", &["--never-together", "misc/n1,n2"]);
+    assert!(apart(n1, n2), "n1 {n1:?} and n2 {n2:?} overlap");
+    // Without a limit m1 and m2 build together; the history has each
+    // one's peak memory, and with a limit below two of them they do not.
+    let (m1, m2) = pair("m1", "m2", &[]);
+    assert!(!apart(m1, m2), "m1 {m1:?} and m2 {m2:?} did not overlap");
+    let out = bulk(&w, &["history", "--csv"]);
+    let rss = |pkg: &str| -> u64 {
+        stdout(&out)
+            .lines()
+            .find(|l| l.contains(&format!(",{pkg},total,")))
+            .and_then(|l| l.split(',').nth(6))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no history of {pkg}: {}", stdout(&out)))
+    };
+    assert!(rss("m1-1.0") >= 64 << 20, "{}", rss("m1-1.0"));
+    let (m1, m2) = pair("m1", "m2", &["--force", "all", "--memory-limit", "100M"]);
+    assert!(apart(m1, m2), "m1 {m1:?} and m2 {m2:?} overlap");
+}
+
 #[test]
 fn bad_bulk_input_is_refused_with_what_to_do() {
     let w = World::new();
