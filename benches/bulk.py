@@ -18,8 +18,11 @@
   sleep     300 `sleep` jobs from a dag_bench.py graph: `make -k -j N` on the
             Makefile dag_bench.py writes vs `depot bulk simulate --execute`,
             N = 4 and 8, in one run.
+  scan      `depot bulk scan` of a tree of 3,000 recipes (the dependencies of a
+            dag_bench.py graph) on one thread (RAYON_NUM_THREADS=1) vs all
+            cores, in one run: the parallel parse's speed-up.
 
-usage: benches/bulk.py [quality|cores|speeds|nodes|sleep|all] [--depot PATH]
+usage: benches/bulk.py [quality|cores|speeds|nodes|sleep|scan|all] [--depot PATH]
 """
 
 import argparse
@@ -225,6 +228,33 @@ def sleep(depot, tmp):
               % (n, bound * scale, n, make, dep, dep / make))
 
 
+def scan(depot, tmp):
+    g = gen(tmp, 3000, 1)
+    with open(g) as fh:
+        jobs = json.load(fh)["jobs"]
+    tree = os.path.join(tmp, "scan-tree")
+    for j in jobs:
+        d = os.path.join(tree, "misc", j["name"])
+        os.makedirs(d, exist_ok=True)
+        deps = ", ".join('"%s>=1:../../misc/%s"' % (x, x) for x in j["deps"])
+        with open(os.path.join(d, "recipe.toml"), "w") as fh:
+            fh.write('distname = "%s-1.0"\ncategories = ["misc"]\ncomment = "Job %s"\n'
+                     'distfiles = []\ndepends = [%s]\nno_build = true\n' % (j["name"], j["name"], deps))
+    cores = os.cpu_count() or 1
+    times = {1: [], cores: []}
+    for run in range(5):
+        for threads in times:
+            root = os.path.join(tmp, "scan-root-%d-%d" % (threads, run))
+            env = dict(os.environ, DEPOT_ROOT=root, RAYON_NUM_THREADS=str(threads))
+            t0 = time.monotonic()
+            subprocess.run([depot, "bulk", "--tree", tree, "scan"], env=env, check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            times[threads].append(time.monotonic() - t0)
+    med = {k: sorted(v)[len(v) // 2] for k, v in times.items()}
+    print("scan of %d recipes: 1 thread %.3f s, %d threads %.3f s, speed-up %.2fx"
+          % (len(jobs), med[1], cores, med[cores], med[1] / med[cores]))
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("what", nargs="?", default="all")
@@ -232,7 +262,7 @@ def main():
     a = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         for name, fn in (("quality", quality), ("cores", cores), ("speeds", speeds),
-                         ("nodes", nodes), ("sleep", sleep)):
+                         ("nodes", nodes), ("sleep", sleep), ("scan", scan)):
             if a.what in (name, "all"):
                 print("## " + name)
                 fn(a.depot, tmp)
