@@ -34,22 +34,23 @@ pub struct Choice {
 /// A priority rule.
 pub fn priority(graph: &Graph, rule: &str, capacity: f64) -> Vec<f64> {
     let n = graph.len();
+    let duration = graph.cautious();
     match rule {
         "most dependents" => graph
-            .transitive_dependents(&graph.duration)
+            .transitive_dependents(&duration)
             .0
             .iter()
             .map(|&c| f64::from(c))
             .collect(),
         "graph order" => (0..n).map(|i| -(i as f64)).collect(),
         "path or dependents' work" => {
-            let bottom = graph.bottom_levels(&graph.duration);
-            let (_, after) = graph.transitive_dependents(&graph.duration);
+            let bottom = graph.bottom_levels(&duration);
+            let (_, after) = graph.transitive_dependents(&duration);
             (0..n)
-                .map(|i| bottom[i].max(graph.duration[i] + after[i] / capacity.max(1e-9)))
+                .map(|i| bottom[i].max(duration[i] + after[i] / capacity.max(1e-9)))
                 .collect()
         }
-        _ => graph.bottom_levels(&graph.duration),
+        _ => graph.bottom_levels(&duration),
     }
 }
 

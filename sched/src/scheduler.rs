@@ -171,9 +171,10 @@ pub struct Scheduler {
 }
 
 impl Scheduler {
-    /// Plan over `graph` within `limits`, by critical path.
+    /// Plan over `graph` within `limits`, by critical path (a missing
+    /// estimate counting as the longest known, [`Graph::cautious`]).
     pub fn new(graph: Graph, limits: Limits) -> Scheduler {
-        let bottom = graph.bottom_levels(&graph.duration);
+        let bottom = graph.bottom_levels(&graph.cautious());
         Scheduler::with_priority(graph, limits, bottom)
     }
 

@@ -205,7 +205,7 @@ pub fn run(args: &SimulateArgs, root: Option<&std::path::Path>) -> Result<i32> {
         wait_for_cores: true,
     };
     let priority = match args.rule {
-        Rule::Plan | Rule::CriticalPath => graph.bottom_levels(&graph.duration),
+        Rule::Plan | Rule::CriticalPath => graph.bottom_levels(&graph.cautious()),
         Rule::Pbulk => graph
             .transitive_dependents(&graph.duration)
             .0
