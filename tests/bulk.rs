@@ -5,6 +5,7 @@
 //! real upstream recipes are bulk-built once.
 
 use std::fmt::Write as _;
+use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -387,6 +388,52 @@ fn a_bulk_killed_midway_continues_without_rebuilding_what_finished() {
         );
     }
     std::fs::write(&b_recipe, text.replace("sleep 5", "sleep 1")).unwrap();
+    let out = bulk(&w, &["--jobs", "2"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(status_of(&w, "misc/a").0, "up-to-date");
+    assert_eq!(status_of(&w, "misc/b").0, "built");
+    assert_eq!(status_of(&w, "misc/c").0, "built");
+    assert_eq!(
+        std::fs::metadata(&package_a).unwrap().modified().unwrap(),
+        a_time
+    );
+
+    // Ctrl-C: SIGINT to the whole process group, as a terminal sends it,
+    // while b is rebuilt; the next run finishes b and c and leaves a alone.
+    std::fs::write(&b_recipe, text.replace("sleep 5", "sleep 20")).unwrap();
+    let mut c = w.command(&depot_bin());
+    build_env(&w, &mut c);
+    let mut child = c
+        .args(["bulk", "--tree", tree.to_str().unwrap(), "--jobs", "2"])
+        .stderr(std::process::Stdio::null())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_mins(1);
+    while build_one_of(&tree.join("misc/b")).is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "b's build never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let interrupted = Command::new("kill")
+        .args(["-INT", "--", &format!("-{}", child.id())])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    let status = child.wait().unwrap();
+    assert!(!status.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while build_one_of(&tree.join("misc/b")).is_some() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "b's build outlived Ctrl-C"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::fs::write(&b_recipe, text.replace("sleep 5", "sleep 2")).unwrap();
     let out = bulk(&w, &["--jobs", "2"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(status_of(&w, "misc/a").0, "up-to-date");
