@@ -8,9 +8,10 @@ use std::fmt::Write as _;
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::time::Duration;
 
 use crate::build::{build_env, distfiles, recipe, tool_recipe};
-use crate::util::{World, depot_bin, skip, stderr, stdout};
+use crate::util::{World, depot_bin, skip, stderr, stdout, wait_for};
 
 fn bulk(w: &World, args: &[&str]) -> Output {
     let mut c = w.command(&depot_bin());
@@ -307,36 +308,45 @@ fn a_bulk_killed_midway_continues_without_rebuilding_what_finished() {
         &format!("distname = \"c-1.0\"\n{}", depends("misc/b")),
         "c",
     );
-    let mut c = w.command(&depot_bin());
-    build_env(&w, &mut c);
-    let mut child = c
-        .args(["bulk", "--tree", tree.to_str().unwrap(), "--jobs", "2"])
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let start = |group: bool| {
+        let mut c = w.command(&depot_bin());
+        build_env(&w, &mut c);
+        c.args(["bulk", "--tree", tree.to_str().unwrap(), "--jobs", "2"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        if group {
+            c.process_group(0);
+        }
+        c.spawn().unwrap()
+    };
+    let b_recipe = tree.join("misc/b");
+    let b_builds = || build_one_of(&b_recipe).is_some();
+    let package_a = w.dir.path().join("packages/All/a-1.0.tgz");
+    let a_time = std::cell::OnceCell::new();
+    // The next run finishes b and c and leaves a alone.
+    let continues = || {
+        let out = bulk(&w, &["--jobs", "2"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_eq!(status_of(&w, "misc/a").0, "up-to-date");
+        assert_eq!(status_of(&w, "misc/b").0, "built");
+        assert_eq!(status_of(&w, "misc/c").0, "built");
+        assert_eq!(
+            std::fs::metadata(&package_a).unwrap().modified().unwrap(),
+            *a_time.get().unwrap()
+        );
+    };
+    let mut child = start(false);
     // Kill depot while b builds (a is done: b's build has started).
     let b_log = w.root.join("var/bulk/logs/b-1.0/depot.log");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_mins(1);
-    while !b_log.exists() && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    assert!(b_log.exists(), "b never started");
-    std::thread::sleep(std::time::Duration::from_millis(500));
+    wait_for("b's build", Duration::from_mins(1), || b_log.exists());
+    std::thread::sleep(Duration::from_millis(500));
     child.kill().unwrap();
     child.wait().unwrap();
-    let package_a = w.dir.path().join("packages/All/a-1.0.tgz");
-    let a_time = std::fs::metadata(&package_a).unwrap().modified().unwrap();
+    a_time
+        .set(std::fs::metadata(&package_a).unwrap().modified().unwrap())
+        .unwrap();
     assert!(!w.dir.path().join("packages/All/c-1.0.tgz").exists());
-
-    let out = bulk(&w, &["--jobs", "2"]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(status_of(&w, "misc/a").0, "up-to-date");
-    assert_eq!(status_of(&w, "misc/b").0, "built");
-    assert_eq!(status_of(&w, "misc/c").0, "built");
-    assert_eq!(
-        std::fs::metadata(&package_a).unwrap().modified().unwrap(),
-        a_time
-    );
+    continues();
     let run = Command::new(w.root.join("packages/c-1.0/bin/tool"))
         .output()
         .unwrap();
@@ -345,29 +355,20 @@ fn a_bulk_killed_midway_continues_without_rebuilding_what_finished() {
     // One build killed (kill -9 of its build-one process) while b is
     // rebuilt: the bulk goes on, b fails and c waits on it; the next run
     // builds those two and leaves a alone.
-    let b_recipe = tree.join("misc/b/recipe.toml");
-    let text = std::fs::read_to_string(&b_recipe).unwrap();
-    std::fs::write(&b_recipe, text.replace("sleep 5", "sleep 30")).unwrap();
-    let mut c = w.command(&depot_bin());
-    build_env(&w, &mut c);
-    let child = c
-        .args(["bulk", "--tree", tree.to_str().unwrap(), "--jobs", "2"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
+    let recipe_file = b_recipe.join("recipe.toml");
+    let text = std::fs::read_to_string(&recipe_file).unwrap();
+    let b_sleeps = |seconds: u32| {
+        std::fs::write(
+            &recipe_file,
+            text.replace("sleep 5", &format!("sleep {seconds}")),
+        )
         .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_mins(1);
-    let builder = loop {
-        if let Some(pid) = build_one_of(&tree.join("misc/b")) {
-            break pid;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "b's build never started"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
     };
-    std::thread::sleep(std::time::Duration::from_millis(500));
+    b_sleeps(30);
+    let child = start(false);
+    wait_for("b's build", Duration::from_mins(1), b_builds);
+    std::thread::sleep(Duration::from_millis(500));
+    let builder = build_one_of(&b_recipe).unwrap();
     let killed = Command::new("kill")
         .args(["-9", &builder.to_string()])
         .status()
@@ -387,62 +388,28 @@ fn a_bulk_killed_midway_continues_without_rebuilding_what_finished() {
             "{pkg}"
         );
     }
-    std::fs::write(&b_recipe, text.replace("sleep 5", "sleep 1")).unwrap();
-    let out = bulk(&w, &["--jobs", "2"]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(status_of(&w, "misc/a").0, "up-to-date");
-    assert_eq!(status_of(&w, "misc/b").0, "built");
-    assert_eq!(status_of(&w, "misc/c").0, "built");
-    assert_eq!(
-        std::fs::metadata(&package_a).unwrap().modified().unwrap(),
-        a_time
-    );
+    b_sleeps(1);
+    continues();
 
     // Ctrl-C: SIGINT to the whole process group, as a terminal sends it,
-    // while b is rebuilt; the next run finishes b and c and leaves a alone.
-    std::fs::write(&b_recipe, text.replace("sleep 5", "sleep 20")).unwrap();
-    let mut c = w.command(&depot_bin());
-    build_env(&w, &mut c);
-    let mut child = c
-        .args(["bulk", "--tree", tree.to_str().unwrap(), "--jobs", "2"])
-        .stderr(std::process::Stdio::null())
-        .process_group(0)
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_mins(1);
-    while build_one_of(&tree.join("misc/b")).is_none() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "b's build never started"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    std::thread::sleep(std::time::Duration::from_millis(500));
+    // while b is rebuilt: no build outlives it.
+    b_sleeps(20);
+    let child = start(true);
+    wait_for("b's build", Duration::from_mins(1), b_builds);
+    std::thread::sleep(Duration::from_millis(500));
     let interrupted = Command::new("kill")
         .args(["-INT", "--", &format!("-{}", child.id())])
         .status()
         .unwrap();
     assert!(interrupted.success());
-    let status = child.wait().unwrap();
-    assert!(!status.success());
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while build_one_of(&tree.join("misc/b")).is_some() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "b's build outlived Ctrl-C"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    std::fs::write(&b_recipe, text.replace("sleep 5", "sleep 2")).unwrap();
-    let out = bulk(&w, &["--jobs", "2"]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(status_of(&w, "misc/a").0, "up-to-date");
-    assert_eq!(status_of(&w, "misc/b").0, "built");
-    assert_eq!(status_of(&w, "misc/c").0, "built");
-    assert_eq!(
-        std::fs::metadata(&package_a).unwrap().modified().unwrap(),
-        a_time
+    assert!(!child.wait_with_output().unwrap().status.success());
+    wait_for(
+        "b's build to end after Ctrl-C",
+        Duration::from_secs(10),
+        || !b_builds(),
     );
+    b_sleeps(2);
+    continues();
 }
 
 /// The pid of the `depot bulk build-one` process building `recipe`.

@@ -4,11 +4,11 @@
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use crate::build::{build_env, tool_recipe};
 use crate::sshd::Cluster;
-use crate::util::{World, depot_bin, stderr, stdout};
+use crate::util::{World, depot_bin, stderr, stdout, wait_for};
 
 fn depends(path: &str) -> String {
     let name = path.rsplit('/').next().unwrap();
@@ -62,14 +62,6 @@ fn sleep_tree(tree: &Path) {
             head = format!("{head}\n{}", depends("misc/s00"));
         }
         tool_recipe(tree, &format!("misc/s{i:02}"), &head, &format!("s{i}"));
-    }
-}
-
-fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
     }
 }
 

@@ -406,6 +406,18 @@ pub fn read_member(path: &Path, name: &str) -> String {
 
 /// Report a test as skipped (its tool or permission is missing): a line on
 /// stderr that `.ci/run` counts, never a silent pass.
+/// Poll `done` every 50 ms; fail the test naming `what` after `limit`.
+pub fn wait_for(what: &str, limit: std::time::Duration, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + limit;
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
 pub fn skip(reason: &str) {
     let name = std::thread::current().name().unwrap_or("a test").to_owned();
     eprintln!("SKIPPED {name}: {reason}");
