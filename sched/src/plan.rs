@@ -202,6 +202,15 @@ impl Choice {
 mod tests {
     use super::*;
 
+    /// The least makespan the plan tried.
+    fn least(choice: &Choice) -> f64 {
+        choice
+            .tried
+            .iter()
+            .map(|(_, _, m)| *m)
+            .fold(f64::INFINITY, f64::min)
+    }
+
     #[test]
     fn the_plan_is_never_worse_than_a_candidate() {
         // Whichever rule wins, the chosen one's makespan is the least tried,
@@ -214,12 +223,7 @@ mod tests {
             (6.0, &[1]),
         ]);
         let (_, choice) = plan(g, &Limits::speeds(vec![1.0, 2.0]));
-        let least = choice
-            .tried
-            .iter()
-            .map(|(_, _, m)| *m)
-            .fold(f64::INFINITY, f64::min);
-        assert_eq!(choice.makespan, least);
+        assert_eq!(choice.makespan, least(&choice));
         assert_eq!(choice.tried.len(), 6);
     }
 
@@ -228,7 +232,7 @@ mod tests {
         // Eight independent builds on 4 cores, one long and fully parallel:
         // by need, it takes every core; whether the short ones wait for it
         // is tried both ways, and the least makespan is kept.
-        let mut tasks = vec![(400.0, &[][..]); 1];
+        let mut tasks = vec![(400.0, &[][..])];
         tasks.extend(std::iter::repeat_n((10.0, &[][..]), 7));
         let mut g = crate::graph::of(&tasks);
         g.tasks[0].speedup = crate::cores::Speedup::measured(1.0);
@@ -240,11 +244,6 @@ mod tests {
         let (_, choice) = plan(g, &limits);
         assert_eq!(choice.tried.len(), 8);
         assert!(choice.tried.iter().any(|(_, wait, _)| !wait));
-        let least = choice
-            .tried
-            .iter()
-            .map(|(_, _, m)| *m)
-            .fold(f64::INFINITY, f64::min);
-        assert_eq!(choice.makespan, least);
+        assert_eq!(choice.makespan, least(&choice));
     }
 }
