@@ -242,6 +242,13 @@ fn git(dir: &Path, args: &[&str]) {
     assert!(out.status.success(), "git {args:?}: {}", stderr(&out));
 }
 
+/// Make `dir` a git repository on `branch` with everything in it committed.
+fn git_repo(dir: &Path, branch: &str) {
+    git(dir, &["init", "-q", "-b", branch]);
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-q", "-m", "one"]);
+}
+
 fn have(tool: &str) -> bool {
     Command::new(tool)
         .arg("--version")
@@ -258,9 +265,7 @@ fn git_rsync_and_command_sources_are_updated_before_the_merge() {
     let w = World::new();
     let repo = w.dir.path().join("repo");
     small(&repo, "misc/from-git", "1.0", "");
-    git(&repo, &["init", "-q", "-b", "main"]);
-    git(&repo, &["add", "-A"]);
-    git(&repo, &["commit", "-q", "-m", "one"]);
+    git_repo(&repo, "main");
     let far = w.dir.path().join("far");
     small(&far, "misc/from-rsync", "1.0", "");
     let made = w.dir.path().join("made");
@@ -699,9 +704,7 @@ fn a_portshaker_d_git_script_is_read_for_its_clone_uri() {
     let w = World::new();
     let repo = w.dir.path().join("repo");
     small(&repo, "misc/from-script", "1.0", "");
-    git(&repo, &["init", "-q", "-b", "trunk"]);
-    git(&repo, &["add", "-A"]);
-    git(&repo, &["commit", "-q", "-m", "one"]);
+    git_repo(&repo, "trunk");
     let etc = w.dir.path().join("etc");
     std::fs::create_dir_all(etc.join("portshaker.d")).unwrap();
     // A script as portshaker's users write them; only its assignments are read.
