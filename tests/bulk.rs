@@ -559,6 +559,14 @@ fn bad_bulk_input_is_refused_with_what_to_do() {
         "{}",
         stderr(&out)
     );
+    // A mistyped upload target is refused before the builds, not after.
+    let out = bulk(&w, &["--tree", ".", "--upload", "builder:"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("give the repository directory after the host"),
+        "{}",
+        stderr(&out)
+    );
     // Nothing of the root was made.
     assert!(!w.root.exists(), "a failed bulk left {}", w.root.display());
 }

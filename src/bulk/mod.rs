@@ -119,6 +119,11 @@ pub fn run(settings: Settings, args: &BulkArgs) -> Result<i32> {
         _ => args.options.clone(),
     };
     let options = &options;
+    let upload_target = options
+        .upload
+        .as_deref()
+        .map(upload::Target::parse)
+        .transpose()?;
     options
         .memory_limit
         .as_deref()
@@ -139,7 +144,7 @@ pub fn run(settings: Settings, args: &BulkArgs) -> Result<i32> {
             scan_phase(&bulk, &tree, options)?;
             let status = build::run(&bulk, &bulk.packages()?, options, nodes.as_deref())?;
             report::run(&bulk)?;
-            if let Some(target) = &options.upload {
+            if let Some(target) = &upload_target {
                 upload::run(&bulk, &bulk.packages()?, target)?;
             }
             Ok(status)
@@ -160,9 +165,10 @@ pub fn run(settings: Settings, args: &BulkArgs) -> Result<i32> {
             Ok(0)
         }
         Some(BulkPhase::Upload { dir }) => {
+            let target = upload::Target::parse(dir)?;
             let packages = bulk.packages()?;
             let _lock = bulk.lock()?;
-            upload::run(&bulk, &packages, dir)?;
+            upload::run(&bulk, &packages, &target)?;
             Ok(0)
         }
         Some(BulkPhase::Explain { package }) => report::explain(&bulk, package),

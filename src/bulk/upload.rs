@@ -25,7 +25,7 @@ use crate::build::BuildSettings;
 
 /// Where the packages go.
 #[derive(Debug)]
-enum Target {
+pub enum Target {
     /// A directory on this machine.
     Local(PathBuf),
     /// `path` on another machine, reached by ssh.
@@ -33,7 +33,10 @@ enum Target {
 }
 
 impl Target {
-    fn parse(target: &Path) -> Result<Target> {
+    /// A directory, or `[user@]host[:port]:path` (a colon before any slash):
+    /// checked before a bulk starts, so a mistyped target does not wait for
+    /// the end of the builds to fail.
+    pub fn parse(target: &Path) -> Result<Target> {
         let local = || Ok(Target::Local(target.to_owned()));
         let Some(text) = target.to_str() else {
             return local();
@@ -66,12 +69,11 @@ impl Target {
 }
 
 /// Run `depot bulk upload TARGET`.
-pub fn run(bulk: &Bulk, packages: &[pkgdb::BulkPackage], target: &Path) -> Result<()> {
-    let target = Target::parse(target)?;
+pub fn run(bulk: &Bulk, packages: &[pkgdb::BulkPackage], target: &Target) -> Result<()> {
     let files = package_files(bulk, packages)?;
     match target {
-        Target::Local(dir) => local(&files, &dir),
-        Target::Remote { dest, path } => remote(bulk, &files, &dest, &path),
+        Target::Local(dir) => local(&files, dir),
+        Target::Remote { dest, path } => remote(bulk, &files, dest, path),
     }
 }
 
