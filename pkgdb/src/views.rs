@@ -83,6 +83,16 @@ impl MemberRow {
 const GENERATION_MEMBERS: &str = "SELECT j.value ->> 0 AS package_id, j.value ->> 1 AS priority
      FROM generations g, json_each(g.member_list) j WHERE g.view_id = ?1 AND g.number = ?2";
 
+/// The same rows, read from `view_members` when generation ?2 is the view's
+/// current one (they are its members, indexed: half the time of taking the
+/// stored list apart, which matters at thousands of members).
+const MEMBERS_OF: &str = "SELECT package_id, priority FROM view_members
+     WHERE view_id = ?1 AND EXISTS (SELECT 1 FROM views WHERE id = ?1 AND current = ?2)
+     UNION ALL
+     SELECT j.value ->> 0, j.value ->> 1 FROM generations g, json_each(g.member_list) j
+     WHERE g.view_id = ?1 AND g.number = ?2
+       AND NOT EXISTS (SELECT 1 FROM views WHERE id = ?1 AND current = ?2)";
+
 impl Database {
     /// Every view.
     pub fn views(&self) -> Result<Vec<ViewRow>> {
@@ -157,7 +167,7 @@ pub trait ViewQueries: Reader {
         let conn = self.connection();
         let mut stmt = conn
             .prepare_cached(&format!(
-                "SELECT p.pkgname, m.priority, p.id, p.depot_dir FROM ({GENERATION_MEMBERS}) m
+                "SELECT p.pkgname, m.priority, p.id, p.depot_dir FROM ({MEMBERS_OF}) m
                  JOIN packages p ON p.id = m.package_id ORDER BY p.pkgname"
             ))
             .map_err(|e| self.wrap(e))?;
@@ -196,7 +206,7 @@ pub trait ViewQueries: Reader {
         let conn = self.connection();
         let mut stmt = conn
             .prepare_cached(&format!(
-                "SELECT p.pkgname, d.pattern FROM ({GENERATION_MEMBERS}) m
+                "SELECT p.pkgname, d.pattern FROM ({MEMBERS_OF}) m
                  JOIN packages p ON p.id = m.package_id
                  JOIN dependencies d ON d.package_id = m.package_id AND d.kind = 'run'
                  ORDER BY p.pkgname, d.rowid"
