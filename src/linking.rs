@@ -844,31 +844,40 @@ pub fn prune(settings: &Settings, db: &mut Database, view: &str) -> Result<()> {
         }
         Ok(())
     })?;
+    // Everything pruned goes into one trash directory, which its reaper holds
+    // locked until it is gone (see `remove_in_background`).
     let dir = generations_dir(settings, view);
-    let mut trash = Vec::new();
+    let trash = dir.join(format!("{TRASH_PREFIX}{}-{}", gone[0], std::process::id()));
+    let made = fs_err::create_dir(&trash).is_ok();
     for number in gone {
         let from = dir.join(number.to_string());
-        let to = dir.join(format!("{TRASH_PREFIX}{number}-{}", std::process::id()));
-        if fs_err::rename(&from, &to).is_ok() {
-            trash.push(to);
+        if made {
+            let _ = fs_err::rename(&from, trash.join(number.to_string()));
         }
         let _ = std::fs::remove_file(plan_file(&settings.root, view, number));
     }
-    remove_in_background(&trash);
+    if made {
+        remove_in_background(&trash);
+    }
     Ok(())
 }
 
-/// Remove directories from a detached child process (`depot reap`), or here if
-/// it cannot be started.
-fn remove_in_background(dirs: &[PathBuf]) {
-    if dirs.is_empty() {
-        return;
-    }
-    let started = std::env::current_exe().and_then(|exe| {
+/// Remove directory `dir` from a detached child process (`depot reap`), or here
+/// if it cannot be started. The child inherits, as its standard input, a handle
+/// on `dir` that holds an exclusive `flock` on it until the child is gone, so a
+/// writer that starts meanwhile leaves it to the reaper ([`reaper_owns`])
+/// instead of removing it again on its own time.
+fn remove_in_background(dir: &Path) {
+    let handle = std::fs::File::open(dir).and_then(|handle| {
+        rustix::fs::flock(&handle, rustix::fs::FlockOperation::LockExclusive)?;
+        Ok(handle)
+    });
+    let started = handle.and_then(|handle| {
+        let exe = std::env::current_exe()?;
         std::process::Command::new(exe)
             .arg("reap")
-            .args(dirs)
-            .stdin(std::process::Stdio::null())
+            .arg(dir)
+            .stdin(handle)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -876,14 +885,23 @@ fn remove_in_background(dirs: &[PathBuf]) {
     // The removal is nobody's wait: at the lowest priority it never holds up
     // this process's exit nor the next command (on two cores, a reaper at the
     // normal priority delayed this process's exit by 3 ms).
-    if let Ok(child) = &started {
-        lowest_priority(Some(rustix::process::Pid::from_child(child)));
-    }
-    if started.is_err() {
-        for dir in dirs {
+    match started {
+        Ok(child) => lowest_priority(Some(rustix::process::Pid::from_child(&child))),
+        Err(_) => {
             let _ = remove_tree(dir);
         }
     }
+}
+
+/// Whether a reaper is still removing trash directory `dir` (it holds the lock).
+fn reaper_owns(dir: &Path) -> bool {
+    std::fs::File::open(dir).is_ok_and(|handle| {
+        rustix::fs::flock(
+            &handle,
+            rustix::fs::FlockOperation::NonBlockingLockExclusive,
+        )
+        .is_err_and(|e| e == rustix::io::Errno::WOULDBLOCK)
+    })
 }
 
 /// Run process `pid` (this one if `None`) at the lowest CPU priority, which also
@@ -1016,8 +1034,9 @@ pub fn recover(settings: &Settings, db: &Database) -> Result<()> {
                         fs_err::remove_file(g.path())?;
                     } else if stale {
                         remove_tree(&g.path())?;
-                    } else if name.starts_with(TRASH_PREFIX) {
-                        // A reaper may be at it too: best effort.
+                    } else if name.starts_with(TRASH_PREFIX) && !reaper_owns(&g.path()) {
+                        // Left by a reaper that was killed (or by an older depot):
+                        // best effort, another writer may be at it too.
                         let _ = remove_tree(&g.path());
                     }
                 }

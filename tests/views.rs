@@ -739,6 +739,32 @@ fn each_view_keeps_a_window_of_generations_with_their_sizes() {
 }
 
 #[test]
+fn trash_a_reaper_holds_is_left_to_it_and_a_dead_reapers_is_removed() {
+    let w = World::new();
+    install(&w, "tr-1.0", &[("bin/tr", "1")]);
+    w.ok(&["view", "create", "t"]);
+    w.ok(&["view", "add", "t", "tr-1.0"]);
+    // Trash as a prune leaves it: a generation moved into a `.trash-*` directory.
+    let trash = w.root.join("views/.gen/t/.trash-1-999999");
+    std::fs::create_dir_all(trash.join("1/bin")).unwrap();
+    std::os::unix::fs::symlink("../../x", trash.join("1/bin/tr")).unwrap();
+    // A reaper at work holds it locked: the next writer leaves it alone
+    // rather than removing it again on the user's time.
+    let held = std::fs::File::open(&trash).unwrap();
+    rustix::fs::flock(&held, rustix::fs::FlockOperation::LockExclusive).unwrap();
+    w.ok(&["view", "remove", "t", "tr-1.0"]);
+    assert!(
+        trash.join("1/bin/tr").symlink_metadata().is_ok(),
+        "a reaper's trash was taken from it"
+    );
+    // A reaper that died (the lock went with it): the next writer removes it.
+    drop(held);
+    w.ok(&["view", "add", "t", "tr-1.0"]);
+    assert!(!trash.exists(), "trash without a reaper was left behind");
+    w.ok(&["view", "check", "t"]);
+}
+
+#[test]
 fn the_config_file_sets_the_window_and_a_bad_one_is_named() {
     let w = World::new();
     install(&w, "cw-1.0", &[("bin/cw", "1")]);
