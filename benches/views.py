@@ -67,22 +67,27 @@ def fit(points):
 def bench_add_one(depot, floor, work, root, names, sizes, runs, env):
     """Add one package to views of each size; write the same generation with the floor.
 
-    Twice: while the view's window of generations is not full, and in the steady
+    Three times: while the view's window of generations is not full; in the steady
     state of a view in use, where each change also forgets the generation leaving
     the window (`depot view keep VIEW 2`: every change prunes one) and starts its
-    removal in the background."""
+    removal in the background; and the same with no pause between changes, as a
+    script's loop runs them (the previous change's removal still under way)."""
     med = statistics.median
-    series = {"window not full": ([], []), "steady state (each change prunes one)": ([], [])}
+    series = {
+        "window not full": ([], []),
+        "steady state (each change prunes one)": ([], []),
+        "steady state, back to back (as a script's loop)": ([], []),
+    }
     for n in sizes:
         view = f"a{n}"
         subprocess.run([depot, "view", "create", view], check=True, env=env, stdout=subprocess.DEVNULL)
         subprocess.run([depot, "view", "add", view] + names[:n], check=True, env=env, stdout=subprocess.DEVNULL)
         extra = names[n]
-        for label, keep in zip(series, ("1000", "2")):
+        for label, keep, pause in zip(series, ("1000", "2", "2"), (0.5, 0.5, 0.0)):
             subprocess.run([depot, "view", "keep", view, keep], check=True, env=env, stdout=subprocess.DEVNULL)
             adds, floors, links = [], [], 0
             for r in range(runs):
-                time.sleep(0.5)  # let the background removal of a pruned generation finish
+                time.sleep(pause)  # let the background removal of a pruned generation finish
                 adds.append(run([depot, "view", "add", view, extra], env=env)[0])
                 generation = os.path.realpath(os.path.join(root, "views", view))
                 manifest = os.path.join(work, f"manifest-{n}")
@@ -90,7 +95,7 @@ def bench_add_one(depot, floor, work, root, names, sizes, runs, env):
                     subprocess.run(["find", ".", "-printf", "%y\t%P\t%l\n"], cwd=generation, check=True, stdout=fh)
                 with open(manifest) as fh:
                     links = sum(1 for line in fh if line.startswith("l"))
-                time.sleep(0.5)
+                time.sleep(pause)
                 dest = os.path.join(work, f"floor-{n}-{r}")
                 floors.append(run([floor, manifest, dest])[0])
                 shutil.rmtree(dest)
