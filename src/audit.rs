@@ -119,7 +119,7 @@ impl Vulnerabilities {
 /// Whether `pattern` (with `{a,b}` alternatives) is about PKGBASE `base`.
 fn pattern_base_is(pattern: &str, base: &str) -> bool {
     // As in pattern matching: a bounded number of alternatives.
-    let mut budget = 4096_usize;
+    let mut budget = pattern::MAX_ALTERNATIVES;
     base_within(pattern, base, &mut budget)
 }
 

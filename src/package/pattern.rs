@@ -133,7 +133,7 @@ pub fn invalid_pkgname(pkgname: &str) -> Option<&'static str> {
 /// every combination, so `{a,b}` written thirty times is a billion tries
 /// (found by fuzzing); real patterns need a handful. Beyond this the
 /// pattern does not match.
-const MAX_ALTERNATIVES: usize = 4096;
+pub const MAX_ALTERNATIVES: usize = 4096;
 
 /// pkg_install's `pkg_match`: does the package `pkg` (a PKGNAME) match `pattern`?
 pub fn pkg_match(pattern: &str, pkg: &str) -> bool {
