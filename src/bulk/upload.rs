@@ -113,16 +113,11 @@ fn local(files: &[PathBuf], dir: &Path) -> Result<()> {
     let mut copied = 0;
     let mut kept = 0;
     for file in files {
-        let name = file_name(file)?;
-        let dest = all.join(&name);
-        if dest.is_file() && same_file(file, &dest)? {
+        if place(file, &all, false)? {
+            copied += 1;
+        } else {
             kept += 1;
-            continue;
         }
-        let temp = all.join(format!(".{}.part", name.to_string_lossy()));
-        fs_err::copy(file, &temp)?;
-        fs_err::rename(&temp, &dest)?;
-        copied += 1;
     }
     let report = crate::repo::index::index(&all, None)
         .with_context(|| format!("writing the summary of {}", all.display()))?;
@@ -148,16 +143,7 @@ fn remote(bulk: &Bulk, files: &[PathBuf], dest: &Dest, path: &str) -> Result<()>
         }
     }
     for file in files {
-        let at = stage.join(file_name(file)?);
-        if at.is_file() && same_file(file, &at)? {
-            continue;
-        }
-        let temp = stage.join(".incoming");
-        let _ = std::fs::remove_file(&temp);
-        if std::fs::hard_link(file, &temp).is_err() {
-            fs_err::copy(file, &temp)?;
-        }
-        fs_err::rename(&temp, &at)?;
+        place(file, &stage, true)?;
     }
     let report = crate::repo::index::index(&stage, None)
         .with_context(|| format!("writing the summary of {}", stage.display()))?;
@@ -203,6 +189,24 @@ fn remote(bulk: &Bulk, files: &[PathBuf], dest: &Dest, path: &str) -> Result<()>
         report.packages
     );
     Ok(())
+}
+
+/// Put `file` into `dir` under its own name unless a copy is there already
+/// ([`same_file`]): through a temporary name and a rename, as a hard link
+/// when `link` (and the file system allows it), else a copy. Whether it wrote.
+fn place(file: &Path, dir: &Path, link: bool) -> Result<bool> {
+    let name = file_name(file)?;
+    let at = dir.join(&name);
+    if at.is_file() && same_file(file, &at)? {
+        return Ok(false);
+    }
+    let temp = dir.join(format!(".{}.part", name.to_string_lossy()));
+    let _ = std::fs::remove_file(&temp);
+    if !(link && std::fs::hard_link(file, &temp).is_ok()) {
+        fs_err::copy(file, &temp)?;
+    }
+    fs_err::rename(&temp, &at)?;
+    Ok(true)
 }
 
 /// Whether `copy` is a copy of `file` made after it was last written: the
