@@ -136,10 +136,7 @@ fn run(cli: &Cli, resolved: anyhow::Result<settings::Settings>) -> anyhow::Resul
             _ => bulk::run(settings()?, args),
         },
         Command::Reap { dirs } => {
-            linking::lowest_priority(None);
-            for dir in dirs {
-                linking::remove_tree(dir)?;
-            }
+            linking::reap(dirs)?;
             Ok(0)
         }
     }

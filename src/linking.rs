@@ -904,9 +904,19 @@ fn reaper_owns(dir: &Path) -> bool {
     })
 }
 
+/// `depot reap DIR…`: what [`remove_in_background`] starts; at the lowest
+/// priority from its first step.
+pub fn reap(dirs: &[PathBuf]) -> Result<()> {
+    lowest_priority(None);
+    for dir in dirs {
+        remove_tree(dir)?;
+    }
+    Ok(())
+}
+
 /// Run process `pid` (this one if `None`) at the lowest CPU priority, which also
 /// gives it the lowest I/O priority of its class. Best effort.
-pub fn lowest_priority(pid: Option<rustix::process::Pid>) {
+fn lowest_priority(pid: Option<rustix::process::Pid>) {
     let _ = rustix::process::setpriority_process(pid, 19);
 }
 
