@@ -11,7 +11,7 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use crate::build::{build_env, distfiles, recipe, tool_recipe};
-use crate::util::{World, depot_bin, skip, stderr, stdout, wait_for};
+use crate::util::{World, depot_bin, failed, skip, stderr, stdout, wait_for};
 
 fn bulk(w: &World, args: &[&str]) -> Output {
     let mut c = w.command(&depot_bin());
@@ -530,42 +530,25 @@ fn never_together_and_the_memory_limit_keep_builds_apart() {
 #[test]
 fn bad_bulk_input_is_refused_with_what_to_do() {
     let w = World::new();
-    let out = bulk(&w, &["build"]);
-    assert!(!out.status.success());
-    assert!(
-        stderr(&out).contains("run `depot bulk scan"),
-        "{}",
-        stderr(&out)
-    );
-    let out = bulk(&w, &["--tree", "/nonexistent/tree"]);
-    assert!(!out.status.success());
-    assert!(
-        stderr(&out).contains("is not a directory"),
-        "{}",
-        stderr(&out)
-    );
+    let refused = |args: &[&str], needle: &str| {
+        let err = failed(&bulk(&w, args), args);
+        assert!(err.contains(needle), "{args:?}: {err}");
+    };
+    refused(&["build"], "run `depot bulk scan");
+    refused(&["--tree", "/nonexistent/tree"], "is not a directory");
     // Options given before the phase count as well.
-    let out = bulk(&w, &["--tree", "/nonexistent/tree", "scan"]);
-    assert!(!out.status.success());
-    assert!(
-        stderr(&out).contains("/nonexistent/tree is not a directory"),
-        "{}",
-        stderr(&out)
+    refused(
+        &["--tree", "/nonexistent/tree", "scan"],
+        "/nonexistent/tree is not a directory",
     );
-    let out = bulk(&w, &["--tree", ".", "--memory-limit", "lots"]);
-    assert!(!out.status.success());
-    assert!(
-        stderr(&out).contains("lots: not a size"),
-        "{}",
-        stderr(&out)
+    refused(
+        &["--tree", ".", "--memory-limit", "lots"],
+        "lots: not a size",
     );
     // A mistyped upload target is refused before the builds, not after.
-    let out = bulk(&w, &["--tree", ".", "--upload", "builder:"]);
-    assert!(!out.status.success());
-    assert!(
-        stderr(&out).contains("give the repository directory after the host"),
-        "{}",
-        stderr(&out)
+    refused(
+        &["--tree", ".", "--upload", "builder:"],
+        "give the repository directory after the host",
     );
     // Nothing of the root was made.
     assert!(!w.root.exists(), "a failed bulk left {}", w.root.display());
