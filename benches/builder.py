@@ -10,7 +10,7 @@ Target: depot <= 1.1x by hand. depot's own overhead (the phases the hand build
 does not have: fetch, checksum, wrapper, package, and the install into the
 root) is reported separately, from `depot build -v`'s phase times.
 
-Usage: benches/builder.py [--depot target/release/depot] [--runs 5] [--jobs 2] [--tmp DIR]
+Usage: benches/builder.py [--depot PATH] [--runs 5] [--jobs 2] [--tmp DIR]
 Runs are interleaved (by hand, depot, by hand, ...) and medians reported.
 """
 import argparse
@@ -21,6 +21,8 @@ import statistics
 import subprocess
 import tempfile
 import time
+
+import built
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE = os.path.dirname(HERE)
@@ -71,7 +73,7 @@ def through_depot(depot, work, jobs):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--depot", default=os.path.join(SOURCE, "target", "release", "depot"))
+    ap.add_argument("--depot", default=built.release())
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--tmp", default=None)

@@ -35,6 +35,8 @@ import sys
 import tempfile
 import time
 
+import built
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 DAG = os.path.join(HERE, "..", "..", "shared", "bench", "dag_bench.py")
 
@@ -266,7 +268,7 @@ def scan(depot, tmp):
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("what", nargs="?", default="all")
-    p.add_argument("--depot", default=os.path.join(HERE, "..", "target", "release", "depot"))
+    p.add_argument("--depot", default=built.release())
     a = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         for name, fn in (("quality", quality), ("cores", cores), ("speeds", speeds),

@@ -8,7 +8,7 @@
 3. `depot info -F <file>` on a database of 2,000 packages and 1,000,000 files.
    Target: <= 10 ms end to end (process start included).
 
-Usage: benches/foundation.py [--depot target/release/depot] [--runs 7] [--tmp DIR]
+Usage: benches/foundation.py [--depot PATH] [--runs 7] [--tmp DIR]
 Runs are interleaved (baseline, depot, baseline, ...) and medians reported.
 """
 import argparse
@@ -19,6 +19,8 @@ import statistics
 import subprocess
 import tempfile
 import time
+
+import built
 
 
 def timed(cmd, **kw):
@@ -124,7 +126,7 @@ def bench_info(depot, work, runs, packages=2000, files_per=500):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--depot", default="target/release/depot")
+    ap.add_argument("--depot", default=built.release())
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--tmp", default=None, help="where to work (default: a temporary dir; use a disk path vs /dev/shm)")
     args = ap.parse_args()

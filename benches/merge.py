@@ -25,6 +25,8 @@ import subprocess
 import tempfile
 import time
 
+import built
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -109,7 +111,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--recipes", type=int, default=18000)
     p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--depot", default=os.path.join(HERE, "..", "target", "release", "depot"))
+    p.add_argument("--depot", default=built.release())
     a = p.parse_args()
     if not shutil.which("rsync"):
         print("skipped: rsync is not installed")

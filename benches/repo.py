@@ -11,7 +11,7 @@
    root: fetch, parse, import) (target <= 1 s), and then `depot install` of one
    package with the summary imported and cached (target <= 150 ms).
 
-Usage: benches/repo.py [--depot target/release/depot] [--runs 5] [--tmp DIR]
+Usage: benches/repo.py [--depot PATH] [--runs 5] [--tmp DIR]
 """
 import argparse
 import gzip
@@ -24,6 +24,8 @@ import subprocess
 import tempfile
 import threading
 import time
+
+import built
 
 
 def timed(cmd, **kw):
@@ -154,7 +156,7 @@ def bench_big(depot, work, runs):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--depot", default="target/release/depot")
+    ap.add_argument("--depot", default=built.release())
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--tmp", default=None)
     args = ap.parse_args()

@@ -15,7 +15,7 @@ entries (shared bin/, lib/, share/man/man1/, private share/pN subtrees):
   A line fitted through the sizes splits each into a fixed part and a part per
   link. Targets: depot's fixed part <= 3 ms, its part per link <= 1.2x the floor's.
 
-Usage: benches/views.py [--depot target/release/depot] [--sizes 200,1000] [--add-sizes 100,1000,2000]
+Usage: benches/views.py [--depot PATH] [--sizes 200,1000] [--add-sizes 100,1000,2000]
                         [--tmp DIR] [--runs 3]
 Needs stow and lndir (Debian: stow, xutils-dev); missing tools are reported as skipped.
 Run it on tmpfs (--tmp /dev/shm) to measure depot rather than the disk.
@@ -27,6 +27,8 @@ import statistics
 import subprocess
 import tempfile
 import time
+
+import built
 
 
 def run(cmd, **kw):
@@ -115,7 +117,7 @@ def bench_add_one(depot, floor, work, root, names, sizes, runs, env):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--depot", default="target/release/depot")
+    ap.add_argument("--depot", default=built.release())
     ap.add_argument("--sizes", default="200,1000")
     ap.add_argument("--add-sizes", default="100,1000,2000")
     ap.add_argument("--runs", type=int, default=3)
