@@ -513,14 +513,36 @@ pub trait Queries: Reader {
     }
 }
 
+/// A package's linkable paths (every row but directories) joined by NUL, in
+/// row order: the `entry_lists` row, built as the file rows are inserted.
+#[derive(Debug, Default)]
+pub(crate) struct EntryList {
+    paths: String,
+}
+
+impl EntryList {
+    /// Take in the next file row.
+    pub(crate) fn push(&mut self, row: &FileRow) {
+        if row.kind != FileKind::Dir {
+            if !self.paths.is_empty() {
+                self.paths.push('\0');
+            }
+            self.paths.push_str(&row.path);
+        }
+    }
+}
+
 impl Transaction<'_> {
     /// Record a package with its files, metadata, dependencies and conflicts. Returns its id.
     pub fn insert_package(&self, p: &NewPackage) -> Result<i64> {
         let id = self.insert_package_row(p)?;
+        let mut entries = EntryList::default();
         for (seq, f) in p.files.iter().enumerate() {
             self.insert_file(id, seq as i64, f)?;
+            entries.push(f);
         }
-        self.insert_package_details(id, p)?;
+        self.insert_metadata(id, &p.metadata)?;
+        self.insert_package_details(id, p, &entries)?;
         Ok(id)
     }
 
@@ -597,28 +619,33 @@ impl Transaction<'_> {
         Ok(())
     }
 
-    /// Metadata, dependencies and conflicts.
-    pub(crate) fn insert_package_details(&self, id: i64, p: &NewPackage) -> Result<()> {
+    /// The metadata files, verbatim.
+    pub(crate) fn insert_metadata(&self, id: i64, metadata: &[(String, Vec<u8>)]) -> Result<()> {
+        let mut stmt = self
+            .tx
+            .prepare_cached("INSERT INTO metadata (package_id, name, content) VALUES (?1, ?2, ?3)")
+            .map_err(|e| self.err(e))?;
+        for (name, content) in metadata {
+            stmt.execute(params![id, name, content])
+                .map_err(|e| self.err(e))?;
+        }
+        Ok(())
+    }
+
+    /// The entry list (of the file rows inserted), dependencies and conflicts.
+    pub(crate) fn insert_package_details(
+        &self,
+        id: i64,
+        p: &NewPackage,
+        entries: &EntryList,
+    ) -> Result<()> {
         self.tx
             .execute(
-                "INSERT INTO entry_lists (package_id, paths)
-                 SELECT ?1, coalesce(group_concat(path, char(0)), '') FROM files
-                 WHERE package_id = ?1 AND kind != 'dir'",
-                [id],
+                "INSERT INTO entry_lists (package_id, paths) VALUES (?1, ?2)",
+                params![id, entries.paths],
             )
             .map_err(|e| self.err(e))?;
         let tx = &self.tx;
-        {
-            let mut stmt = tx
-                .prepare_cached(
-                    "INSERT INTO metadata (package_id, name, content) VALUES (?1, ?2, ?3)",
-                )
-                .map_err(|e| self.err(e))?;
-            for (name, content) in &p.metadata {
-                stmt.execute(params![id, name, content])
-                    .map_err(|e| self.err(e))?;
-            }
-        }
         {
             let mut stmt = tx
                 .prepare_cached(

@@ -9,6 +9,7 @@ use std::path::Path;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
+use crate::packages::EntryList;
 use crate::{Database, Error, FileRow, NewPackage, Result, Transaction};
 
 /// Work done inside the transaction just before it commits.
@@ -32,13 +33,14 @@ pub struct Recorder {
 
 impl Recorder {
     /// Open a second connection to the database in `dir` and begin recording
-    /// `package` (its details are completed by [`Recorder::finish`]).
+    /// `package`: its row and its metadata files now, while the files are
+    /// unpacked; its file rows as [`Recorder::file`] sends them; the rest of
+    /// its details by [`Recorder::finish`].
     pub fn start(dir: &Path, package: &NewPackage) -> Recorder {
         let (sender, receiver) = sync_channel::<Message>(64);
         let dir = dir.to_owned();
         let head = NewPackage {
             files: Vec::new(),
-            metadata: Vec::new(),
             dependencies: Vec::new(),
             conflicts: Vec::new(),
             ..package.clone()
@@ -71,7 +73,9 @@ impl Recorder {
         }
     }
 
-    /// Write the package's final fields, run `finisher` in the same transaction, and commit.
+    /// Write the package's final fields, dependencies and conflicts (its files
+    /// and metadata are recorded already), run `finisher` in the same
+    /// transaction, and commit.
     pub fn finish(mut self, package: NewPackage, finisher: Finisher) -> Result<i64> {
         self.flush();
         if let Some(sender) = self.sender.take() {
@@ -103,18 +107,21 @@ impl Drop for Recorder {
 
 fn record(tx: &Transaction<'_>, head: &NewPackage, receiver: &Receiver<Message>) -> Result<i64> {
     let id = tx.insert_package_row(head)?;
+    tx.insert_metadata(id, &head.metadata)?;
     let mut seq = 0i64;
+    let mut entries = EntryList::default();
     for message in receiver {
         match message {
             Message::Files(rows) => {
                 for row in &rows {
                     tx.insert_file(id, seq, row)?;
+                    entries.push(row);
                     seq += 1;
                 }
             }
             Message::Finish(package, finisher) => {
                 tx.update_package_row(id, &package)?;
-                tx.insert_package_details(id, &package)?;
+                tx.insert_package_details(id, &package, &entries)?;
                 finisher(tx)?;
                 return Ok(id);
             }
