@@ -146,7 +146,14 @@ pub fn archive(data: &[u8]) {
     if let Some(parent) = dest.parent() {
         let _ = fs_err::create_dir_all(parent);
     }
-    let _ = crate::install::extract::extract(&file, &pkgname, &plist, &dest, &mut |_| Ok(()));
+    let _ = crate::install::extract::extract(
+        &file,
+        &pkgname,
+        &metadata,
+        &plist,
+        &dest,
+        &mut |_| Ok(()),
+    );
     // Nothing but the package file, `outside` (still empty) and the depot dir.
     let strays: Vec<PathBuf> = walkdir::WalkDir::new(&root)
         .min_depth(1)

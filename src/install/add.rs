@@ -47,6 +47,8 @@ struct Planned {
     /// The package to unpack: `file`, or a signed package's inner package.
     opened: crate::package::signed::Opened,
     pkgname: String,
+    /// The metadata files, read once: what is installed and recorded.
+    metadata: archive::Metadata,
     plist: PackingList,
     automatic: bool,
 }
@@ -216,6 +218,7 @@ fn read_planned(known: &Known, file: &Path, automatic: bool) -> Result<Planned> 
         file: file.to_owned(),
         opened,
         pkgname,
+        metadata,
         plist,
         automatic,
     })
@@ -530,15 +533,25 @@ fn stage_and_commit(
         depot_dir: crate::settings::recorded_depot_dir(pkgname),
         prefix: planned.plist.prefix().unwrap_or("").to_owned(),
         automatic: planned.automatic,
+        metadata: planned.metadata.files.clone(),
         ..NewPackage::default()
     };
+    crate::profile::phase("planned");
     let mut recorder = pkgdb::Recorder::start(&settings.dbdir, &head);
+    // The paths a view links (all but directories), when the package goes into one.
+    let mut linkable = Vec::new();
     let extracted = extract::extract(
         &planned.opened.path,
         pkgname,
+        &planned.metadata,
         &planned.plist,
         staging,
-        &mut |row| Ok(recorder.file(row.clone())?),
+        &mut |row| {
+            if options.view.is_some() && row.kind != pkgdb::FileKind::Dir {
+                linkable.push(row.path.clone());
+            }
+            Ok(recorder.file(row)?)
+        },
     )?;
     crate::profile::phase("extracted");
     let settled_ns = Some(crate::install::verify::settle_mark(staging)?);
@@ -578,12 +591,7 @@ fn stage_and_commit(
                 pkgname,
                 staged_at: staging,
                 depot_dir,
-                paths: extracted
-                    .files
-                    .iter()
-                    .filter(|f| f.kind != pkgdb::FileKind::Dir)
-                    .map(|f| f.path.clone())
-                    .collect(),
+                paths: std::mem::take(&mut linkable),
             };
             // The package's dependencies were linked before it, unless they were
             // installed already outside this view: say what it misses there.
@@ -654,7 +662,7 @@ fn stage_and_commit(
                 pattern: d.pattern,
             })
             .collect();
-        let metadata = &extracted.metadata;
+        let metadata = &planned.metadata;
         let record = NewPackage {
             comment: metadata
                 .text("+COMMENT")
@@ -668,7 +676,8 @@ fn stage_and_commit(
             size_pkg: extracted.size as i64,
             size_all: extracted.size as i64,
             automatic: planned.automatic,
-            metadata: metadata.files.clone(),
+            // Recorded already, by `Recorder::start`.
+            metadata: Vec::new(),
             dependencies,
             conflicts: planned
                 .plist
@@ -701,10 +710,10 @@ fn stage_and_commit(
     }
     crate::profile::phase("switched");
     if let Some(display) = planned.plist.first(Command::Display) {
-        if let Some(text) = extracted.metadata.text(display) {
+        if let Some(text) = planned.metadata.text(display) {
             print!("{text}");
         }
-    } else if let Some(text) = extracted.metadata.text("+DISPLAY") {
+    } else if let Some(text) = planned.metadata.text("+DISPLAY") {
         print!("{text}");
     }
     if options.verbose {

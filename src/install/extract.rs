@@ -22,12 +22,8 @@ const MAX_FILE_SIZE: u64 = 64 * 1024 * 1024 * 1024;
 /// The result of unpacking.
 #[derive(Debug)]
 pub struct Extracted {
-    /// Files, symlinks and directories in `+CONTENTS` order, paths relative to the depot dir.
-    pub files: Vec<FileRow>,
     /// Total bytes of regular files.
     pub size: u64,
-    /// The metadata as read from the archive.
-    pub metadata: Metadata,
 }
 
 /// Where a packing list entry goes inside the depot dir, relative to it.
@@ -91,20 +87,26 @@ fn confined_target(link: &str, target: &str) -> Option<PathBuf> {
     Some(stack.iter().collect())
 }
 
-/// Unpack `package` into `dest` (which must not exist). Metadata files are written
-/// to `dest` too. On error `dest` may be partly written; the caller removes it.
+/// Unpack `package` into `dest` (which must not exist). `metadata` is the
+/// package's metadata as read before (`archive::read_metadata`) and `plist` its
+/// parsed `+CONTENTS`; the archive's metadata entries must still be those, and
+/// the metadata files written to `dest` are these. Each file, symlink and
+/// directory goes to `on_file` as its row (path relative to the depot dir), in
+/// `+CONTENTS` order. On error `dest` may be partly written; the caller
+/// removes it.
 pub fn extract(
     package: &Path,
     pkgname: &str,
+    metadata: &Metadata,
     plist: &PackingList,
     dest: &Path,
-    on_file: &mut dyn FnMut(&FileRow) -> Result<()>,
+    on_file: &mut dyn FnMut(FileRow) -> Result<()>,
 ) -> Result<Extracted> {
     let mut tar = archive::open_tar(package)?;
     let mut entries = tar
         .entries()
         .with_context(|| format!("{}: cannot read archive", package.display()))?;
-    let (metadata, first) = archive::read_metadata_entries(package, &mut entries)?;
+    let first = archive::skip_metadata_entries(package, &mut entries, metadata)?;
     fs_err::create_dir(dest)?;
     for (name, content) in &metadata.files {
         let mode = if name == "+INSTALL" || name == "+DEINSTALL" {
@@ -132,9 +134,9 @@ pub fn extract(
         items.len() as u64,
         total_bytes,
     );
-    let mut created_dirs: HashSet<PathBuf> = HashSet::new();
-    created_dirs.insert(dest.to_owned());
-    let mut files = Vec::with_capacity(items.len());
+    let mut dirs = Dirs::new(dest);
+    // The sha256 of each item that is a regular file, for hard links to it.
+    let mut sha256s: Vec<Option<[u8; 32]>> = Vec::with_capacity(items.len());
     let mut size = 0u64;
     let mut buffer = vec![0u8; 128 * 1024];
     let mut next = first.map(Ok);
@@ -168,8 +170,12 @@ pub fn extract(
             ),
         };
         let mut entry = entry;
-        let name = archive::entry_name(&entry)?;
-        if name != item.name {
+        let matches = {
+            let raw = entry.path_bytes();
+            raw.strip_prefix(b"./".as_slice()).unwrap_or(&raw) == item.name.as_bytes()
+        };
+        if !matches {
+            let name = archive::entry_name(&entry)?;
             if name.starts_with('/') || name.split('/').any(|c| c == "..") {
                 bail!("{pkgname}: archive entry {name} has an absolute path or `..`; refusing it");
             }
@@ -178,18 +184,10 @@ pub fn extract(
                 item.name
             );
         }
-        let at = dest.join(&rel);
-        if let Some(parent) = at.parent()
-            && !created_dirs.contains(parent)
-        {
-            fs_err::create_dir_all(parent)?;
-            let mut p = parent;
-            while p != dest && created_dirs.insert(p.to_owned()) {
-                p = p.parent().unwrap_or(dest);
-            }
-        }
+        let (parent, file_name) = rel.rsplit_once('/').unwrap_or(("", rel.as_str()));
         let header_mode = entry.header().mode().unwrap_or(0o644);
-        match entry.header().entry_type() {
+        let mut sha256_of_file = None;
+        let row = match entry.header().entry_type() {
             tar::EntryType::Regular | tar::EntryType::Continuous => {
                 let length = entry.size();
                 if length > MAX_FILE_SIZE {
@@ -200,12 +198,17 @@ pub fn extract(
                 // (writing to it would clear the set-id bits); others get theirs
                 // at creation, which the open descriptor may still write through.
                 let set_id = mode & 0o7000 != 0;
-                let mut out = std::fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .mode(if set_id { 0o600 } else { mode })
-                    .open(&at)
-                    .map_err(|e| duplicate(&rel, e))?;
+                let fd = rustix::fs::openat(
+                    dirs.open(parent)?,
+                    file_name,
+                    rustix::fs::OFlags::WRONLY
+                        | rustix::fs::OFlags::CREATE
+                        | rustix::fs::OFlags::EXCL
+                        | rustix::fs::OFlags::CLOEXEC,
+                    rustix::fs::Mode::from_raw_mode(if set_id { 0o600 } else { mode }),
+                )
+                .map_err(|e| duplicate(&rel, e.into()))?;
+                let mut out = std::fs::File::from(fd);
                 let mut md5 = md5::Md5::new();
                 let mut sha = sha2::Sha256::new();
                 let mut written = 0u64;
@@ -219,7 +222,7 @@ pub fn extract(
                     md5.update(&buffer[..n]);
                     sha.update(&buffer[..n]);
                     out.write_all(&buffer[..n])
-                        .with_context(|| format!("cannot write {}", at.display()))?;
+                        .with_context(|| format!("cannot write {}", dest.join(&rel).display()))?;
                     written += n as u64;
                 }
                 if written != length {
@@ -229,10 +232,14 @@ pub fn extract(
                 }
                 if set_id {
                     out.set_permissions(std::fs::Permissions::from_mode(mode))
-                        .with_context(|| format!("cannot set the mode of {}", at.display()))?;
+                        .with_context(|| {
+                            format!("cannot set the mode of {}", dest.join(&rel).display())
+                        })?;
                 }
+                drop(out);
                 let md5 = hex::encode(md5.finalize());
-                let sha256 = hex::encode(sha.finalize());
+                let sha256: [u8; 32] = sha.finalize().into();
+                let sha256_hex = hex::encode(sha256);
                 if let Some(expected) = &item.md5
                     && !expected.eq_ignore_ascii_case(&md5)
                 {
@@ -241,27 +248,24 @@ pub fn extract(
                     );
                 }
                 if let Some(expected) = &item.sha256
-                    && !expected.eq_ignore_ascii_case(&sha256)
+                    && !expected.eq_ignore_ascii_case(&sha256_hex)
                 {
                     bail!(
-                        "{pkgname}: sha256 mismatch for {rel}: +CONTENTS says {expected}, the archive holds {sha256}; the package is corrupt or was tampered with"
+                        "{pkgname}: sha256 mismatch for {rel}: +CONTENTS says {expected}, the archive holds {sha256_hex}; the package is corrupt or was tampered with"
                     );
                 }
                 size += written;
                 progress.file(written);
-                push(
-                    &mut files,
-                    on_file,
-                    FileRow {
-                        path: rel,
-                        kind: FileKind::File,
-                        sha256: Some(sha256),
-                        md5: Some(md5),
-                        mode,
-                        size: written,
-                        target: None,
-                    },
-                )?;
+                sha256_of_file = Some(sha256);
+                FileRow {
+                    path: rel,
+                    kind: FileKind::File,
+                    sha256: Some(sha256_hex),
+                    md5: Some(md5),
+                    mode,
+                    size: written,
+                    target: None,
+                }
             }
             tar::EntryType::Symlink => {
                 let target = entry
@@ -282,20 +286,17 @@ pub fn extract(
                         "{pkgname}: symlink {rel} points to {target}, but +CONTENTS records {expected}"
                     );
                 }
-                std::os::unix::fs::symlink(&target, &at).map_err(|e| duplicate(&rel, e))?;
-                push(
-                    &mut files,
-                    on_file,
-                    FileRow {
-                        path: rel,
-                        kind: FileKind::Symlink,
-                        sha256: None,
-                        md5: None,
-                        mode: 0o777,
-                        size: 0,
-                        target: Some(target),
-                    },
-                )?;
+                rustix::fs::symlinkat(target.as_str(), dirs.open(parent)?, file_name)
+                    .map_err(|e| duplicate(&rel, e.into()))?;
+                FileRow {
+                    path: rel,
+                    kind: FileKind::Symlink,
+                    sha256: None,
+                    md5: None,
+                    mode: 0o777,
+                    size: 0,
+                    target: Some(target),
+                }
             }
             tar::EntryType::Link => {
                 let target = entry
@@ -305,44 +306,43 @@ pub fn extract(
                     .map(|t| t.to_string_lossy().into_owned())
                     .unwrap_or_default();
                 let target = target.strip_prefix("./").unwrap_or(&target).to_owned();
-                // Entry names equal item names (checked above) and `files[k]` is the row of
-                // `items[k]`, so an earlier regular file is found without an index of names.
+                // Entry names equal item names (checked above), so an earlier
+                // regular file is found without an index of names.
                 let earlier = items[..index]
                     .iter()
                     .rposition(|it| it.name == target)
-                    .map(|k| &files[k])
-                    .filter(|row: &&FileRow| row.kind == FileKind::File)
-                    .map(|row| (row.path.clone(), row.sha256.clone()));
-                let Some((target_rel, sha256)) = earlier else {
+                    .and_then(|k| sha256s[k].map(|sha| (&items[k], sha)));
+                let Some((target_item, sha256)) = earlier else {
                     bail!(
                         "{pkgname}: hard link {rel} -> {target} does not point to an earlier file of the package; refusing it"
                     );
                 };
+                let target_rel = depot_path(pkgname, &prefix, &target_item.cwd, &target_item.name)?;
+                dirs.open(parent)?;
+                let at = dest.join(&rel);
                 std::fs::hard_link(dest.join(&target_rel), &at).map_err(|e| duplicate(&rel, e))?;
                 let meta = fs_err::symlink_metadata(&at)?;
-                push(
-                    &mut files,
-                    on_file,
-                    FileRow {
-                        path: rel,
-                        kind: FileKind::File,
-                        sha256,
-                        md5: item.md5.clone(),
-                        mode: std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o7777,
-                        size: meta.len(),
-                        target: None,
-                    },
-                )?;
+                FileRow {
+                    path: rel,
+                    kind: FileKind::File,
+                    sha256: Some(hex::encode(sha256)),
+                    md5: item.md5.clone(),
+                    mode: std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o7777,
+                    size: meta.len(),
+                    target: None,
+                }
             }
             tar::EntryType::Directory => {
-                fs_err::create_dir_all(&at)?;
-                push(&mut files, on_file, directory_row(rel))?;
+                dirs.create(&rel)?;
+                directory_row(rel)
             }
             tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => {
                 bail!("{pkgname}: {rel} is a device node or FIFO; packages may not contain them");
             }
             other => bail!("{pkgname}: {rel} has an unsupported archive entry type {other:?}"),
-        }
+        };
+        sha256s.push(sha256_of_file);
+        on_file(row)?;
     }
     if let Some(extra) = next.take().or_else(|| entries.next()) {
         let name = extra
@@ -361,17 +361,68 @@ pub fn extract(
             crate::package::plist::Entry::Command(Command::Cwd, dir) => cwd.clone_from(dir),
             crate::package::plist::Entry::Command(Command::PkgDir, dir) => {
                 let rel = depot_path(pkgname, &prefix, &cwd, dir)?;
-                fs_err::create_dir_all(dest.join(&rel))?;
-                push(&mut files, on_file, directory_row(rel))?;
+                dirs.create(&rel)?;
+                on_file(directory_row(rel))?;
             }
             _ => {}
         }
     }
-    Ok(Extracted {
-        files,
-        size,
-        metadata,
-    })
+    Ok(Extracted { size })
+}
+
+/// The directories of the staging dir that entries are made in. Entries come
+/// grouped by directory, so the one in use is kept open and each entry is
+/// made relative to it: one path component to resolve, not the whole path.
+struct Dirs<'a> {
+    dest: &'a Path,
+    /// Directories made so far (relative; "" is `dest`).
+    made: HashSet<String>,
+    /// The directory in use (relative) and a handle on it.
+    open: Option<(String, rustix::fd::OwnedFd)>,
+}
+
+impl<'a> Dirs<'a> {
+    fn new(dest: &'a Path) -> Dirs<'a> {
+        Dirs {
+            dest,
+            made: HashSet::from([String::new()]),
+            open: None,
+        }
+    }
+
+    /// Make `rel` and its parents (relative to the staging dir).
+    fn create(&mut self, rel: &str) -> Result<()> {
+        if !self.made.contains(rel) {
+            fs_err::create_dir_all(self.dest.join(rel))?;
+            let mut dir = rel;
+            while self.made.insert(dir.to_owned()) {
+                dir = dir.rsplit_once('/').map_or("", |(parent, _)| parent);
+            }
+        }
+        Ok(())
+    }
+
+    /// A handle on directory `rel` (made if need be), for `*at` calls.
+    fn open(&mut self, rel: &str) -> Result<&rustix::fd::OwnedFd> {
+        if self.open.as_ref().is_none_or(|(open, _)| open != rel) {
+            self.create(rel)?;
+            let path = self.dest.join(rel);
+            let fd = rustix::fs::open(
+                &path,
+                rustix::fs::OFlags::PATH
+                    | rustix::fs::OFlags::DIRECTORY
+                    | rustix::fs::OFlags::CLOEXEC,
+                rustix::fs::Mode::empty(),
+            )
+            .map_err(std::io::Error::from)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+            self.open = Some((rel.to_owned(), fd));
+        }
+        match &self.open {
+            Some((_, fd)) => Ok(fd),
+            None => bail!("cannot open {}", self.dest.join(rel).display()),
+        }
+    }
 }
 
 /// The row of a directory the package owns.
@@ -385,16 +436,6 @@ fn directory_row(path: String) -> FileRow {
         size: 0,
         target: None,
     }
-}
-
-fn push(
-    files: &mut Vec<FileRow>,
-    on_file: &mut dyn FnMut(&FileRow) -> Result<()>,
-    row: FileRow,
-) -> Result<()> {
-    on_file(&row)?;
-    files.push(row);
-    Ok(())
 }
 
 /// The mode an installed file gets: the archive's, or the packing list's

@@ -203,8 +203,16 @@ impl Drop for ThreadedReader {
     }
 }
 
-/// Open a package file as a tar stream, detecting the compression by magic.
+/// Open a package file as a tar stream, detecting the compression by magic;
+/// it is decompressed on a background thread, for reading the whole payload.
 pub fn open_tar(path: &Path) -> Result<TarReader> {
+    open_tar_with(path, true)
+}
+
+/// Open a package file as a tar stream; decompressed on a background thread
+/// when `background`, else as it is read (for the metadata alone: a thread
+/// would decompress megabytes ahead that nobody reads).
+fn open_tar_with(path: &Path, background: bool) -> Result<TarReader> {
     let file = fs_err::File::open(path)?;
     let mut reader = BufReader::with_capacity(256 * 1024, file);
     let magic = {
@@ -227,7 +235,11 @@ pub fn open_tar(path: &Path) -> Result<TarReader> {
         return Ok(tar::Archive::new(Box::new(reader)));
     }
     let decoder = compression.decoder(reader)?;
-    Ok(tar::Archive::new(Box::new(ThreadedReader::new(decoder))))
+    if background {
+        Ok(tar::Archive::new(Box::new(ThreadedReader::new(decoder))))
+    } else {
+        Ok(tar::Archive::new(decoder))
+    }
 }
 
 /// The metadata files of a package, in archive order.
@@ -328,9 +340,53 @@ pub fn read_metadata_entries<'a, R: Read + 'a>(
     Ok((metadata, first_payload))
 }
 
+/// Pass over the leading metadata entries of `entries`, which must be those of
+/// `known` (read from the same file before, by [`read_metadata`]): same names
+/// in the same order, same sizes. Returns the first payload entry. What is
+/// installed then comes from one reading of the metadata, whatever happens to
+/// the file between the two.
+pub fn skip_metadata_entries<'a, R: Read + 'a>(
+    package: &Path,
+    entries: &mut tar::Entries<'a, R>,
+    known: &Metadata,
+) -> Result<Option<tar::Entry<'a, R>>> {
+    let changed = || {
+        anyhow::anyhow!(
+            "{}: the package file changed while it was being installed; run the command again",
+            package.display()
+        )
+    };
+    let mut expected = known.files.iter();
+    for entry in entries.by_ref() {
+        let entry = entry.map_err(|e| {
+            anyhow::anyhow!(
+                "{}: the archive is corrupt or truncated ({}); download or rebuild the package",
+                package.display(),
+                tar_error(&e)
+            )
+        })?;
+        let name = entry_name(&entry)?;
+        if !name.starts_with('+') {
+            if expected.next().is_some() {
+                return Err(changed());
+            }
+            return Ok(Some(entry));
+        }
+        match expected.next() {
+            Some((known_name, content))
+                if *known_name == name && entry.size() == content.len() as u64 => {}
+            _ => return Err(changed()),
+        }
+    }
+    if expected.next().is_some() {
+        return Err(changed());
+    }
+    Ok(None)
+}
+
 /// Read only the metadata of a package file.
 pub fn read_metadata(package: &Path) -> Result<Metadata> {
-    let mut tar = open_tar(package)?;
+    let mut tar = open_tar_with(package, false)?;
     let mut entries = tar
         .entries()
         .with_context(|| format!("{}: cannot read archive", package.display()))?;
