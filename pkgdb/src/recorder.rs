@@ -47,6 +47,12 @@ impl Recorder {
         };
         let worker = std::thread::spawn(move || -> Result<i64> {
             let mut db = Database::open(&dir)?;
+            // A small page cache spills the pages this transaction fills to the
+            // WAL while the files are still being written, rather than all at
+            // the commit, which the install waits for.
+            db.conn
+                .execute_batch("PRAGMA cache_size = -4096")
+                .map_err(|e| db.err(e))?;
             db.transaction(|tx| record(tx, &head, &receiver))
         });
         Recorder {
