@@ -148,6 +148,7 @@ pub fn archive(data: &[u8]) {
     }
     let _ = crate::install::extract::extract(
         &file,
+        None,
         &pkgname,
         &metadata,
         &plist,

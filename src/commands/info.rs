@@ -121,7 +121,7 @@ fn installed_subject(db: &Database, row: PackageRow, with_required_by: bool) -> 
 
 fn file_subject(path: &Path) -> Result<Subject> {
     let metadata = archive::read_metadata(path)?;
-    let (plist, _) = PackingList::parse(&metadata.text("+CONTENTS").unwrap_or_default());
+    let (plist, _) = PackingList::parse(&metadata.str("+CONTENTS").unwrap_or_default());
     let pkgname = plist
         .name()
         .map(str::to_owned)

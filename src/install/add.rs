@@ -40,7 +40,6 @@ pub struct AddOptions {
 }
 
 /// A package to install, found and read.
-#[derive(Debug)]
 struct Planned {
     /// The package file as found (for messages and the directory beside it).
     file: PathBuf,
@@ -51,6 +50,37 @@ struct Planned {
     metadata: archive::Metadata,
     plist: PackingList,
     automatic: bool,
+    /// The package opened again for unpacking, its payload decompressing on
+    /// a background thread (a bounded read-ahead) while the plan is made or
+    /// the package before it is installed: unpacking then starts with the
+    /// first files at hand rather than with the whole `+CONTENTS` to inflate
+    /// again. At most two are open at a time (see `prefetch`).
+    payload: Option<archive::TarReader>,
+}
+
+impl Planned {
+    /// Start decompressing the payload, unless it is already.
+    fn prefetch(&mut self) {
+        if self.payload.is_none() {
+            // A failure shows when unpacking opens it again.
+            self.payload = archive::open_tar(&self.opened.path).ok();
+        }
+    }
+}
+
+/// Install the planned packages in order, each one's payload decompressing
+/// while the one before it is installed.
+fn install_all(ctx: &mut Context, mut order: Vec<Planned>, options: &AddOptions) -> Result<()> {
+    for index in 0..order.len() {
+        if !options.dry_run
+            && let Some(next) = order.get_mut(index + 1)
+            && ctx.db.package(&next.pkgname)?.is_none()
+        {
+            next.prefetch();
+        }
+        install_one(ctx, &mut order[index], options)?;
+    }
+    Ok(())
 }
 
 /// The site an `http(s)://` package URL is on, and the file's name.
@@ -166,10 +196,17 @@ fn find(dirs: &[PathBuf], remote: Option<&Remote>, pattern: &str) -> Result<Opti
     }
 }
 
-fn read_planned(known: &Known, file: &Path, automatic: bool) -> Result<Planned> {
+/// Read a package file's metadata and parse its packing list; with
+/// `prefetch`, its payload starts decompressing too (see `Planned::payload`).
+fn read_planned(known: &Known, file: &Path, automatic: bool, prefetch: bool) -> Result<Planned> {
     let opened = crate::package::signed::open(file, known.verified, &known.work)?;
+    let payload = if prefetch {
+        archive::open_tar(&opened.path).ok()
+    } else {
+        None
+    };
     let metadata = archive::read_metadata(&opened.path)?;
-    let contents = metadata.text("+CONTENTS").unwrap_or_default();
+    let contents = metadata.str("+CONTENTS").unwrap_or_default();
     let build_info = metadata.text("+BUILD_INFO").unwrap_or_default();
     let missing: Vec<&str> = REQUIRED_BUILD_INFO
         .iter()
@@ -221,6 +258,7 @@ fn read_planned(known: &Known, file: &Path, automatic: bool) -> Result<Planned> 
         metadata,
         plist,
         automatic,
+        payload,
     })
 }
 
@@ -267,9 +305,11 @@ pub fn add(ctx: &mut Context, specs: &[String], options: &AddOptions) -> Result<
         work: std::env::temp_dir(),
     };
     let mut order: Vec<Planned> = Vec::new();
-    for spec in specs {
+    for (index, spec) in specs.iter().enumerate() {
         let file = locate(ctx, known.remote.as_ref(), spec)?;
-        let planned = read_planned(&known, &file, options.automatic)?;
+        // The first package named is most often the one installed first.
+        let prefetch = index == 0 && !options.dry_run;
+        let planned = read_planned(&known, &file, options.automatic, prefetch)?;
         plan_dependencies(&known, planned, options, &mut order, &mut Vec::new())?;
     }
     if !options.dry_run {
@@ -280,10 +320,7 @@ pub fn add(ctx: &mut Context, specs: &[String], options: &AddOptions) -> Result<
             .collect();
         crate::commands::audit::check_before_install(&ctx.settings, &names)?;
     }
-    for planned in &order {
-        install_one(ctx, planned, options)?;
-    }
-    Ok(())
+    install_all(ctx, order, options)
 }
 
 /// Install one package file of a resolved plan (`depot install`): its
@@ -305,7 +342,7 @@ pub fn add_resolved(
         verified: ctx.settings.verified_installation,
         work: std::env::temp_dir(),
     };
-    let planned = read_planned(&known, file, automatic)?;
+    let planned = read_planned(&known, file, automatic, !options.dry_run)?;
     if planned.pkgname != expected {
         bail!(
             "{}: the site lists it as {expected} but it holds {}; not installed",
@@ -318,9 +355,7 @@ pub fn add_resolved(
     }
     let mut order = Vec::new();
     plan_dependencies(&known, planned, options, &mut order, &mut Vec::new())?;
-    for planned in &order {
-        install_one(ctx, planned, options)?;
-    }
+    install_all(ctx, order, options)?;
     Ok(true)
 }
 
@@ -344,7 +379,10 @@ fn plan_dependencies(
     }
     let installed = &known.installed;
     if installed.contains(&planned.pkgname) {
-        order.push(planned);
+        order.push(Planned {
+            payload: None,
+            ..planned
+        });
         return Ok(());
     }
     check_conflicts(known, &planned, order, options)?;
@@ -384,7 +422,7 @@ fn plan_dependencies(
         };
         match found {
             Some(file) => {
-                let dep_planned = read_planned(known, &file, true)?;
+                let dep_planned = read_planned(known, &file, true, false)?;
                 plan_dependencies(known, dep_planned, options, order, chain)?;
             }
             None if options.force => {
@@ -460,7 +498,7 @@ fn check_conflicts(
     )
 }
 
-fn install_one(ctx: &mut Context, planned: &Planned, options: &AddOptions) -> Result<()> {
+fn install_one(ctx: &mut Context, planned: &mut Planned, options: &AddOptions) -> Result<()> {
     let pkgname = planned.pkgname.clone();
     if ctx.db.package(&pkgname)?.is_some() {
         output::plan_step(
@@ -516,7 +554,7 @@ fn install_one(ctx: &mut Context, planned: &Planned, options: &AddOptions) -> Re
 
 fn stage_and_commit(
     ctx: &mut Context,
-    planned: &Planned,
+    planned: &mut Planned,
     options: &AddOptions,
     staging: &Path,
     depot_dir: &Path,
@@ -542,6 +580,7 @@ fn stage_and_commit(
     let mut linkable = Vec::new();
     let extracted = extract::extract(
         &planned.opened.path,
+        planned.payload.take(),
         pkgname,
         &planned.metadata,
         &planned.plist,

@@ -92,17 +92,22 @@ fn confined_target(link: &str, target: &str) -> Option<PathBuf> {
 /// parsed `+CONTENTS`; the archive's metadata entries must still be those, and
 /// the metadata files written to `dest` are these. Each file, symlink and
 /// directory goes to `on_file` as its row (path relative to the depot dir), in
-/// `+CONTENTS` order. On error `dest` may be partly written; the caller
-/// removes it.
+/// `+CONTENTS` order. `opened` is `package` opened before (its payload may
+/// be decompressing already); `None` opens it here. On error `dest` may be
+/// partly written; the caller removes it.
 pub fn extract(
     package: &Path,
+    opened: Option<archive::TarReader>,
     pkgname: &str,
     metadata: &Metadata,
     plist: &PackingList,
     dest: &Path,
     on_file: &mut dyn FnMut(FileRow) -> Result<()>,
 ) -> Result<Extracted> {
-    let mut tar = archive::open_tar(package)?;
+    let mut tar = match opened {
+        Some(tar) => tar,
+        None => archive::open_tar(package)?,
+    };
     let mut entries = tar
         .entries()
         .with_context(|| format!("{}: cannot read archive", package.display()))?;

@@ -260,8 +260,13 @@ impl Metadata {
 
     /// A metadata file as text (lossy).
     pub fn text(&self, name: &str) -> Option<String> {
-        self.get(name)
-            .map(|c| String::from_utf8_lossy(c).into_owned())
+        self.str(name).map(std::borrow::Cow::into_owned)
+    }
+
+    /// A metadata file as text (lossy), borrowed when it is valid UTF-8: a
+    /// large `+CONTENTS` is parsed without a copy.
+    pub fn str(&self, name: &str) -> Option<std::borrow::Cow<'_, str>> {
+        self.get(name).map(String::from_utf8_lossy)
     }
 }
 
@@ -547,5 +552,58 @@ impl PackageWriter {
         encoder
             .finish()
             .with_context(|| format!("cannot finish {}", path.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn package(path: &Path, contents: &str, comment: &str) {
+        let mut writer = PackageWriter::create(path, Compression::Gzip).unwrap();
+        writer
+            .append_bytes("+CONTENTS", 0o644, contents.as_bytes())
+            .unwrap();
+        writer
+            .append_bytes("+COMMENT", 0o644, comment.as_bytes())
+            .unwrap();
+        writer.append_bytes("+DESC", 0o644, b"d\n").unwrap();
+        writer.append_bytes("bin/a", 0o755, b"a\n").unwrap();
+        writer.finish().unwrap();
+    }
+
+    /// Unpacking passes over the metadata it read when planning, entry by
+    /// entry; a file that changed in between is refused, not half believed.
+    #[test]
+    fn metadata_read_before_must_still_be_the_archives() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p-1.0.tgz");
+        package(&path, "@name p-1.0\nbin/a\n", "c\n");
+        let known = read_metadata(&path).unwrap();
+
+        let mut tar = open_tar(&path).unwrap();
+        let mut entries = tar.entries().unwrap();
+        let first = skip_metadata_entries(&path, &mut entries, &known).unwrap();
+        assert_eq!(entry_name(&first.unwrap()).unwrap(), "bin/a");
+
+        // The same names, one of another size: the file was replaced.
+        package(&path, "@name p-1.0\nbin/a\n", "another comment\n");
+        let mut tar = open_tar(&path).unwrap();
+        let mut entries = tar.entries().unwrap();
+        let error = skip_metadata_entries(&path, &mut entries, &known)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            error.contains("changed while it was being installed"),
+            "{error}"
+        );
+
+        // One metadata file fewer than was read.
+        let mut fewer = known.clone();
+        fewer.files.push(("+DISPLAY".to_owned(), b"x\n".to_vec()));
+        let mut tar = open_tar(&path).unwrap();
+        let mut entries = tar.entries().unwrap();
+        assert!(skip_metadata_entries(&path, &mut entries, &fewer).is_err());
     }
 }
