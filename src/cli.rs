@@ -742,7 +742,7 @@ pub enum ViewCommand {
         #[arg(add = crate::complete::views())]
         name: String,
         /// How many (at least 1).
-        #[arg(value_parser = clap::value_parser!(u64).range(1..))]
+        #[arg(value_parser = generations_to_keep)]
         count: u64,
     },
     /// Add ignore globs to a view.
@@ -754,6 +754,18 @@ pub enum ViewCommand {
         #[arg(required = true)]
         globs: Vec<String>,
     },
+}
+
+/// A number of generations to keep: a whole number, at least 1 (the current
+/// generation is always kept).
+fn generations_to_keep(text: &str) -> Result<u64, String> {
+    match text.parse::<u64>() {
+        Ok(0) => Err("a view always keeps its current generation: give 1 or more".to_owned()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!(
+            "{text:?} is not a number of generations: give 1 or more"
+        )),
+    }
 }
 
 /// Shells `depot env` can print for.
@@ -790,7 +802,7 @@ pub struct GcArgs {
     #[arg(long)]
     pub json: bool,
     /// Generations to keep per view (default: each view's window).
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_parser = generations_to_keep)]
     pub keep: Option<u64>,
 }
 

@@ -720,6 +720,18 @@ fn each_view_keeps_a_window_of_generations_with_their_sizes() {
         )
     };
     assert!(line.contains(&shown), "{bytes}: {line}");
+    // A window of none is refused in words, not as a range of integers.
+    for args in [&["view", "keep", "v", "0"][..], &["gc", "--keep", "0"]] {
+        let error = w.fails(args);
+        assert!(
+            error.contains("always keeps its current generation: give 1 or more"),
+            "{error}"
+        );
+    }
+    assert!(
+        w.fails(&["view", "keep", "v", "ten"])
+            .contains("is not a number of generations")
+    );
     // A smaller window, set on the view, applies at once; rollback still works.
     w.ok(&["view", "keep", "v", "3"]);
     let (numbers, _) = generation_dirs(&w, "v");
