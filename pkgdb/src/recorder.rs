@@ -36,14 +36,14 @@ impl Recorder {
     /// `package`: its row and its metadata files now, while the files are
     /// unpacked; its file rows as [`Recorder::file`] sends them; the rest of
     /// its details by [`Recorder::finish`].
-    pub fn start(dir: &Path, package: &NewPackage) -> Recorder {
+    pub fn start(dir: &Path, package: NewPackage) -> Recorder {
         let (sender, receiver) = sync_channel::<Message>(64);
         let dir = dir.to_owned();
         let head = NewPackage {
             files: Vec::new(),
             dependencies: Vec::new(),
             conflicts: Vec::new(),
-            ..package.clone()
+            ..package
         };
         let worker = std::thread::spawn(move || -> Result<i64> {
             let mut db = Database::open(&dir)?;

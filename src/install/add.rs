@@ -571,11 +571,16 @@ fn stage_and_commit(
         depot_dir: crate::settings::recorded_depot_dir(pkgname),
         prefix: planned.plist.prefix().unwrap_or("").to_owned(),
         automatic: planned.automatic,
-        metadata: planned.metadata.files.clone(),
         ..NewPackage::default()
     };
     crate::profile::phase("planned");
-    let mut recorder = pkgdb::Recorder::start(&settings.dbdir, &head);
+    let mut recorder = pkgdb::Recorder::start(
+        &settings.dbdir,
+        NewPackage {
+            metadata: planned.metadata.files.clone(),
+            ..head.clone()
+        },
+    );
     // The paths a view links (all but directories), when the package goes into one.
     let mut linkable = Vec::new();
     let extracted = extract::extract(
