@@ -71,6 +71,11 @@ impl Planned {
 /// Install the planned packages in order, each one's payload decompressing
 /// while the one before it is installed.
 fn install_all(ctx: &mut Context, mut order: Vec<Planned>, options: &AddOptions) -> Result<()> {
+    // Planning opened the first package named; when dependencies come before
+    // it, that read-ahead is not the next one's.
+    for later in order.iter_mut().skip(2) {
+        later.payload = None;
+    }
     for index in 0..order.len() {
         if !options.dry_run
             && let Some(next) = order.get_mut(index + 1)

@@ -65,11 +65,7 @@ fn remove_depot_dir(dir: &Path, files: &[FileRow]) -> Result<()> {
     }
     let groups: Vec<(&str, Vec<&str>)> = groups.into_iter().collect();
     groups.par_iter().for_each(|(parent, names)| {
-        let Ok(handle) = rustix::fs::open(
-            dir.join(parent),
-            rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
-            rustix::fs::Mode::empty(),
-        ) else {
+        let Ok(handle) = super::directory_handle(&dir.join(parent)) else {
             return;
         };
         for name in names {

@@ -323,7 +323,7 @@ pub fn extract(
                     );
                 };
                 let target_rel = depot_path(pkgname, &prefix, &target_item.cwd, &target_item.name)?;
-                dirs.open(parent)?;
+                dirs.create(parent)?;
                 let at = dest.join(&rel);
                 std::fs::hard_link(dest.join(&target_rel), &at).map_err(|e| duplicate(&rel, e))?;
                 let meta = fs_err::symlink_metadata(&at)?;
@@ -409,24 +409,17 @@ impl<'a> Dirs<'a> {
 
     /// A handle on directory `rel` (made if need be), for `*at` calls.
     fn open(&mut self, rel: &str) -> Result<&rustix::fd::OwnedFd> {
-        if self.open.as_ref().is_none_or(|(open, _)| open != rel) {
-            self.create(rel)?;
-            let path = self.dest.join(rel);
-            let fd = rustix::fs::open(
-                &path,
-                rustix::fs::OFlags::PATH
-                    | rustix::fs::OFlags::DIRECTORY
-                    | rustix::fs::OFlags::CLOEXEC,
-                rustix::fs::Mode::empty(),
-            )
-            .map_err(std::io::Error::from)
-            .with_context(|| format!("cannot open {}", path.display()))?;
-            self.open = Some((rel.to_owned(), fd));
-        }
-        match &self.open {
-            Some((_, fd)) => Ok(fd),
-            None => bail!("cannot open {}", self.dest.join(rel).display()),
-        }
+        let open = match self.open.take() {
+            Some((open, fd)) if open == rel => (open, fd),
+            _ => {
+                self.create(rel)?;
+                let path = self.dest.join(rel);
+                let fd = super::directory_handle(&path)
+                    .with_context(|| format!("cannot open {}", path.display()))?;
+                (rel.to_owned(), fd)
+            }
+        };
+        Ok(&self.open.insert(open).1)
     }
 }
 

@@ -95,3 +95,14 @@ pub fn make_work_dir(settings: &Settings) -> std::io::Result<PathBuf> {
 pub fn tidy_work_dir(settings: &Settings) {
     let _ = std::fs::remove_dir(settings.work_dir());
 }
+
+/// A handle on directory `path` for `*at` calls (`O_PATH`: nothing is read
+/// through it), so the entries of one directory are made or removed by name
+/// without walking the whole path each time.
+fn directory_handle(path: &std::path::Path) -> std::io::Result<rustix::fd::OwnedFd> {
+    Ok(rustix::fs::open(
+        path,
+        rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )?)
+}

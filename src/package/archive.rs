@@ -283,13 +283,7 @@ pub fn read_metadata_entries<'a, R: Read + 'a>(
     let mut last_rank: Option<usize> = None;
     let mut first_payload = None;
     for entry in entries.by_ref() {
-        let mut entry = entry.map_err(|e| {
-            anyhow::anyhow!(
-                "{}: the archive is corrupt or truncated ({}); download or rebuild the package",
-                package.display(),
-                tar_error(&e)
-            )
-        })?;
+        let mut entry = entry.map_err(|e| corrupt(package, &e))?;
         let name = entry_name(&entry)?;
         if !name.starts_with('+') {
             first_payload = Some(entry);
@@ -363,13 +357,7 @@ pub fn skip_metadata_entries<'a, R: Read + 'a>(
     };
     let mut expected = known.files.iter();
     for entry in entries.by_ref() {
-        let entry = entry.map_err(|e| {
-            anyhow::anyhow!(
-                "{}: the archive is corrupt or truncated ({}); download or rebuild the package",
-                package.display(),
-                tar_error(&e)
-            )
-        })?;
+        let entry = entry.map_err(|e| corrupt(package, &e))?;
         let name = entry_name(&entry)?;
         if !name.starts_with('+') {
             if expected.next().is_some() {
@@ -396,6 +384,15 @@ pub fn read_metadata(package: &Path) -> Result<Metadata> {
         .entries()
         .with_context(|| format!("{}: cannot read archive", package.display()))?;
     Ok(read_metadata_entries(package, &mut entries)?.0)
+}
+
+/// The error for an archive the tar reader cannot go on reading.
+fn corrupt(package: &Path, error: &std::io::Error) -> anyhow::Error {
+    anyhow::anyhow!(
+        "{}: the archive is corrupt or truncated ({}); download or rebuild the package",
+        package.display(),
+        tar_error(error)
+    )
 }
 
 /// What the tar reader said about a broken archive, as a short escaped
