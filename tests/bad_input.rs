@@ -1,6 +1,6 @@
 //! Every bad input of the foundation issue: a clear error, and the root exactly as it was.
 
-use crate::util::{Raw, World, contents_for, metadata, write_raw};
+use crate::util::{Raw, World, contents_for, depot_bin, failed, metadata, write_raw};
 
 /// A world with one package installed, so the root has a database and a view.
 fn world() -> World {
@@ -203,6 +203,17 @@ fn dependency_nobody_provides() {
         err.contains("needy-1.0 requires unobtainium>=1") && err.contains("PKG_PATH"),
         "{err}"
     );
+    assert_eq!(before, w.snapshot());
+    // Named without a directory, from beside it: the place searched reads ".".
+    let args = ["add", "needy-1.0.tgz"];
+    let out = w
+        .command(&depot_bin())
+        .current_dir(&w.pkgs)
+        .args(args)
+        .output()
+        .unwrap();
+    let err = failed(&out, &args);
+    assert!(err.contains("not found in .;"), "{err}");
     assert_eq!(before, w.snapshot());
     // A dependency chain where the second link is missing installs nothing at all.
     w.package(

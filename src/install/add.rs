@@ -392,11 +392,15 @@ fn plan_dependencies(
     }
     check_conflicts(known, &planned, order, options)?;
     // The directory of the package being installed comes first, then PKG_PATH.
-    let toplevel = planned
-        .file
-        .parent()
-        .filter(|_| known.beside)
-        .map(Path::to_path_buf);
+    // A file named without a directory is beside the current one: "." (an
+    // empty path searches the same place but reads as nothing in messages).
+    let toplevel = planned.file.parent().filter(|_| known.beside).map(|dir| {
+        if dir.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            dir.to_path_buf()
+        }
+    });
     let mut dirs: Vec<PathBuf> = toplevel.into_iter().collect();
     dirs.extend(known.pkg_path.iter().cloned());
     chain.push(planned.pkgname.clone());
