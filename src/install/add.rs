@@ -592,7 +592,7 @@ fn stage_and_commit(
     );
     // The paths a view links (all but directories), when the package goes into one.
     let mut linkable = Vec::new();
-    let extracted = extract::extract(
+    let size = extract::extract(
         &planned.opened.path,
         planned.payload.take(),
         pkgname,
@@ -726,8 +726,8 @@ fn stage_and_commit(
             prefix: planned.plist.prefix().unwrap_or("").to_owned(),
             build_info: metadata.text("+BUILD_INFO").unwrap_or_default(),
             settled_ns,
-            size_pkg: extracted.size as i64,
-            size_all: extracted.size as i64,
+            size_pkg: size as i64,
+            size_all: size as i64,
             automatic: planned.automatic,
             // Recorded already, by `Recorder::start`.
             metadata: Vec::new(),

@@ -19,13 +19,6 @@ const MAX_ENTRIES: usize = 2_000_000;
 const MAX_NAME: usize = 4096;
 const MAX_FILE_SIZE: u64 = 64 * 1024 * 1024 * 1024;
 
-/// The result of unpacking.
-#[derive(Debug)]
-pub struct Extracted {
-    /// Total bytes of regular files.
-    pub size: u64,
-}
-
 /// Where a packing list entry goes inside the depot dir, relative to it.
 pub fn depot_path(pkgname: &str, prefix: &str, cwd: &str, name: &str) -> Result<String> {
     let base = if cwd == prefix {
@@ -92,9 +85,9 @@ fn confined_target(link: &str, target: &str) -> Option<PathBuf> {
 /// parsed `+CONTENTS`; the archive's metadata entries must still be those, and
 /// the metadata files written to `dest` are these. Each file, symlink and
 /// directory goes to `on_file` as its row (path relative to the depot dir), in
-/// `+CONTENTS` order. `opened` is `package` opened before (its payload may
-/// be decompressing already); `None` opens it here. On error `dest` may be
-/// partly written; the caller removes it.
+/// `+CONTENTS` order. Returns the bytes of its regular files. `opened` is
+/// `package` opened before (its payload may be decompressing already); `None`
+/// opens it here. On error `dest` may be partly written; the caller removes it.
 pub fn extract(
     package: &Path,
     opened: Option<archive::TarReader>,
@@ -103,7 +96,7 @@ pub fn extract(
     plist: &PackingList,
     dest: &Path,
     on_file: &mut dyn FnMut(FileRow) -> Result<()>,
-) -> Result<Extracted> {
+) -> Result<u64> {
     let mut tar = match opened {
         Some(tar) => tar,
         None => archive::open_tar(package)?,
@@ -372,7 +365,7 @@ pub fn extract(
             _ => {}
         }
     }
-    Ok(Extracted { size })
+    Ok(size)
 }
 
 /// The directories of the staging dir that entries are made in. Entries come
