@@ -648,10 +648,21 @@ fn prepare_inner<R: ViewQueries + Queries>(
     })
 }
 
+/// The highest generation number with a directory in `gen_root` (a view's
+/// generations). On the way, trash a reaper was killed before removing
+/// (nobody holds it) is removed: the full [`recover`] runs only after an
+/// interrupted writer, and a reaper outlives the writer that started it.
 fn highest_on_disk(gen_root: &Path) -> i64 {
     std::fs::read_dir(gen_root).map_or(0, |rd| {
         rd.filter_map(Result::ok)
-            .filter_map(|e| e.file_name().to_str().and_then(|s| s.parse::<i64>().ok()))
+            .filter_map(|e| {
+                let name = e.file_name();
+                let name = name.to_str()?;
+                if name.starts_with(TRASH_PREFIX) && !reaper_owns(&e.path()) {
+                    let _ = remove_tree(&e.path());
+                }
+                name.parse::<i64>().ok()
+            })
             .max()
             .unwrap_or(0)
     })

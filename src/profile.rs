@@ -16,7 +16,7 @@ pub fn begin() {
 pub fn phase(name: &str) {
     if *ON.get_or_init(|| std::env::var_os("DEPOT_PROFILE").is_some()) {
         output::say!(
-            "profile: {name} at {:.1} ms",
+            "profile: {name} at {:.3} ms",
             START.get_or_init(Instant::now).elapsed().as_secs_f64() * 1000.0
         );
     }

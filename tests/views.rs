@@ -777,6 +777,35 @@ fn trash_a_reaper_holds_is_left_to_it_and_a_dead_reapers_is_removed() {
 }
 
 #[test]
+fn a_writer_cut_off_is_cleaned_up_after_and_gc_looks_even_when_none_was() {
+    let w = World::new();
+    install(&w, "cu-1.0", &[("bin/cu", "1")]);
+    w.ok(&["view", "create", "c"]);
+    w.ok(&["view", "add", "c", "cu-1.0"]);
+    // Every writer so far finished: the lock file names nobody.
+    let lock = w.root.join("pkgdb/lock");
+    assert_eq!(std::fs::read_to_string(&lock).unwrap(), "");
+    // What a writer killed mid-change leaves in a view: an unrecorded generation.
+    let stale = w.root.join("views/.gen/c/77");
+    std::fs::create_dir_all(stale.join("bin")).unwrap();
+    // With its pid still in the lock file, the next writer cleans up after it,
+    // whatever it changes.
+    std::fs::write(&lock, "999999").unwrap();
+    install(&w, "other-1.0", &[("bin/other", "1")]);
+    assert!(
+        !stale.exists(),
+        "the next writer left what a killed one made"
+    );
+    assert_eq!(std::fs::read_to_string(&lock).unwrap(), "");
+    // The same left behind some other way, after writers that finished:
+    // `depot gc` looks anyway.
+    std::fs::create_dir_all(stale.join("bin")).unwrap();
+    w.ok(&["gc"]);
+    assert!(!stale.exists(), "gc left an unrecorded generation");
+    w.ok(&["view", "check", "c"]);
+}
+
+#[test]
 fn the_config_file_sets_the_window_and_a_bad_one_is_named() {
     let w = World::new();
     install(&w, "cw-1.0", &[("bin/cw", "1")]);

@@ -9,10 +9,19 @@ use crate::{Error, Result};
 
 /// Held while a process changes the package database or the depot.
 /// Released when dropped (or when the process dies: the kernel drops the lock).
+///
+/// The lock file holds the holder's pid until it says it [`finished`]
+/// (`WriteLock::finish`), when it is emptied. So the next holder learns whether
+/// the one before it was cut off ([`WriteLock::interrupted`]) and may need to
+/// clean up after it, and need not look when it was not.
+///
+/// [`finished`]: WriteLock::finish
 #[derive(Debug)]
 pub struct WriteLock {
     file: std::fs::File,
     path: PathBuf,
+    interrupted: bool,
+    finished: bool,
 }
 
 impl WriteLock {
@@ -66,10 +75,31 @@ impl WriteLock {
                 Err(TryLockError::Error(e)) => return Err(Error::Io(e)),
             }
         }
+        // A pid left in the file: its holder never finished (killed, or failed).
+        let mut left = String::new();
+        let interrupted = file.read_to_string(&mut left).is_err() || !left.trim().is_empty();
         file.set_len(0)?;
         file.rewind()?;
         write!(file, "{}", std::process::id())?;
-        Ok(WriteLock { file, path })
+        Ok(WriteLock {
+            file,
+            path,
+            interrupted,
+            finished: false,
+        })
+    }
+
+    /// Whether the holder before this one was cut off or failed before it
+    /// [finished](WriteLock::finish) (or the lock file was older than that).
+    pub fn interrupted(&self) -> bool {
+        self.interrupted
+    }
+
+    /// Say that what this holder did is complete and consistent: the next
+    /// holder need not clean up after it. Without this, dropping the lock
+    /// leaves this holder's pid in the file for the next one to see.
+    pub fn finish(&mut self) {
+        self.finished = true;
     }
 
     /// The lock file.
@@ -80,7 +110,38 @@ impl WriteLock {
 
 impl Drop for WriteLock {
     fn drop(&mut self) {
-        let _ = self.file.set_len(0);
+        if self.finished {
+            let _ = self.file.set_len(0);
+        }
         let _ = self.file.unlock();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::WriteLock;
+
+    /// A holder that finishes empties the lock file; one that does not (it
+    /// failed, or was killed) leaves its pid, and the next holder is told.
+    #[test]
+    fn the_next_holder_learns_whether_the_last_one_finished() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = WriteLock::acquire(dir.path(), None).unwrap();
+        assert!(!first.interrupted(), "a new lock file has nobody before it");
+        drop(first);
+        let mut second = WriteLock::acquire(dir.path(), None).unwrap();
+        assert!(second.interrupted(), "the first holder never finished");
+        second.finish();
+        drop(second);
+        assert_eq!(
+            fs_err::read_to_string(dir.path().join("lock")).unwrap(),
+            ""
+        );
+        let third = WriteLock::acquire(dir.path(), None).unwrap();
+        assert!(!third.interrupted(), "the second holder finished");
+        assert_eq!(
+            fs_err::read_to_string(dir.path().join("lock")).unwrap(),
+            std::process::id().to_string()
+        );
     }
 }

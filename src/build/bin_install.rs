@@ -215,7 +215,9 @@ impl Installer<'_> {
             view: self.view.clone(),
             ..AddOptions::default()
         };
-        crate::install::add::add(&mut ctx, &[file.display().to_string()], &options)
+        crate::install::add::add(&mut ctx, &[file.display().to_string()], &options)?;
+        ctx.finish();
+        Ok(())
     }
 }
 

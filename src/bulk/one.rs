@@ -313,6 +313,7 @@ pub fn install_replacing(
             ..crate::install::delete::DeleteOptions::default()
         };
         crate::install::delete::delete(&mut ctx, &[pkgname.to_owned()], &options)?;
+        ctx.finish();
     }
     installer.install(file, false)
 }

@@ -37,6 +37,7 @@ pub fn run(settings: Settings, args: &AddArgs) -> Result<ExitStatus> {
         crate::progress::quiet();
     }
     add(&mut ctx, &args.packages, &options)?;
+    ctx.finish();
     output::print_plan()?;
     Ok(0)
 }

@@ -73,8 +73,9 @@ pub fn run(settings: Settings, args: &AdminArgs) -> Result<ExitStatus> {
             Ok(0)
         }
         AdminAction::RebuildTree => {
-            let mut ctx = Context::writer(settings)?;
+            let mut ctx = Context::writer_recovering(settings)?;
             rebuild_tree(&mut ctx)?;
+            ctx.finish();
             Ok(0)
         }
         AdminAction::Set {
@@ -90,7 +91,9 @@ pub fn run(settings: Settings, args: &AdminArgs) -> Result<ExitStatus> {
         AdminAction::Unset { variable, packages } => set_flag(settings, variable, false, packages),
         AdminAction::Import { dir } => {
             let mut ctx = Context::writer(settings)?;
-            import(&mut ctx, dir)
+            let status = import(&mut ctx, dir)?;
+            ctx.finish();
+            Ok(status)
         }
         AdminAction::Export { dir } => export(&settings, dir),
         AdminAction::FetchPkgVulnerabilities { .. }
@@ -120,6 +123,7 @@ fn set_flag(settings: Settings, var: &str, on: bool, packages: &[String]) -> Res
         }
         Ok(())
     })?;
+    ctx.finish();
     Ok(0)
 }
 

@@ -31,6 +31,7 @@ pub fn run(settings: Settings, args: &DeleteArgs) -> Result<ExitStatus> {
         crate::progress::quiet();
     }
     delete(&mut ctx, &args.packages, &options)?;
+    ctx.finish();
     crate::output::print_plan()?;
     Ok(0)
 }

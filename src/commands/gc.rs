@@ -13,7 +13,7 @@ use crate::settings::Settings;
 
 /// Run `depot gc`.
 pub fn run(settings: Settings, args: &GcArgs) -> Result<ExitStatus> {
-    let mut ctx = Context::writer(settings)?;
+    let mut ctx = Context::writer_recovering(settings)?;
     if args.json {
         crate::output::collect_plan();
     }
@@ -96,6 +96,7 @@ pub fn run(settings: Settings, args: &GcArgs) -> Result<ExitStatus> {
             }
         }
     }
+    ctx.finish();
     crate::output::print_plan()?;
     Ok(0)
 }

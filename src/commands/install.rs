@@ -268,6 +268,7 @@ pub fn run_install(settings: Settings, args: &InstallArgs) -> Result<ExitStatus>
     let files = download_all(&ctx.settings, &catalog, &plan.steps, args.quiet)?;
     let done = install_all(&mut ctx, &plan.steps, &files, &|s| s.automatic)?;
     let Some(view) = args.target.chosen() else {
+        ctx.finish();
         report_installed(&done, args.quiet);
         return Ok(0);
     };
@@ -311,6 +312,7 @@ pub fn run_install(settings: Settings, args: &InstallArgs) -> Result<ExitStatus>
             println!("view {view}: generation {n} adds {}", added.join(" "));
         }
     }
+    ctx.finish();
     Ok(0)
 }
 
@@ -472,6 +474,7 @@ pub fn run_upgrade(settings: Settings, args: &UpgradeArgs) -> Result<ExitStatus>
             println!("view {view}: generation {n}: {}", changes.join(", "));
         }
     }
+    ctx.finish();
     if !args.quiet {
         println!(
             "the old versions stay in the depot: `depot view rollback VIEW` goes back, `depot gc` removes them once no generation holds them"

@@ -385,6 +385,7 @@ pub fn run(settings: Settings, command: &ViewCommand) -> Result<ExitStatus> {
         ViewCommand::Check { name, repair } => {
             let problems = linking::check(&ctx.settings, &ctx.db, name)?;
             if problems.is_empty() {
+                ctx.finish();
                 println!("view {name}: matches its plan");
                 return Ok(0);
             }
@@ -491,6 +492,7 @@ pub fn run(settings: Settings, command: &ViewCommand) -> Result<ExitStatus> {
             tell!("view {name}: ignoring {}", all.join(" "));
         }
     }
+    ctx.finish();
     Ok(0)
 }
 

@@ -30,20 +30,32 @@ pub struct Context {
     pub settings: Settings,
     /// The database.
     pub db: Database,
-    _lock: Option<WriteLock>,
+    lock: Option<WriteLock>,
 }
 
 impl Context {
-    /// Take the write lock, open the database and clean up after interrupted runs.
+    /// Take the write lock, open the database and clean up after an interrupted
+    /// run: fully when the previous writer did not [finish](Context::finish).
     pub fn writer(settings: Settings) -> Result<Context> {
+        Self::open_writer(settings, false)
+    }
+
+    /// Like [`Context::writer`], and look for what an interrupted run left even
+    /// when the previous writer finished (`depot gc`, `admin rebuild-tree`).
+    pub fn writer_recovering(settings: Settings) -> Result<Context> {
+        Self::open_writer(settings, true)
+    }
+
+    fn open_writer(settings: Settings, recover_always: bool) -> Result<Context> {
         let lock = WriteLock::acquire(&settings.dbdir, settings.lock_wait)?;
         let db = Database::open(&settings.dbdir)?;
+        let full = recover_always || lock.interrupted();
         let ctx = Context {
             settings,
             db,
-            _lock: Some(lock),
+            lock: Some(lock),
         };
-        ctx.recover()?;
+        ctx.recover(full)?;
         Ok(ctx)
     }
 
@@ -54,18 +66,32 @@ impl Context {
         Ok(Context {
             settings,
             db,
-            _lock: None,
+            lock: None,
         })
     }
 
-    /// Remove staging and trash directories left by an interrupted run and put views back in step.
-    fn recover(&self) -> Result<()> {
+    /// The command is done and left the root consistent: the next writer need
+    /// not look for what an interrupted run leaves (a writer that fails or is
+    /// killed never gets here, and the next one looks).
+    pub fn finish(&mut self) {
+        if let Some(lock) = &mut self.lock {
+            lock.finish();
+        }
+    }
+
+    /// Remove staging and trash directories left by an interrupted run and, if
+    /// `full`, put views back in step. Staging is cheap to look for (one
+    /// directory) and is looked for always.
+    fn recover(&self, full: bool) -> Result<()> {
         for leftover in leftovers(&self.settings) {
             output::say!("removing {} left by an interrupted run", leftover.display());
             linking::remove_tree(&leftover).context("cannot clean up after an interrupted run")?;
             tidy_work_dir(&self.settings);
         }
-        linking::recover(&self.settings, &self.db)
+        if full {
+            linking::recover(&self.settings, &self.db)?;
+        }
+        Ok(())
     }
 }
 
