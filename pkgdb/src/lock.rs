@@ -133,10 +133,7 @@ mod tests {
         assert!(second.interrupted(), "the first holder never finished");
         second.finish();
         drop(second);
-        assert_eq!(
-            fs_err::read_to_string(dir.path().join("lock")).unwrap(),
-            ""
-        );
+        assert_eq!(fs_err::read_to_string(dir.path().join("lock")).unwrap(), "");
         let third = WriteLock::acquire(dir.path(), None).unwrap();
         assert!(!third.interrupted(), "the second holder finished");
         assert_eq!(
