@@ -845,7 +845,8 @@ pub fn prune(settings: &Settings, db: &mut Database, view: &str) -> Result<()> {
         return Ok(());
     };
     let keep = window(db, settings, v.id)?;
-    let gone = beyond_window(&db.generations(v.id)?, v.current, keep);
+    let generations = db.generations(v.id)?;
+    let gone = beyond_window(&generations, v.current, keep);
     if gone.is_empty() {
         return Ok(());
     }
@@ -855,9 +856,21 @@ pub fn prune(settings: &Settings, db: &mut Database, view: &str) -> Result<()> {
         }
         Ok(())
     })?;
+    let dir = generations_dir(settings, view);
+    // A few inodes go faster here than a reaper process starts.
+    let inodes: i64 = generations
+        .iter()
+        .filter(|g| gone.contains(&g.number))
+        .map(|g| g.inodes.unwrap_or(i64::MAX / 4))
+        .sum();
+    if inodes <= REMOVED_IN_PLACE {
+        for number in gone {
+            let _ = remove_generation(settings, view, number);
+        }
+        return Ok(());
+    }
     // Everything pruned goes into one trash directory, which its reaper holds
     // locked until it is gone (see `remove_in_background`).
-    let dir = generations_dir(settings, view);
     let trash = dir.join(format!("{TRASH_PREFIX}{}-{}", gone[0], std::process::id()));
     let made = fs_err::create_dir(&trash).is_ok();
     for number in gone {
@@ -872,6 +885,10 @@ pub fn prune(settings: &Settings, db: &mut Database, view: &str) -> Result<()> {
     }
     Ok(())
 }
+
+/// Pruned generations of at most this many inodes in all are removed by the
+/// change itself: starting a reaper takes longer than removing them.
+const REMOVED_IN_PLACE: i64 = 128;
 
 /// Remove directory `dir` from a detached child process (`depot reap`), or here
 /// if it cannot be started. The child inherits, as its standard input, a handle

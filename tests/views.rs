@@ -751,6 +751,39 @@ fn each_view_keeps_a_window_of_generations_with_their_sizes() {
 }
 
 #[test]
+fn a_small_pruned_generation_goes_at_once_and_a_large_one_to_a_reaper() {
+    let w = World::new();
+    install(&w, "sm-1.0", &[("bin/sm", "1")]);
+    install(&w, "sm-2.0", &[("bin/sm", "2")]);
+    let many: Vec<(String, String)> = (0..150)
+        .map(|i| (format!("bin/lg{i}"), i.to_string()))
+        .collect();
+    let many: Vec<(&str, &str)> = many.iter().map(|(p, c)| (p.as_str(), c.as_str())).collect();
+    install(&w, "lg-1.0", &many);
+    w.ok(&["view", "create", "s"]);
+    w.ok(&["view", "add", "s", "sm-1.0"]);
+    w.ok(&["view", "keep", "s", "1"]);
+    // A generation of a few links is removed by the change itself: nothing is
+    // left for later once the command returns.
+    w.ok(&["view", "switch", "s", "sm-1.0", "sm-2.0"]);
+    w.ok(&["view", "switch", "s", "sm-2.0", "sm-1.0"]);
+    assert_eq!(generation_dirs(&w, "s"), (vec![3, 4], false));
+    // One of 150 links (bin/ is shared, so each file is a link) goes to a
+    // reaper in the background, which removes all of it.
+    w.ok(&["view", "add", "s", "lg-1.0"]);
+    w.ok(&["view", "switch", "s", "sm-1.0", "sm-2.0"]);
+    w.ok(&["view", "switch", "s", "sm-2.0", "sm-1.0"]);
+    let mut waited = 0;
+    while generation_dirs(&w, "s").1 && waited < 100 {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        waited += 1;
+    }
+    assert_eq!(generation_dirs(&w, "s"), (vec![6, 7], false));
+    w.ok(&["view", "check", "s"]);
+    assert!(w.root.join("views/s/bin/lg149").exists());
+}
+
+#[test]
 fn trash_a_reaper_holds_is_left_to_it_and_a_dead_reapers_is_removed() {
     let w = World::new();
     install(&w, "tr-1.0", &[("bin/tr", "1")]);
