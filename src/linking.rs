@@ -606,9 +606,12 @@ fn prepare_inner<R: ViewQueries + Queries>(
     let (parent, number) = match db.view(view)? {
         Some(v) => {
             let last = db.generations(v.id)?.last().map_or(0, |g| g.number);
-            (v.current, last.max(highest_on_disk(&gen_root)) + 1)
+            (
+                v.current,
+                last.max(highest_on_disk_clearing_dead_trash(&gen_root)) + 1,
+            )
         }
-        None => (None, highest_on_disk(&gen_root) + 1),
+        None => (None, highest_on_disk_clearing_dead_trash(&gen_root) + 1),
     };
     let dir = gen_root.join(number.to_string());
     let progress =
@@ -649,17 +652,17 @@ fn prepare_inner<R: ViewQueries + Queries>(
 }
 
 /// The highest generation number with a directory in `gen_root` (a view's
-/// generations). On the way, trash a reaper was killed before removing
-/// (nobody holds it) is removed: the full [`recover`] runs only after an
-/// interrupted writer, and a reaper outlives the writer that started it.
-fn highest_on_disk(gen_root: &Path) -> i64 {
+/// generations), removing on the way the trash of a reaper that died: the
+/// full [`recover`] runs only after an interrupted writer, and a reaper
+/// outlives the writer that started it.
+fn highest_on_disk_clearing_dead_trash(gen_root: &Path) -> i64 {
     std::fs::read_dir(gen_root).map_or(0, |rd| {
         rd.filter_map(Result::ok)
             .filter_map(|e| {
                 let name = e.file_name();
                 let name = name.to_str()?;
-                if name.starts_with(TRASH_PREFIX) && !reaper_owns(&e.path()) {
-                    let _ = remove_tree(&e.path());
+                if name.starts_with(TRASH_PREFIX) {
+                    remove_if_no_reaper(&e.path());
                 }
                 name.parse::<i64>().ok()
             })
@@ -857,13 +860,7 @@ pub fn prune(settings: &Settings, db: &mut Database, view: &str) -> Result<()> {
         Ok(())
     })?;
     let dir = generations_dir(settings, view);
-    // A few inodes go faster here than a reaper process starts.
-    let inodes: i64 = generations
-        .iter()
-        .filter(|g| gone.contains(&g.number))
-        .map(|g| g.inodes.unwrap_or(i64::MAX / 4))
-        .sum();
-    if inodes <= REMOVED_IN_PLACE {
+    if small_enough_to_remove_here(&generations, &gone) {
         for number in gone {
             let _ = remove_generation(settings, view, number);
         }
@@ -889,6 +886,16 @@ pub fn prune(settings: &Settings, db: &mut Database, view: &str) -> Result<()> {
 /// Pruned generations of at most this many inodes in all are removed by the
 /// change itself: starting a reaper takes longer than removing them.
 const REMOVED_IN_PLACE: i64 = 128;
+
+/// Whether generations `gone` (of `generations`) are few enough inodes in all
+/// to remove at once; a size not recorded (older depots) counts as many.
+fn small_enough_to_remove_here(generations: &[pkgdb::GenerationRow], gone: &[i64]) -> bool {
+    generations
+        .iter()
+        .filter(|g| gone.contains(&g.number))
+        .try_fold(0i64, |sum, g| g.inodes.map(|n| sum.saturating_add(n)))
+        .is_some_and(|n| n <= REMOVED_IN_PLACE)
+}
 
 /// Remove directory `dir` from a detached child process (`depot reap`), or here
 /// if it cannot be started. The child inherits, as its standard input, a handle
@@ -918,6 +925,15 @@ fn remove_in_background(dir: &Path) {
         Err(_) => {
             let _ = remove_tree(dir);
         }
+    }
+}
+
+/// Remove trash directory `dir` unless a reaper is at it: it was left by a
+/// reaper that was killed (or by an older depot). Best effort: another writer
+/// may be at it too.
+fn remove_if_no_reaper(dir: &Path) {
+    if !reaper_owns(dir) {
+        let _ = remove_tree(dir);
     }
 }
 
@@ -1072,10 +1088,8 @@ pub fn recover(settings: &Settings, db: &Database) -> Result<()> {
                         fs_err::remove_file(g.path())?;
                     } else if stale {
                         remove_tree(&g.path())?;
-                    } else if name.starts_with(TRASH_PREFIX) && !reaper_owns(&g.path()) {
-                        // Left by a reaper that was killed (or by an older depot):
-                        // best effort, another writer may be at it too.
-                        let _ = remove_tree(&g.path());
+                    } else if name.starts_with(TRASH_PREFIX) {
+                        remove_if_no_reaper(&g.path());
                     }
                 }
             }
@@ -1120,4 +1134,44 @@ pub fn remove_tree(path: &Path) -> Result<()> {
         }
     }
     fs_err::remove_dir_all(path).with_context(|| format!("cannot remove {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{REMOVED_IN_PLACE, small_enough_to_remove_here};
+    use pkgdb::GenerationRow;
+
+    fn generation(number: i64, inodes: Option<i64>) -> GenerationRow {
+        GenerationRow {
+            number,
+            parent: None,
+            created: 0,
+            reason: String::new(),
+            inodes,
+            bytes: None,
+        }
+    }
+
+    #[test]
+    fn only_a_few_recorded_inodes_are_removed_in_place() {
+        let few = [
+            generation(1, Some(40)),
+            generation(2, Some(40)),
+            generation(3, Some(9000)),
+        ];
+        assert!(small_enough_to_remove_here(&few, &[1, 2]));
+        assert!(!small_enough_to_remove_here(&few, &[1, 3]));
+        // Sizes an older depot did not record count as many, however many there are.
+        let unknown: Vec<_> = (1..=8).map(|n| generation(n, None)).collect();
+        assert!(!small_enough_to_remove_here(
+            &unknown,
+            &[1, 2, 3, 4, 5, 6, 7, 8]
+        ));
+        let huge = [generation(1, Some(i64::MAX)), generation(2, Some(i64::MAX))];
+        assert!(!small_enough_to_remove_here(&huge, &[1, 2]));
+        assert!(small_enough_to_remove_here(
+            &[generation(1, Some(REMOVED_IN_PLACE))],
+            &[1]
+        ));
+    }
 }

@@ -683,6 +683,15 @@ fn generation_dirs(w: &World, view: &str) -> (Vec<u64>, bool) {
     (numbers, trash)
 }
 
+/// Wait (up to 5 s) for a view's trash to be gone: what reapers remove in the background.
+fn wait_for_reapers(w: &World, view: &str) {
+    let mut waited = 0;
+    while generation_dirs(w, view).1 && waited < 100 {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        waited += 1;
+    }
+}
+
 #[test]
 fn each_view_keeps_a_window_of_generations_with_their_sizes() {
     let w = World::new();
@@ -739,11 +748,7 @@ fn each_view_keeps_a_window_of_generations_with_their_sizes() {
     w.ok(&["view", "rollback", "v"]);
     w.ok(&["view", "check", "v"]);
     // What was pruned is removed in the background.
-    let mut waited = 0;
-    while generation_dirs(&w, "v").1 && waited < 100 {
-        std::thread::sleep(std::time::Duration::from_millis(50));
-        waited += 1;
-    }
+    wait_for_reapers(&w, "v");
     assert!(
         !generation_dirs(&w, "v").1,
         "pruned generations were not removed"
@@ -773,11 +778,7 @@ fn a_small_pruned_generation_goes_at_once_and_a_large_one_to_a_reaper() {
     w.ok(&["view", "add", "s", "lg-1.0"]);
     w.ok(&["view", "switch", "s", "sm-1.0", "sm-2.0"]);
     w.ok(&["view", "switch", "s", "sm-2.0", "sm-1.0"]);
-    let mut waited = 0;
-    while generation_dirs(&w, "s").1 && waited < 100 {
-        std::thread::sleep(std::time::Duration::from_millis(50));
-        waited += 1;
-    }
+    wait_for_reapers(&w, "s");
     assert_eq!(generation_dirs(&w, "s"), (vec![6, 7], false));
     w.ok(&["view", "check", "s"]);
     assert!(w.root.join("views/s/bin/lg149").exists());
