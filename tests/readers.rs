@@ -115,14 +115,10 @@ fn an_ordinary_user_reads_a_database_last_closed_without_its_wal() {
     assert_readers_work(&w, |args| as_nobody(&w, args));
 }
 
-#[test]
-fn readers_work_on_a_read_only_mount() {
-    if !is_root() || Command::new("unshare").arg("--version").output().is_err() {
-        return skip("needs root and unshare to make a read-only bind mount");
-    }
-    let w = world_with_package();
+/// Whether this machine lets a test make a private read-only bind mount.
+fn can_mount_read_only(w: &World) -> bool {
     let root = w.root.display().to_string();
-    let probe = Command::new("unshare")
+    Command::new("unshare")
         .args([
             "-m",
             "sh",
@@ -130,48 +126,104 @@ fn readers_work_on_a_read_only_mount() {
             &format!("mount --bind -o ro '{root}' '{root}'"),
         ])
         .output()
-        .unwrap();
-    if !probe.status.success() {
-        return skip("this machine does not allow a private read-only bind mount");
-    }
-    let before = w.snapshot();
-    assert_readers_work(&w, |args| {
-        let quoted: Vec<String> = args.iter().map(|a| format!("'{a}'")).collect();
-        Command::new("unshare")
-            .args([
-                "-m",
-                "sh",
-                "-c",
-                &format!(
-                    "mount --bind -o ro '{root}' '{root}' && exec '{}' {}",
-                    depot_bin().display(),
-                    quoted.join(" ")
-                ),
-            ])
-            .env("DEPOT_ROOT", &w.root)
-            .current_dir("/")
-            .output()
-            .unwrap()
-    });
-    // And a writer there says the file system is read-only.
-    let out = Command::new("unshare")
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Run depot with `args` on the world's root bind-mounted read-only (in a
+/// mount namespace of its own).
+fn on_read_only_mount(w: &World, args: &[&str]) -> Output {
+    let root = w.root.display().to_string();
+    let quoted: Vec<String> = args.iter().map(|a| format!("'{a}'")).collect();
+    Command::new("unshare")
         .args([
             "-m",
             "sh",
             "-c",
             &format!(
-                "mount --bind -o ro '{root}' '{root}' && exec '{}' view create ro",
-                depot_bin().display()
+                "mount --bind -o ro '{root}' '{root}' && exec '{}' {}",
+                depot_bin().display(),
+                quoted.join(" ")
             ),
         ])
         .env("DEPOT_ROOT", &w.root)
+        .current_dir("/")
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn readers_work_on_a_read_only_mount() {
+    if !is_root() || Command::new("unshare").arg("--version").output().is_err() {
+        return skip("needs root and unshare to make a read-only bind mount");
+    }
+    let w = world_with_package();
+    if !can_mount_read_only(&w) {
+        return skip("this machine does not allow a private read-only bind mount");
+    }
+    let before = w.snapshot();
+    assert_readers_work(&w, |args| on_read_only_mount(&w, args));
+    // And a writer there says the file system is read-only.
+    let out = on_read_only_mount(&w, &["view", "create", "ro"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("Read-only file system"), "{err}");
     assert_eq!(before, w.snapshot());
-    assert!(Path::new(&root).join("bin/rd").exists());
+    assert!(w.root.join("bin/rd").exists());
+}
+
+fn wal_len(w: &World) -> u64 {
+    std::fs::metadata(w.root.join("pkgdb/pkgdb.sqlite3-wal")).map_or(0, |m| m.len())
+}
+
+#[test]
+fn view_changes_left_in_the_wal_are_read_without_write_access_and_installs_checkpoint() {
+    if !is_root() || Command::new("setpriv").arg("--version").output().is_err() {
+        return skip("needs root and setpriv to run depot as another user");
+    }
+    let w = world_with_package();
+    assert_eq!(wal_len(&w), 0, "an install checkpoints when it is done");
+    // A view change leaves its few pages in the WAL for a later writer.
+    w.ok(&["view", "create", "side"]);
+    w.ok(&["view", "add", "side", "rd-1.0"]);
+    assert!(wal_len(&w) > 0, "a view change checkpointed");
+    let before = w.snapshot();
+    let mut readers: Vec<Box<dyn Fn(&[&str]) -> Output + '_>> =
+        vec![Box::new(|args: &[&str]| as_nobody(&w, args))];
+    if Command::new("unshare").arg("--version").output().is_ok() && can_mount_read_only(&w) {
+        readers.push(Box::new(|args: &[&str]| on_read_only_mount(&w, args)));
+    }
+    for run in &readers {
+        assert_readers_work(&w, run);
+        let list = String::from_utf8_lossy(&run(&["view", "list"]).stdout).into_owned();
+        assert!(
+            list.lines()
+                .any(|l| l.starts_with("side ") && l.contains("rd-1.0")),
+            "a reader missed the change left in the WAL:\n{list}"
+        );
+        let out = run(&["view", "check", "side"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(before, w.snapshot(), "a reader changed the root");
+    // Many view changes: a writer checkpoints once the WAL passes the bound,
+    // so it never grows much beyond it.
+    let bound = pkgdb::DEFERRED_CHECKPOINT_BYTES;
+    let mut most = 0;
+    for _ in 0..40 {
+        w.ok(&["view", "remove", "side", "rd-1.0"]);
+        w.ok(&["view", "add", "side", "rd-1.0"]);
+        most = most.max(wal_len(&w));
+    }
+    assert!(most <= 2 * bound, "the WAL grew to {most} bytes");
+    // An install checkpoints and truncates it.
+    let p = w.package("rd2-1.0", &[("bin/rd2", "two\n")], &[]);
+    w.ok(&["add", p.to_str().unwrap()]);
+    assert_eq!(wal_len(&w), 0);
+    let list = String::from_utf8_lossy(&as_nobody(&w, &["view", "list"]).stdout).into_owned();
+    assert!(list.contains("rd2-1.0"), "{list}");
 }
 
 /// A small tmpfs mounted for one test, unmounted when dropped.

@@ -132,7 +132,11 @@ pub fn run(settings: Settings, command: &ViewCommand) -> Result<ExitStatus> {
     let mut ctx = if reads_only {
         Context::reader(settings)?
     } else {
-        Context::writer(settings)?
+        let mut ctx = Context::writer(settings)?;
+        // A view change writes a few pages: leave the checkpoint to a later
+        // writer while the WAL is small.
+        ctx.db.defer_small_checkpoint();
+        ctx
     };
     crate::profile::phase("database open and locked");
     match command {
