@@ -171,6 +171,9 @@ fn readers_work_on_a_read_only_mount() {
     assert!(w.root.join("bin/rd").exists());
 }
 
+/// A way to run depot on a world's root without write access to it.
+type RunAs<'a> = dyn Fn(&[&str]) -> Output + 'a;
+
 fn wal_len(w: &World) -> u64 {
     std::fs::metadata(w.root.join("pkgdb/pkgdb.sqlite3-wal")).map_or(0, |m| m.len())
 }
@@ -187,8 +190,7 @@ fn view_changes_left_in_the_wal_are_read_without_write_access_and_installs_check
     w.ok(&["view", "add", "side", "rd-1.0"]);
     assert!(wal_len(&w) > 0, "a view change checkpointed");
     let before = w.snapshot();
-    let mut readers: Vec<Box<dyn Fn(&[&str]) -> Output + '_>> =
-        vec![Box::new(|args: &[&str]| as_nobody(&w, args))];
+    let mut readers: Vec<Box<RunAs<'_>>> = vec![Box::new(|args: &[&str]| as_nobody(&w, args))];
     if Command::new("unshare").arg("--version").output().is_ok() && can_mount_read_only(&w) {
         readers.push(Box::new(|args: &[&str]| on_read_only_mount(&w, args)));
     }
