@@ -681,21 +681,33 @@ impl Prepared {
         settings: &Settings,
         also: impl FnOnce(&Transaction<'_>) -> pkgdb::Result<()>,
     ) -> Result<i64> {
-        let recorded = db.transaction(|tx| -> Result<()> {
+        // The generations leaving the window are forgotten in the same
+        // transaction; their directories go after the switch.
+        let recorded = db.transaction(|tx| -> Result<Pruned> {
             also(tx)?;
-            self.record(tx)
+            self.record(tx)?;
+            forget_beyond_window(tx, settings, &self.generation.view)
         });
-        if let Err(e) = recorded {
-            self.abandon();
-            return Err(e);
-        }
-        self.settle(settings, db)?;
+        let pruned = match recorded {
+            Ok(pruned) => pruned,
+            Err(e) => {
+                self.abandon();
+                return Err(e);
+            }
+        };
+        self.switch_and_say(settings)?;
+        pruned.remove(settings);
         Ok(self.generation.number)
     }
 
     /// After the generation is recorded: switch the view to it, then forget
     /// the generations beyond the view's window.
     pub fn settle(&self, settings: &Settings, db: &mut Database) -> Result<()> {
+        self.switch_and_say(settings)?;
+        prune(settings, db, &self.generation.view)
+    }
+
+    fn switch_and_say(&self, settings: &Settings) -> Result<()> {
         self.switch(settings)?;
         let g = &self.generation;
         crate::output::detail!(
@@ -709,7 +721,7 @@ impl Prepared {
             g.footprint.bytes,
             self.dir.display()
         );
-        prune(settings, db, &self.generation.view)
+        Ok(())
     }
 
     /// Record the generation in the database (inside the operation's transaction).
@@ -844,43 +856,72 @@ pub fn beyond_window(gens: &[pkgdb::GenerationRow], current: Option<i64>, keep: 
 /// removed by a background process, so a change does not wait for the removal
 /// of the generation it replaces.
 pub fn prune(settings: &Settings, db: &mut Database, view: &str) -> Result<()> {
-    let Some(v) = db.view(view)? else {
-        return Ok(());
-    };
-    let keep = window(db, settings, v.id)?;
-    let generations = db.generations(v.id)?;
-    let gone = beyond_window(&generations, v.current, keep);
-    if gone.is_empty() {
-        return Ok(());
-    }
-    db.transaction(|tx| -> pkgdb::Result<()> {
-        for number in &gone {
-            tx.delete_generation(v.id, *number)?;
-        }
-        Ok(())
-    })?;
-    let dir = generations_dir(settings, view);
-    if small_enough_to_remove_here(&generations, &gone) {
-        for number in gone {
-            let _ = remove_generation(settings, view, number);
-        }
-        return Ok(());
-    }
-    // Everything pruned goes into one trash directory, which its reaper holds
-    // locked until it is gone (see `remove_in_background`).
-    let trash = dir.join(format!("{TRASH_PREFIX}{}-{}", gone[0], std::process::id()));
-    let made = fs_err::create_dir(&trash).is_ok();
-    for number in gone {
-        let from = dir.join(number.to_string());
-        if made {
-            let _ = fs_err::rename(&from, trash.join(number.to_string()));
-        }
-        let _ = std::fs::remove_file(plan_file(&settings.root, view, number));
-    }
-    if made {
-        remove_in_background(&trash);
-    }
+    let pruned = db.transaction(|tx| forget_beyond_window(tx, settings, view))?;
+    pruned.remove(settings);
     Ok(())
+}
+
+/// Generations forgotten by the database whose directories are still to go.
+#[must_use = "the directories stay until `Pruned::remove`"]
+pub struct Pruned {
+    view: String,
+    gone: Vec<i64>,
+    /// Few enough inodes to remove here rather than from a reaper.
+    small: bool,
+}
+
+/// Delete the rows of the generations of `view` beyond its window (in `tx`),
+/// and say which they were.
+fn forget_beyond_window(tx: &Transaction<'_>, settings: &Settings, view: &str) -> Result<Pruned> {
+    let mut pruned = Pruned {
+        view: view.to_owned(),
+        gone: Vec::new(),
+        small: true,
+    };
+    let Some(v) = tx.view(view)? else {
+        return Ok(pruned);
+    };
+    let keep = window(tx, settings, v.id)?;
+    let generations = tx.generations(v.id)?;
+    pruned.gone = beyond_window(&generations, v.current, keep);
+    for number in &pruned.gone {
+        tx.delete_generation(v.id, *number)?;
+    }
+    pruned.small = small_enough_to_remove_here(&generations, &pruned.gone);
+    Ok(pruned)
+}
+
+impl Pruned {
+    /// Remove the directories (and plans) of the forgotten generations: here
+    /// if they are small, else from a reaper. Best effort: what is left is
+    /// found by the next recovery sweep or `depot gc`.
+    pub fn remove(self, settings: &Settings) {
+        let Pruned { view, gone, small } = self;
+        if gone.is_empty() {
+            return;
+        }
+        if small {
+            for number in gone {
+                let _ = remove_generation(settings, &view, number);
+            }
+            return;
+        }
+        // Everything pruned goes into one trash directory, which its reaper
+        // holds locked until it is gone (see `remove_in_background`).
+        let dir = generations_dir(settings, &view);
+        let trash = dir.join(format!("{TRASH_PREFIX}{}-{}", gone[0], std::process::id()));
+        let made = fs_err::create_dir(&trash).is_ok();
+        for number in gone {
+            let from = dir.join(number.to_string());
+            if made {
+                let _ = fs_err::rename(&from, trash.join(number.to_string()));
+            }
+            let _ = std::fs::remove_file(plan_file(&settings.root, &view, number));
+        }
+        if made {
+            remove_in_background(&trash);
+        }
+    }
 }
 
 /// Pruned generations of at most this many inodes in all are removed by the
