@@ -128,6 +128,14 @@ impl std::fmt::Debug for Database {
 }
 
 impl Database {
+    fn wrap(conn: Connection, path: PathBuf) -> Database {
+        Database {
+            conn,
+            path,
+            defer_checkpoint: false,
+        }
+    }
+
     /// Open (creating and migrating if needed) the database in `dir`.
     pub fn open(dir: &Path) -> Result<Database> {
         fs_err::create_dir_all(dir)?;
@@ -136,11 +144,7 @@ impl Database {
             path: path.clone(),
             source,
         })?;
-        let mut db = Database {
-            conn,
-            path,
-            defer_checkpoint: false,
-        };
+        let mut db = Database::wrap(conn, path);
         db.configure()?;
         schema::migrate(&mut db)?;
         Ok(db)
@@ -157,11 +161,7 @@ impl Database {
                 path: path.clone(),
                 source,
             })?;
-            let mut db = Database {
-                conn,
-                path,
-                defer_checkpoint: false,
-            };
+            let mut db = Database::wrap(conn, path);
             schema::migrate(&mut db)?;
             return Ok(db);
         }
@@ -198,11 +198,7 @@ impl Database {
             path: path.to_owned(),
             source,
         })?;
-        let db = Database {
-            conn,
-            path: path.to_owned(),
-            defer_checkpoint: false,
-        };
+        let db = Database::wrap(conn, path.to_owned());
         db.conn
             .busy_timeout(std::time::Duration::from_secs(10))
             .map_err(|e| db.err(e))?;
@@ -308,9 +304,7 @@ impl Database {
             let _ = self.conn.busy_timeout(std::time::Duration::from_secs(10));
         }
     }
-}
 
-impl Database {
     /// Leave the checkpoint to a later writer while the WAL is at most
     /// [`DEFERRED_CHECKPOINT_BYTES`]. For small, frequent changes (a view
     /// change): its transactions are then as durable as SQLite's
@@ -332,8 +326,9 @@ impl Drop for Database {
     fn drop(&mut self) {
         // Writers checkpoint when they are done (closing no longer does, see
         // `configure`): the next process to open the database rebuilds its index
-        // from the WAL, so a long one would cost every command. Read-only
-        // connections cannot and need not.
+        // from the WAL, so a long one would cost every command. A writer that
+        // deferred it leaves a small WAL as it is. Read-only connections cannot
+        // and need not.
         if self.defer_checkpoint && self.wal_is_small() {
             return;
         }
