@@ -229,3 +229,36 @@ fn a_file_changed_later_in_place_is_still_found_by_delete() {
     assert!(err.contains("sha256 mismatch"), "{err}");
     assert!(file.exists());
 }
+
+#[test]
+fn problems_in_several_directories_come_in_packing_list_order() {
+    use std::os::unix::fs::PermissionsExt;
+    let w = World::new();
+    let names: Vec<String> = (0..8)
+        .flat_map(|d| (0..2).map(move |f| format!("share/d{d}/f{f}")))
+        .collect();
+    let files: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), "same")).collect();
+    let p = w.package("spread-1.0", &files, &[]);
+    w.ok(&["add", p.to_str().unwrap()]);
+    // Checked a directory at a time on all cores; reported in the packing list's order.
+    let listed = w.ok(&["info", "-qL", "spread-1.0"]);
+    let changed: Vec<&str> = listed.lines().filter(|l| l.ends_with("/f1")).collect();
+    assert_eq!(changed.len(), 8, "{listed}");
+    for path in &changed {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::fs::write(path, "edited").unwrap();
+    }
+    let in_order = |text: &str| {
+        let at: Vec<usize> = changed
+            .iter()
+            .map(|p| text.find(p).unwrap_or(usize::MAX))
+            .collect();
+        at.windows(2).all(|w| w[0] < w[1]) && at.iter().all(|&i| i != usize::MAX)
+    };
+    let err = w.fails(&["delete", "spread-1.0"]);
+    assert!(in_order(&err), "{err}");
+    assert!(!err.contains("/f0"), "{err}");
+    let out = w.depot(&["admin", "check"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(in_order(&text), "{text}");
+}

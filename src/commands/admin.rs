@@ -8,7 +8,7 @@ use pkgdb::{Database, DependencyKind, FileKind, FileRow, NewDependency, NewPacka
 use super::ExitStatus;
 use crate::cli::{AdminAction, AdminArgs};
 use crate::install::Context;
-use crate::install::verify::{Verify, verify_file};
+use crate::install::verify::{Verify, verify_files};
 use crate::output;
 use crate::package::pattern;
 use crate::package::plist::{Command, Entry, PackingList};
@@ -153,18 +153,14 @@ fn check(settings: &Settings, packages: &[String], json: bool) -> Result<ExitSta
             ));
             continue;
         }
-        for f in db.files(row.id)? {
-            files_checked += 1;
-            if let Some(p) = verify_file(
-                &dir,
-                &f,
-                Verify {
-                    modes: true,
-                    settled_ns: None,
-                },
-            ) {
-                problems.push((row.pkgname.clone(), p.path.display().to_string(), p.what));
-            }
+        let files = db.files(row.id)?;
+        files_checked += files.len();
+        let how = Verify {
+            modes: true,
+            settled_ns: None,
+        };
+        for p in verify_files(&dir, &files, how, &|| {}) {
+            problems.push((row.pkgname.clone(), p.path.display().to_string(), p.what));
         }
     }
     if json {
