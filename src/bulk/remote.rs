@@ -339,11 +339,18 @@ fn remote_build(ssh: &Ssh, node: &Node, master_root: &Path, spec: &Spec) -> Endi
         return Ending::Lost("not a remote node".to_owned());
     };
     let work = node.work(master_root);
-    // 1. What the build needs, in one rsync (symlinks followed).
+    // 1. What the build needs, in one rsync (symlinks followed). Builds sent to
+    // one node at once land in the same directories: each send holds its files
+    // in a directory of its own until it renames them, or one send's cleanup
+    // can take another's holding directory (rsync's shared `.~tmp~`).
     let sent = nodes::run(
         ssh.rsync(
             dest,
-            &["--copy-links".into(), format!("{}/", spec.stage.display())],
+            &[
+                "--copy-links".into(),
+                format!("--partial-dir=.~depot-{}~", spec.id),
+                format!("{}/", spec.stage.display()),
+            ],
             &format!("{}/", Ssh::remote_path(dest, &work)),
         ),
         &node.name,
