@@ -60,7 +60,7 @@ fn remove_depot_dir(dir: &Path, files: &[FileRow]) -> Result<()> {
     use rayon::prelude::*;
     let mut groups: std::collections::HashMap<&str, Vec<&str>> = std::collections::HashMap::new();
     for f in files.iter().filter(|f| f.kind != FileKind::Dir) {
-        let (parent, name) = f.path.rsplit_once('/').unwrap_or(("", f.path.as_str()));
+        let (parent, name) = super::parent_and_name(&f.path);
         groups.entry(parent).or_default().push(name);
     }
     let groups: Vec<(&str, Vec<&str>)> = groups.into_iter().collect();
@@ -292,7 +292,10 @@ fn reresolve(ctx: &mut Context) -> Result<()> {
 /// Whether a packing list has a line starting with `command` (any case), found
 /// without decoding it: a package of 20,000 files has a 3 MB packing list.
 fn has_command(contents: &[u8], command: &[u8]) -> bool {
-    memchr::memchr_iter(command[0], contents).any(|at| {
+    let Some(&first) = command.first() else {
+        return false;
+    };
+    memchr::memchr_iter(first, contents).any(|at| {
         (at == 0 || contents[at - 1] == b'\n')
             && contents
                 .get(at..at + command.len())

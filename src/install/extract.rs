@@ -182,7 +182,7 @@ pub fn extract(
                 item.name
             );
         }
-        let (parent, file_name) = rel.rsplit_once('/').unwrap_or(("", rel.as_str()));
+        let (parent, file_name) = super::parent_and_name(&rel);
         let header_mode = entry.header().mode().unwrap_or(0o644);
         let mut sha256_of_file = None;
         let row = match entry.header().entry_type() {

@@ -122,6 +122,12 @@ pub fn tidy_work_dir(settings: &Settings) {
     let _ = std::fs::remove_dir(settings.work_dir());
 }
 
+/// A path relative to a depot dir split into its directory (`""` at the top)
+/// and its name, for the `*at` calls made relative to [`directory_handle`].
+fn parent_and_name(path: &str) -> (&str, &str) {
+    path.rsplit_once('/').unwrap_or(("", path))
+}
+
 /// A handle on directory `path` for `*at` calls (`O_PATH`: nothing is read
 /// through it), so the entries of one directory are made or removed by name
 /// without walking the whole path each time.

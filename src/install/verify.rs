@@ -21,9 +21,12 @@ pub struct Problem {
 /// A file's ctime in nanoseconds since the epoch.
 fn ctime_ns(meta: &std::fs::Metadata) -> i64 {
     use std::os::unix::fs::MetadataExt;
-    meta.ctime()
-        .saturating_mul(1_000_000_000)
-        .saturating_add(meta.ctime_nsec())
+    nanoseconds(meta.ctime(), meta.ctime_nsec())
+}
+
+/// Seconds and nanoseconds as nanoseconds since the epoch.
+fn nanoseconds(seconds: i64, nanos: i64) -> i64 {
+    seconds.saturating_mul(1_000_000_000).saturating_add(nanos)
 }
 
 /// Mark the moment a package's files are all written: the ctime of a file made
@@ -65,7 +68,7 @@ pub fn verify_files(
     const PER_TASK: usize = 256;
     let mut by_dir: std::collections::HashMap<&str, Vec<usize>> = std::collections::HashMap::new();
     for (i, f) in files.iter().enumerate() {
-        let parent = f.path.rsplit_once('/').map_or("", |(parent, _)| parent);
+        let (parent, _) = super::parent_and_name(&f.path);
         by_dir.entry(parent).or_default().push(i);
     }
     let tasks: Vec<(&str, &[usize])> = by_dir
@@ -96,24 +99,30 @@ pub fn verify_files(
 /// installed by the measure of [`Verify::settled_ns`]: the recorded size, a
 /// ctime older than the mark, and (with `how.modes`) the recorded mode.
 fn unchanged(dir: &rustix::fd::OwnedFd, file: &FileRow, how: Verify) -> bool {
-    let (FileKind::File, Some(settled), Some(_)) = (file.kind, how.settled_ns, &file.sha256) else {
+    if file.kind != FileKind::File || file.sha256.is_none() || how.settled_ns.is_none() {
         return false;
-    };
-    let name = file
-        .path
-        .rsplit_once('/')
-        .map_or(file.path.as_str(), |(_, name)| name);
+    }
+    let (_, name) = super::parent_and_name(&file.path);
     let Ok(st) = rustix::fs::statat(dir, name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW) else {
         return false;
     };
-    let ctime = st
-        .st_ctime
-        .saturating_mul(1_000_000_000)
-        .saturating_add(i64::try_from(st.st_ctime_nsec).unwrap_or(0));
+    let ctime = nanoseconds(st.st_ctime, i64::try_from(st.st_ctime_nsec).unwrap_or(0));
     rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::RegularFile
-        && u64::try_from(st.st_size).ok() == Some(file.size)
-        && ctime < settled
+        && untouched(
+            file,
+            how,
+            u64::try_from(st.st_size).unwrap_or(u64::MAX),
+            ctime,
+        )
         && (!how.modes || file.mode == 0 || st.st_mode & 0o7777 == file.mode)
+}
+
+/// Whether a file of `size` bytes and ctime `ctime_ns` is as installed by the
+/// measure of [`Verify::settled_ns`]: its recorded size, and nothing has touched
+/// its inode since the install settled.
+fn untouched(file: &FileRow, how: Verify, size: u64, ctime_ns: i64) -> bool {
+    how.settled_ns
+        .is_some_and(|settled| size == file.size && ctime_ns < settled)
 }
 
 /// Compare one installed file with its database row: its content (sha256) or
@@ -150,10 +159,7 @@ pub fn verify_file(depot_dir: &Path, file: &FileRow, how: Verify) -> Option<Prob
                 return mode_problem();
             };
             // Unchanged since install (nothing touched the inode): no need to read it.
-            if let Some(settled) = how.settled_ns
-                && meta.len() == file.size
-                && ctime_ns(&meta) < settled
-            {
+            if untouched(file, how, meta.len(), ctime_ns(&meta)) {
                 return mode_problem();
             }
             match fs_err::File::open(&path).and_then(|mut f| {
