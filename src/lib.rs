@@ -30,8 +30,6 @@ mod settings;
 
 use std::ffi::OsString;
 
-use clap::Parser;
-
 use cli::{Cli, Command};
 
 /// Multi-call names and the subcommand each stands for.
@@ -58,7 +56,7 @@ fn parse() -> Cli {
         })
         .unwrap_or_default();
     let Some((name, sub)) = MULTI_CALL.iter().find(|(name, _)| *name == invoked) else {
-        return Cli::parse_from(args);
+        return cli::parse_from(args);
     };
     output::set_program(name);
     let top = <Cli as clap::CommandFactory>::command();
@@ -75,7 +73,7 @@ fn parse() -> Cli {
     if *sub == "info" {
         args.insert(2, OsString::from("--pkg-info"));
     }
-    Cli::parse_from(args)
+    cli::parse_from(args)
 }
 
 /// The settings the command line gives.
