@@ -14,7 +14,14 @@ changes first (the command whose fixed cost matters most), then the readers, the
 an install and a delete. Symbols that a later build names differently (the linker
 skips them quietly) only cost locality: run this again after large changes.
 
-Usage: link/regenerate.py [--depot target/<host>/release/depot]
+Rust's symbol names carry a hash of the crate's build metadata, and `cargo build` and
+`cargo test` build the binary with different dependency features (a test build turns
+on the dev-dependencies' features too), so the same function has two names. Give
+both binaries (`--depot` twice: one from `cargo build --release`, one from `cargo
+test --release`, which is what `.ci/run` builds); the list holds the first's names,
+then the second's.
+
+Usage: link/regenerate.py [--depot target/<host>/release/depot]...
 Needs valgrind.
 """
 import argparse
@@ -43,11 +50,24 @@ def stage(base, i):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--depot", default=built.release())
+    ap.add_argument("--depot", action="append")
     args = ap.parse_args()
     if not shutil.which("valgrind"):
         raise SystemExit("valgrind is needed (Debian: apt-get install valgrind)")
-    depot = os.path.abspath(args.depot)
+    order, seen = [], set()
+    for depot in args.depot or [built.release()]:
+        for name in functions_run(os.path.abspath(depot)):
+            if name not in seen:
+                seen.add(name)
+                order.append(name)
+    path = os.path.join(HERE, "hot-functions.txt")
+    with open(path, "w") as fh:
+        fh.write("\n".join(order) + "\n")
+    print(f"{len(order)} functions written to {path}")
+
+
+def functions_run(depot):
+    """The functions `depot` runs in the quick commands, in order of first appearance."""
     with tempfile.TemporaryDirectory() as work:
         root = os.path.join(work, "root")
         env = dict(os.environ, DEPOT_ROOT=root)
@@ -86,10 +106,7 @@ def main():
                         continue
                     seen.add(name)
                     order.append(name)
-    path = os.path.join(HERE, "hot-functions.txt")
-    with open(path, "w") as fh:
-        fh.write("\n".join(order) + "\n")
-    print(f"{len(order)} functions written to {path}")
+    return order
 
 
 if __name__ == "__main__":
